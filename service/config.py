@@ -1,0 +1,118 @@
+"""Layered configuration: embedded defaults, then the environment (and `.env`), then a test mapping.
+
+Every process (web, worker, beat, CLI) builds its settings here, so all of them read the same
+variables (CONTRACT.md section 2). Development defaults need no server at all: SQLite under
+`instance/`, Celery over kombu's SQLAlchemy transport on a SQLite file, mail as `.eml` files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says which variable to set."""
+
+
+def _env_bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in TRUE_WORDS
+
+
+def _instance_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("INSTANCE_PATH") or ROOT / "instance").resolve()
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _absolute_database_url(url: str) -> str:
+    """Resolve `sqlite:///relative.db` against the project root, so every process agrees."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return _sqlite_url(ROOT / url[len(prefix) :])
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _dev_secret_key(instance: Path) -> str:
+    """A key generated once into `instance/` so dev links survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the app settings: defaults, overridden by the environment, then by `test_config`."""
+    load_dotenv(ROOT / ".env", override=False)
+    env = os.environ
+    overrides = dict(test_config or {})
+    instance = Path(overrides.get("INSTANCE_PATH") or _instance_dir(env))
+    environment = overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
+    development = environment in {"development", "test"}
+    port = int(env.get("PORT", "5000"))
+
+    settings: dict[str, Any] = {
+        "ENV": environment,
+        "INSTANCE_PATH": str(instance),
+        "PORT": port,
+        "PUBLIC_URL": (env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        "SQLALCHEMY_DATABASE_URI": _absolute_database_url(
+            env.get("DATABASE_URL") or _sqlite_url(instance / "newsletter.db")
+        ),
+        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL")
+        or f"sqla+sqlite:///{instance / 'broker.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "MAIL_URL": env.get("MAIL_URL") or "file://instance/outbox",
+        "MAIL_FROM": env.get("MAIL_FROM") or "newsletter@localhost",
+        "PUBLISHER_NAME": env.get("PUBLISHER_NAME") or "The Kyiv Independent",
+        "PUBLISHER_ADDRESS": env.get("PUBLISHER_ADDRESS") or "Kyiv, Ukraine",
+        "SECRET_KEYS": [k.strip() for k in env.get("SECRET_KEY", "").split(",") if k.strip()],
+        "ALLOWED_ORIGINS": [
+            o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+        ],
+        "CONFIRM_TOKEN_MAX_AGE": int(env.get("CONFIRM_TOKEN_MAX_AGE", "604800")),
+        "RATELIMIT_ENABLED": _env_bool(env.get("RATELIMIT_ENABLED"), True),
+        "SIGNUP_RATE_LIMIT_IP": env.get("SIGNUP_RATE_LIMIT_IP") or "20/minute;200/hour",
+        "SIGNUP_RATE_LIMIT_ADDRESS": env.get("SIGNUP_RATE_LIMIT_ADDRESS") or "5/hour",
+        "CONFIRMATION_RESEND_SECONDS": int(env.get("CONFIRMATION_RESEND_SECONDS", "600")),
+        "MAX_CONTENT_LENGTH": 16 * 1024,
+        "BROKER_PUBLISH_TIMEOUT": float(env.get("BROKER_PUBLISH_TIMEOUT", "0.5")),
+        "OUTBOX_RELAY_INTERVAL": float(env.get("OUTBOX_RELAY_INTERVAL", "10")),
+        "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    settings.update(overrides)
+    settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
+        settings["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not settings["ALLOWED_ORIGINS"] and development:
+        settings["ALLOWED_ORIGINS"] = ["*"]
+    if not settings["SECRET_KEYS"]:
+        if not development:
+            raise ConfigError(
+                "SECRET_KEY is required outside development: set it to a long random string "
+                "(a comma-separated list rotates keys, newest first)."
+            )
+        settings["SECRET_KEYS"] = [_dev_secret_key(instance)]
+    settings["SECRET_KEY"] = settings["SECRET_KEYS"][0]
+    return settings

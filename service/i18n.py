@@ -1,0 +1,135 @@
+"""Reader-facing messages in English and Ukrainian, and picking the reader's language.
+
+The catalog is small and lives in code so that the web process and the workers share it
+without a compile step; `t(key, locale)` falls back to English for a missing translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LOCALES = ("en", "uk")
+DEFAULT_LOCALE = "en"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "confirmation_sent": (
+            "Thank you for signing up for this newsletter. We've sent you a confirmation email."
+        ),
+        "invalid_email": "Please, enter correct email address",
+        "did_you_mean": "Did you mean {suggestion}?",
+        "required": "Please enter your email address",
+        "newsletters_required": "Please choose at least one newsletter",
+        "unknown_newsletter": "This newsletter does not exist (any more). Please reload the page.",
+        "rate_limited": "Too many attempts. Please wait a few minutes and try again.",
+        "bad_request": "We could not read this request. Please reload the page and try again.",
+        "too_large": "This request is too large. Please shorten it and try again.",
+        "not_found": "This page does not exist.",
+        "server_error": "Something went wrong on our side. Please try again in a minute.",
+        "subscribed": "Successfully subscribed",
+        "subscribed_detail": "You will receive {newsletters}. Every email has a link to unsubscribe.",
+        "confirm_title": "Confirm your subscription",
+        "confirm_intro": "One click and you're in: confirm that {email} wants to receive {newsletters}.",
+        "confirm_button": "Confirm my subscription",
+        "token_invalid_title": "This link is not valid",
+        "token_invalid": (
+            "The link may have been cut or changed. Enter your address and we will send a new one."
+        ),
+        "token_expired_title": "This link has expired",
+        "token_expired": "Confirmation links are valid for {days} days. Ask for a new one below.",
+        "token_stale_title": "This link has already been used",
+        "token_stale": (
+            "Your subscription has changed since this link was sent. "
+            "Enter your address to get a new one."
+        ),
+        "send_new_link": "Send me a new link",
+        "new_link_sent": "If this address can subscribe, a new confirmation email is on its way.",
+        "email_label": "Email address",
+        "subscribe_button": "Subscribe",
+        "signup_title": "Subscribe to our newsletters",
+        "back_to_site": "Back to the site",
+        "email_confirm_subject": "Confirm your subscription to {newsletters}",
+        "email_confirm_greeting": "Hello{name_part},",
+        "email_confirm_body": (
+            "Please confirm that you want to receive {newsletters} at this address."
+        ),
+        "email_confirm_button": "Confirm subscription",
+        "email_confirm_ignore": (
+            "If you did not sign up, ignore this email: without confirmation you will not be "
+            "subscribed and we will not write again."
+        ),
+        "email_confirm_expiry": "This link is valid for {days} days.",
+    },
+    "uk": {
+        "confirmation_sent": (
+            "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження."
+        ),
+        "invalid_email": "Будь ласка, введіть коректну адресу електронної пошти",
+        "did_you_mean": "Можливо, ви мали на увазі {suggestion}?",
+        "required": "Будь ласка, введіть адресу електронної пошти",
+        "newsletters_required": "Будь ласка, оберіть хоча б одну розсилку",
+        "unknown_newsletter": "Такої розсилки не існує. Будь ласка, оновіть сторінку.",
+        "rate_limited": "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
+        "bad_request": "Ми не змогли прочитати запит. Оновіть сторінку і спробуйте ще раз.",
+        "too_large": "Запит завеликий. Скоротіть його і спробуйте ще раз.",
+        "not_found": "Такої сторінки не існує.",
+        "server_error": "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
+        "subscribed": "Підписку підтверджено",
+        "subscribed_detail": "Ви отримуватимете {newsletters}. У кожному листі є посилання для відписки.",
+        "confirm_title": "Підтвердіть підписку",
+        "confirm_intro": "Ще один клік: підтвердіть, що {email} хоче отримувати {newsletters}.",
+        "confirm_button": "Підтвердити підписку",
+        "token_invalid_title": "Це посилання недійсне",
+        "token_invalid": (
+            "Можливо, посилання обрізане або змінене. Введіть адресу, і ми надішлемо нове."
+        ),
+        "token_expired_title": "Термін дії посилання минув",
+        "token_expired": "Посилання дійсні {days} днів. Попросіть нове нижче.",
+        "token_stale_title": "Це посилання вже використане",
+        "token_stale": (
+            "Ваша підписка змінилася після надсилання цього посилання. "
+            "Введіть адресу, щоб отримати нове."
+        ),
+        "send_new_link": "Надіслати нове посилання",
+        "new_link_sent": "Якщо ця адреса може підписатися, новий лист для підтвердження вже в дорозі.",
+        "email_label": "Електронна пошта",
+        "subscribe_button": "Підписатися",
+        "signup_title": "Підпишіться на наші розсилки",
+        "back_to_site": "Повернутися на сайт",
+        "email_confirm_subject": "Підтвердіть підписку на {newsletters}",
+        "email_confirm_greeting": "Вітаємо{name_part},",
+        "email_confirm_body": "Підтвердіть, будь ласка, що хочете отримувати {newsletters} на цю адресу.",
+        "email_confirm_button": "Підтвердити підписку",
+        "email_confirm_ignore": (
+            "Якщо ви не підписувалися, просто проігноруйте цей лист: без підтвердження підписки "
+            "не буде, і ми більше не напишемо."
+        ),
+        "email_confirm_expiry": "Посилання дійсне {days} днів.",
+    },
+}
+
+
+def normalize_locale(value: object) -> str | None:
+    """Return `en` or `uk` for a value like `uk-UA` or `EN`, or None if unsupported."""
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    if primary == "ua":
+        primary = "uk"
+    return primary if primary in LOCALES else None
+
+
+def pick_locale(requested: object, accept_languages: Iterable[str] = ()) -> str:
+    """The explicit `requested` locale if supported, else the best of `Accept-Language`."""
+    for candidate in (requested, *accept_languages):
+        locale = normalize_locale(candidate)
+        if locale:
+            return locale
+    return DEFAULT_LOCALE
+
+
+def t(key: str, locale: str | None = None, **values: object) -> str:
+    """Translate `key` into `locale` (English as fallback) and fill in `values`."""
+    catalog = MESSAGES.get(locale or DEFAULT_LOCALE, MESSAGES[DEFAULT_LOCALE])
+    text = catalog.get(key) or MESSAGES[DEFAULT_LOCALE][key]
+    return text.format(**values) if values else text

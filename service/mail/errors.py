@@ -1,0 +1,42 @@
+"""Errors raised by mail transports.
+
+Callers decide what to do with a message from the class alone:
+``TransientMailError`` means "try again later", ``PermanentMailError`` means
+"this message will never be accepted, do not retry".
+"""
+
+from __future__ import annotations
+
+
+class MailError(Exception):
+    """A message could not be handed to the relay.
+
+    ``code`` is the relay's SMTP reply code (``None`` when there was no reply,
+    e.g. the connection failed) and ``response`` its answer text, decoded.
+    ``refused`` maps each refused recipient to ``(code, text)`` when the relay
+    refused recipients one by one; it is empty otherwise.
+    """
+
+    def __init__(
+        self,
+        code: int | None,
+        response: str,
+        refused: dict[str, tuple[int, str]] | None = None,
+    ) -> None:
+        refused = dict(refused or {})
+        # All arguments go to Exception so that pickling (e.g. by a task queue) keeps them.
+        super().__init__(code, response, refused)
+        self.code = code
+        self.response = response
+        self.refused = refused
+
+    def __str__(self) -> str:
+        return self.response if self.code is None else f"{self.code} {self.response}"
+
+
+class TransientMailError(MailError):
+    """Temporary failure (4xx reply, connection refused/reset/timeout): retry later."""
+
+
+class PermanentMailError(MailError):
+    """Permanent failure (5xx reply, unusable address): never retry this message."""

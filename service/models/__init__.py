@@ -1,0 +1,36 @@
+"""The data model: one module per aggregate, all re-exported here for Alembic and callers."""
+
+from service.models.apikey import ApiKey
+from service.models.article import Article
+from service.models.base import Base, utcnow
+from service.models.newsletter import Newsletter
+from service.models.outbox import JobStatus, OutboxJob
+from service.models.send import Delivery, DeliveryStatus, Send, SendStatus
+from service.models.subscriber import (
+    ConsentRecord,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+    Suppression,
+)
+
+__all__ = [
+    "ApiKey",
+    "Article",
+    "Base",
+    "ConsentRecord",
+    "Delivery",
+    "DeliveryStatus",
+    "JobStatus",
+    "Newsletter",
+    "OutboxJob",
+    "Send",
+    "SendStatus",
+    "Subscriber",
+    "Subscription",
+    "SubscriptionEvent",
+    "SubscriptionStatus",
+    "Suppression",
+    "utcnow",
+]

@@ -1,0 +1,35 @@
+"""A newsletter readers can subscribe to, with its digest schedule and composition rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.models.base import Base, utcnow
+
+
+class Newsletter(Base):
+    """A named list (`daily`, `explaining-ukraine`) with its cron schedule and digest settings."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    schedule_cron: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Kyiv")
+    from_address: Mapped[str | None] = mapped_column(String(254))
+    min_new_articles: Mapped[int] = mapped_column(default=1)
+    is_public: Mapped[bool] = mapped_column(default=True)
+    feed_url: Mapped[str | None] = mapped_column(String(2000))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rate_limit_per_second: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Newsletter {self.slug}>"

@@ -1,0 +1,82 @@
+"""Sends (one digest mailing of a newsletter) and the delivery ledger that makes them idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.models.base import Base, utcnow
+from service.models.newsletter import Newsletter
+
+
+class SendStatus(StrEnum):
+    """Lifecycle of a send."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    """Outcome of one message of a send."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"
+
+
+class Send(Base):
+    """One mailing of a newsletter: frozen content, status, counters and fan-out checkpoint."""
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "slot_key"),
+        Index("ix_sends_status_scheduled_at", "status", "scheduled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=SendStatus.SCHEDULED)
+    slot_key: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    max_subscriber_id: Mapped[int | None]
+    checkpoint_subscriber_id: Mapped[int] = mapped_column(default=0)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    scheduled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    newsletter: Mapped[Newsletter] = relationship()
+
+
+class Delivery(Base):
+    """The ledger: one row per (send, subscriber), written when the relay accepts the message."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("send_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    response: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
