@@ -1,1 +1,58 @@
-"""Newsletter service package."""
+"""newsletter-service: the Flask application factory; all wiring happens here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from service.config import ROOT, load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings (defaults, env, `test_config`), extensions, blueprints, Celery."""
+    from service.celery_app import celery_init_app
+    from service.extensions import db, limiter, migrate
+    from service.http import register_blueprints
+    from service.logs import configure_logging
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "service" / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(load_settings(test_config))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    configure_logging(app.config["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    limiter.init_app(app)
+    celery_init_app(app)
+    register_blueprints(app)
+
+    from service.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: WAL so the web and the worker can write side by side, and wait on locks."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -67,7 +67,9 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     env = os.environ
     overrides = dict(test_config or {})
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_dir(env))
-    environment = overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
+    environment = (
+        overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
+    )
     development = environment in {"development", "test"}
     port = int(env.get("PORT", "5000"))
 

@@ -82,6 +82,8 @@ class SubscriptionEvent(Base):
     cause: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    subscription: Mapped[Subscription] = relationship()
+
 
 class ConsentRecord(Base):
     """Proof of opt-in (GDPR): when, from where and through which form a reader asked or confirmed."""
@@ -99,6 +101,8 @@ class ConsentRecord(Base):
     source_url: Mapped[str | None] = mapped_column(String(2000))
     form: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship()
 
 
 class Suppression(Base):

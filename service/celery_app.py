@@ -1,0 +1,56 @@
+"""Celery wired to the Flask app: tasks run inside the app context, results are ignored.
+
+The beat schedule lives here too, so all periodic work is visible in one place.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+TASK_MODULES = ["tasks.mail", "tasks.outbox"]
+
+
+def beat_schedule(app: Flask) -> dict[str, dict]:
+    """Periodic jobs run by `newsletter beat`."""
+    return {
+        "relay-outbox": {
+            "task": "outbox.relay",
+            "schedule": app.config["OUTBOX_RELAY_INTERVAL"],
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app for `app`, store it in `app.extensions["celery"]` and return it."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config["CELERY_BROKER_URL"]
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery.conf.update(
+        broker_url=broker,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        broker_connection_timeout=app.config["BROKER_PUBLISH_TIMEOUT"],
+        broker_connection_retry_on_startup=True,
+        # Above every countdown and retry delay, so Redis never re-delivers a task still waiting.
+        broker_transport_options={
+            "visibility_timeout": 6 * 3600,
+            "socket_connect_timeout": app.config["BROKER_PUBLISH_TIMEOUT"],
+            "socket_timeout": 5,
+        },
+        beat_schedule=beat_schedule(app),
+        beat_schedule_filename=f"{app.config['INSTANCE_PATH']}/celerybeat-schedule",
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

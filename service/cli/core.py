@@ -1,0 +1,65 @@
+"""Core ops commands: demo data, API keys, Celery worker and beat, the run banner."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from service.auth import create_api_key
+from service.seed import seed_demo
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo newsletters and sample articles (idempotent)."""
+    created = seed_demo()
+    click.echo(f"demo data ready ({created} new rows)")
+
+
+@click.group("api-keys")
+def api_keys() -> None:
+    """Manage admin API keys."""
+
+
+@api_keys.command("create")
+@click.argument("name")
+@with_appcontext
+def api_keys_create(name: str) -> None:
+    """Create an API key named NAME and print it (shown only this once)."""
+    click.echo(create_api_key(name))
+
+
+def _celery_argv(kind: str, extra: tuple[str, ...]) -> list[str]:
+    return [kind, "--loglevel", current_app.config["LOG_LEVEL"].lower(), *extra]
+
+
+@click.command("worker", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Start a Celery worker for this app (extra arguments go to `celery worker`)."""
+    current_app.extensions["celery"].worker_main(_celery_argv("worker", celery_args))
+
+
+@click.command("beat", context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Start Celery beat, the scheduler of periodic jobs (extra arguments go to `celery beat`)."""
+    current_app.extensions["celery"].start(_celery_argv("beat", celery_args))
+
+
+@click.command("banner")
+@with_appcontext
+def banner() -> None:
+    """Print where the demo, the outbox viewer and the admin API are."""
+    base = current_app.config["PUBLIC_URL"]
+    click.echo(
+        f"\n  Demo signup page: {base}/\n  Outbox viewer:    {base}/dev/outbox\n"
+        f"  Admin API:        {base}/api/v1/  (create a key: .venv/bin/newsletter api-keys create me)\n"
+    )
+
+
+COMMANDS = [seed_demo_command, api_keys, worker, beat, banner]

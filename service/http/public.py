@@ -1,0 +1,282 @@
+"""Public endpoints: the signup API (JSON or plain form), confirmation links, hosted pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from service.extensions import db, limiter
+from service.http.errors import api_error, page, request_locale, wants_html
+from service.i18n import t
+from service.models import Newsletter
+from service.subscriptions import (
+    SignupRequest,
+    TokenStale,
+    UnknownNewsletter,
+    confirm,
+    load_confirmation,
+    resend_confirmation,
+    subscribe,
+)
+from service.tokens import TokenExpired, TokenInvalid
+from service.validation import InvalidEmail, parse_address
+
+bp = Blueprint("public", __name__)
+
+NAME_MAX = 200
+
+
+class BadRequest(ValueError):
+    """The body could not be read as a signup."""
+
+
+def _signup_fields() -> dict[str, Any]:
+    """The submitted fields from a JSON or form body, as plain values."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadRequest("body is not a JSON object")
+        return data
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise BadRequest(f"unsupported content type {request.mimetype!r}")
+    form = request.form
+    fields: dict[str, Any] = {key: form.get(key) for key in form}
+    fields["newsletters"] = form.getlist("newsletters")
+    return fields
+
+
+def _newsletter_slugs(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise BadRequest("newsletters must be a slug or a list of slugs")
+    return [slug.strip() for item in items for slug in item.split(",") if slug.strip()]
+
+
+def _clean_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("name must be a string")
+    return (
+        " ".join("".join(c if c.isprintable() else " " for c in value).split())[:NAME_MAX] or None
+    )
+
+
+def _address_limit_key() -> str:
+    """Rate-limit key for the submitted address (falls back to the client IP)."""
+    try:
+        email = _signup_fields().get("email")
+    except BadRequest:
+        email = None
+    if isinstance(email, str) and email.strip():
+        return "addr:" + email.strip().lower()
+    return "ip:" + (request.remote_addr or "")
+
+
+def _ip_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT_IP"]
+
+
+def _address_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"]
+
+
+def _accepted(locale: str) -> Response | tuple[str, int]:
+    message = t("confirmation_sent", locale)
+    if wants_html():
+        return page("pages/message.html", 202, title=message, message="", locale=locale)
+    response = jsonify(status="pending", code="confirmation_sent", message=message)
+    response.status_code = 202
+    return response
+
+
+def _rejected(status: int, code: str, field: str | None, locale: str, **extra: Any):
+    key = {
+        "invalid_email": "invalid_email",
+        "required": "required",
+        "unknown_newsletter": "unknown_newsletter",
+        "bad_request": "bad_request",
+        "newsletters_required": "newsletters_required",
+    }[code]
+    message = t(key, locale)
+    if code == "newsletters_required":
+        code = "required"
+    if wants_html():
+        hint = (
+            t("did_you_mean", locale, suggestion=extra["suggestion"])
+            if extra.get("suggestion")
+            else ""
+        )
+        return page(
+            "pages/message.html",
+            status,
+            title=message,
+            message=hint,
+            locale=locale,
+            back=request.referrer,
+        )
+    return api_error(status, code, message, field, **extra)
+
+
+@bp.route("/api/v1/subscriptions", methods=["OPTIONS"])
+def subscriptions_preflight():
+    """CORS preflight for the cross-origin signup form."""
+    return Response(status=204)
+
+
+@bp.post("/api/v1/subscriptions")
+@limiter.limit(_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or ""))
+@limiter.limit(_address_limit, key_func=_address_limit_key)
+def create_subscription():
+    """Sign an address up for one or more newsletters (double opt-in)."""
+    try:
+        fields = _signup_fields()
+        locale = request_locale(fields.get("locale"))
+        slugs = _newsletter_slugs(fields.get("newsletters"))
+        name = _clean_name(fields.get("name"))
+        source_url = fields.get("source_url") or request.referrer
+        if source_url is not None and not isinstance(source_url, str):
+            raise BadRequest("source_url must be a string")
+    except BadRequest as exc:
+        return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
+
+    if fields.get("website"):  # the honeypot: a bot filled a field people never see
+        return _accepted(locale)
+    email = fields.get("email")
+    if email is None or (isinstance(email, str) and not email.strip()):
+        return _rejected(422, "required", "email", locale)
+    try:
+        address = parse_address(email, allow_smtputf8=current_app.config.get("SMTPUTF8", False))
+    except InvalidEmail as exc:
+        extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
+        return _rejected(422, "invalid_email", "email", locale, **extra)
+    if not slugs:
+        return _rejected(422, "newsletters_required", "newsletters", locale)
+    try:
+        subscribe(
+            SignupRequest(
+                address=address,
+                newsletters=slugs,
+                name=name,
+                locale=locale,
+                source_url=source_url,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+                form=fields.get("form") if isinstance(fields.get("form"), str) else None,
+            )
+        )
+    except UnknownNewsletter:
+        db.session.rollback()
+        return _rejected(422, "unknown_newsletter", "newsletters", locale)
+    return _accepted(locale)
+
+
+@bp.after_app_request
+def cors_for_signup(response: Response) -> Response:
+    """Let allowed origins post the signup form; never with credentials, never cookies."""
+    if request.path != "/api/v1/subscriptions":
+        return response
+    origin = request.headers.get("Origin")
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    if origin and ("*" in allowed or origin.rstrip("/") in allowed):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language"
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    response.vary.add("Origin")
+    return response
+
+
+def _public_newsletters() -> list[Newsletter]:
+    return list(
+        db.session.scalars(select(Newsletter).where(Newsletter.is_public).order_by(Newsletter.id))
+    )
+
+
+def _token_error(exc: TokenInvalid, token: str):
+    if isinstance(exc, TokenExpired):
+        days = max(1, current_app.config["CONFIRM_TOKEN_MAX_AGE"] // 86400)
+        return page(
+            "pages/token_error.html",
+            410,
+            title_key="token_expired_title",
+            message=t("token_expired", request_locale(), days=days),
+            resend_url=f"/confirm/{token}/resend",
+            newsletters=_public_newsletters(),
+        )
+    key = "token_stale" if isinstance(exc, TokenStale) else "token_invalid"
+    return page(
+        "pages/token_error.html",
+        400,
+        title_key=f"{key}_title",
+        message=t(key, request_locale()),
+        resend_url=None,
+        newsletters=_public_newsletters(),
+    )
+
+
+@bp.route("/confirm/<token>", methods=["GET", "HEAD"])
+def confirm_page(token: str):
+    """Show the confirmation button; following the link changes nothing (mail scanners do)."""
+    try:
+        subscriber, _ = load_confirmation(token)
+    except TokenInvalid as exc:
+        return _token_error(exc, token)
+    names = ", ".join(
+        s.newsletter.name for s in subscriber.subscriptions if s.status in ("pending", "confirmed")
+    )
+    return page(
+        "pages/confirm.html",
+        locale=request_locale(subscriber.locale),
+        email=subscriber.email,
+        newsletters=names,
+        token=token,
+    )
+
+
+@bp.post("/confirm/<token>")
+def confirm_submit(token: str):
+    """Confirm the subscription; repeating it is harmless."""
+    try:
+        result = confirm(token, ip=request.remote_addr, user_agent=request.user_agent.string)
+    except TokenInvalid as exc:
+        db.session.rollback()
+        return _token_error(exc, token)
+    locale = request_locale(result.subscriber.locale)
+    names = ", ".join(n.name for n in result.newsletters)
+    return page(
+        "pages/message.html",
+        locale=locale,
+        title=t("subscribed", locale),
+        message=t("subscribed_detail", locale, newsletters=names),
+    )
+
+
+@bp.post("/confirm/<token>/resend")
+@limiter.limit(_ip_limit)
+def confirm_resend(token: str):
+    """Send a fresh confirmation link for an expired one (same per-address limit as signup)."""
+    try:
+        load_confirmation(token)
+        subscriber_id = None
+    except TokenExpired as exc:
+        subscriber_id = exc.payload.get("s") if exc.payload else None
+    except TokenInvalid as exc:
+        return _token_error(exc, token)
+    if isinstance(subscriber_id, int):
+        resend_confirmation(subscriber_id)
+    locale = request_locale()
+    return page(
+        "pages/message.html", 202, locale=locale, title=t("new_link_sent", locale), message=""
+    )
+
+
+@bp.get("/subscribe")
+def signup_page():
+    """A hosted signup page listing every public newsletter (works without JavaScript)."""
+    return page("pages/signup.html", newsletters=_public_newsletters())
