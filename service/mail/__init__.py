@@ -20,7 +20,7 @@ from typing import Any
 
 import css_inline
 from flask import current_app
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.config import ROOT
 from service.i18n import t
@@ -48,7 +48,7 @@ def template_env() -> Environment:
     """The Jinja environment for emails: HTML autoescaped, undefined names are errors."""
     env = Environment(
         loader=FileSystemLoader(EMAIL_TEMPLATES),
-        autoescape=lambda name: bool(name) and name.endswith(".html"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
