@@ -1,0 +1,140 @@
+"""A reader signs up and confirms, end to end: HTTP, database, outbox, Celery worker, SMTP."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import unique_email
+
+THANKS = "Thank you for signing up for this newsletter. We've sent you a confirmation email."
+
+
+def signup(client, email, newsletters=("daily",), **fields):
+    return client.post("/api/v1/subscriptions", json={"email": email, "newsletters": list(newsletters), **fields})
+
+
+def status_of(client, api_key, email):
+    response = client.get("/api/v1/subscribers", query_string={"email": email},
+                          headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 200
+    found = response.json["subscribers"]
+    return {s["newsletter"]: s["status"] for s in found[0]["subscriptions"]} if found else None
+
+
+def confirm_url(message) -> str:
+    text = message.message.get_body(("plain",)).get_content()
+    match = re.search(r"(http://\S+/confirm/\S+)", text)
+    assert match, text
+    return match.group(1)
+
+
+def wait_for_mail_to(smtp, address, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in smtp.messages:
+            if address.lower() in [r.lower() for r in message.recipients]:
+                return message
+        time.sleep(0.05)
+    raise AssertionError(f"no email to {address} within {timeout}s")
+
+
+@pytest.fixture
+def daily(newsletter):
+    return newsletter()
+
+
+def test_signup_confirm_end_to_end(client, smtp, api_key, daily, app):
+    email = unique_email()
+    response = signup(client, email, [daily.slug], name="Olena")
+    assert response.status_code == 202
+    assert response.json == {"status": "pending", "code": "confirmation_sent", "message": THANKS}
+    assert status_of(client, api_key, email) == {daily.slug: "pending"}
+
+    message = wait_for_mail_to(smtp, email)
+    parsed = message.message
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert {p.get_content_type() for p in parsed.iter_parts()} == {"text/plain", "text/html"}
+    assert parsed["Message-ID"] and parsed["Date"]
+    assert parsed["From"] == app.config["MAIL_FROM"]
+    assert daily.name in parsed["Subject"]
+    url = confirm_url(message)
+    assert url.startswith(app.config["PUBLIC_URL"] + "/confirm/")
+    path = url[len(app.config["PUBLIC_URL"]):]
+
+    # Mail scanners follow links: GET and HEAD must not confirm.
+    page = client.get(path)
+    assert page.status_code == 200 and b"<form" in page.data
+    assert client.head(path).status_code == 200
+    assert status_of(client, api_key, email) == {daily.slug: "pending"}
+
+    done = client.post(path)
+    assert done.status_code == 200
+    assert b"Successfully subscribed" in done.data
+    assert status_of(client, api_key, email) == {daily.slug: "confirmed"}
+    again = client.post(path)
+    assert again.status_code == 200 and b"Successfully subscribed" in again.data
+
+
+def test_same_answer_and_one_email_for_every_state(client, smtp, api_key, daily):
+    email = unique_email()
+    first = signup(client, email, [daily.slug])
+    wait_for_mail_to(smtp, email)
+    pending_again = signup(client, email.upper(), [daily.slug])
+    assert first.status_code == pending_again.status_code == 202
+    assert first.json == pending_again.json
+    path = confirm_url(wait_for_mail_to(smtp, email))[len("http://127.0.0.1:5999"):]
+    client.post(path)
+    confirmed_again = signup(client, email, [daily.slug])
+    assert confirmed_again.status_code == 202 and confirmed_again.json == first.json
+    time.sleep(1.0)  # give the worker time to send anything it wrongly queued
+    assert len([m for m in smtp.messages if email.lower() in [r.lower() for r in m.recipients]]) == 1
+    assert status_of(client, api_key, email) == {daily.slug: "confirmed"}
+
+
+def test_honeypot_stores_and_sends_nothing(client, smtp, api_key, daily):
+    email = unique_email()
+    response = signup(client, email, [daily.slug], website="http://spam.example.com")
+    assert response.status_code == 202 and response.json["message"] == THANKS
+    time.sleep(0.5)
+    assert status_of(client, api_key, email) is None
+    assert not any(email in m.recipients for m in smtp.messages)
+
+
+def test_header_injection_through_the_name(client, smtp, daily):
+    email = unique_email()
+    name = "Eve\r\nBcc: victim@gmail.com\r\nSubject: pwned <script>"
+    assert signup(client, email, [daily.slug], name=name).status_code == 202
+    message = wait_for_mail_to(smtp, email)
+    assert list(message.recipients) == [email]
+    raw_headers = message.data.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    assert b"\nBcc:" not in raw_headers and b"pwned" not in message.message["Subject"].encode()
+    html = message.message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_internationalized_domain_is_sent_as_idna(client, smtp, daily):
+    local = unique_email().split("@")[0]
+    response = signup(client, f"{local}@пошта.укр", [daily.slug])
+    assert response.status_code == 202
+    ascii_domain = "пошта.укр".encode("idna").decode()
+    assert ascii_domain.startswith("xn--")
+    message = wait_for_mail_to(smtp, f"{local}@{ascii_domain}")
+    assert list(message.recipients) == [f"{local}@{ascii_domain}"]
+
+
+def test_form_post_from_browser_gets_a_page_in_its_language(client, smtp, daily, newsletter):
+    other = newsletter()
+    email = unique_email()
+    response = client.post(
+        "/api/v1/subscriptions",
+        data={"email": email, "newsletters": f"{daily.slug},{other.slug}"},
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "uk-UA,uk;q=0.9"},
+    )
+    assert response.status_code == 202
+    assert response.mimetype == "text/html"
+    assert "Дякуємо за підписку" in response.get_data(as_text=True)
+    message = wait_for_mail_to(smtp, email)
+    assert daily.name in message.message["Subject"] and other.name in message.message["Subject"]
