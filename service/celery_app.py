@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = ["tasks.mail", "tasks.outbox"]
+TASK_MODULES = ["tasks.mail", "tasks.outbox", "tasks.maintenance", "tasks.preferences"]
 
 
 def beat_schedule(app: Flask) -> dict[str, dict]:
@@ -17,6 +17,10 @@ def beat_schedule(app: Flask) -> dict[str, dict]:
         "relay-outbox": {
             "task": "outbox.relay",
             "schedule": app.config["OUTBOX_RELAY_INTERVAL"],
+        },
+        "purge-expired-pending": {
+            "task": "maintenance.purge_expired_pending",
+            "schedule": 3600.0,
         },
     }
 
@@ -45,6 +49,10 @@ def celery_init_app(app: Flask) -> Celery:
             "visibility_timeout": 6 * 3600,
             "socket_connect_timeout": app.config["BROKER_PUBLISH_TIMEOUT"],
             "socket_timeout": 5,
+            # Publishing from a web request fails at once when the broker is down (the job
+            # waits in the outbox); workers keep their own reconnect loop.
+            "max_retries": 0,
+            "interval_start": 0,
         },
         beat_schedule=beat_schedule(app),
         beat_schedule_filename=f"{app.config['INSTANCE_PATH']}/celerybeat-schedule",

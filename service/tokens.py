@@ -50,7 +50,11 @@ class TokenService:
         try:
             data = self._serializer.loads(token, max_age=self.max_age)
         except SignatureExpired as exc:
-            payload = exc.payload if isinstance(exc.payload, dict) else None
+            try:
+                payload = self._serializer.load_payload(exc.payload)
+            except BadSignature:
+                payload = None
+            payload = payload if isinstance(payload, dict) else None
             if payload is None or payload.get("a") != self.purpose:
                 raise TokenInvalid("wrong purpose") from exc
             raise TokenExpired(payload) from exc

@@ -1,0 +1,46 @@
+"""The app factory: layered configuration and the production guard on SECRET_KEY."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import create_app
+from service.config import ConfigError, load_settings
+
+
+def test_test_config_overrides_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORT", "7001")
+    monkeypatch.setenv("MAIL_FROM", "env@news.example.org")
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "MAIL_FROM": "mapping@news.example.org",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["MAIL_FROM"] == "mapping@news.example.org"
+    assert app.config["PUBLIC_URL"] == "http://127.0.0.1:7001"
+    assert app.config["MAX_CONTENT_LENGTH"] == 16 * 1024
+    assert "celery" in app.extensions
+
+
+def test_secret_key_required_in_production(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_dev_secret_is_generated_once(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("APP_ENV", raising=False)
+    first = load_settings({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"]
+    second = load_settings({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"]
+    assert first == second and len(first) > 40
+
+
+def test_secret_key_list_newest_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "new, old")
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert settings["SECRET_KEYS"] == ["new", "old"] and settings["SECRET_KEY"] == "new"
+
+
+def test_relative_sqlite_url_is_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///instance/newsletter.db")
+    url = load_settings({"INSTANCE_PATH": str(tmp_path)})["SQLALCHEMY_DATABASE_URI"]
+    assert url.startswith("sqlite:////") and url.endswith("/instance/newsletter.db")
