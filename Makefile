@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+PORT ?= 5000
+PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint bench install clean-outbox
 
@@ -25,7 +27,8 @@ run: $(STAMP)
 	$(BIN)/newsletter db upgrade
 	$(BIN)/newsletter seed-demo
 	$(BIN)/newsletter banner
-	$(BIN)/honcho start -f Procfile
+	@# honcho gives each process its own PORT; links in emails must point at the web port.
+	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/honcho start -f Procfile
 
 test: $(TEST_STAMP)
 	$(BIN)/pytest

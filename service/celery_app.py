@@ -25,6 +25,24 @@ def beat_schedule(app: Flask) -> dict[str, dict]:
     }
 
 
+def _transport_options(app: Flask, broker: str) -> dict:
+    """Broker options; the Redis ones do not apply to the embedded SQLAlchemy transport."""
+    options: dict = {
+        # Publishing from a web request fails at once when the broker is down (the job waits
+        # in the outbox); workers keep their own reconnect loop.
+        "max_retries": 0,
+        "interval_start": 0,
+    }
+    if broker.startswith(("redis://", "rediss://")):
+        options.update(
+            # Above every countdown and retry delay: Redis never re-delivers a waiting task.
+            visibility_timeout=6 * 3600,
+            socket_connect_timeout=app.config["BROKER_PUBLISH_TIMEOUT"],
+            socket_timeout=5,
+        )
+    return options
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for `app`, store it in `app.extensions["celery"]` and return it."""
 
@@ -44,16 +62,7 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=4,
         broker_connection_timeout=app.config["BROKER_PUBLISH_TIMEOUT"],
         broker_connection_retry_on_startup=True,
-        # Above every countdown and retry delay, so Redis never re-delivers a task still waiting.
-        broker_transport_options={
-            "visibility_timeout": 6 * 3600,
-            "socket_connect_timeout": app.config["BROKER_PUBLISH_TIMEOUT"],
-            "socket_timeout": 5,
-            # Publishing from a web request fails at once when the broker is down (the job
-            # waits in the outbox); workers keep their own reconnect loop.
-            "max_retries": 0,
-            "interval_start": 0,
-        },
+        broker_transport_options=_transport_options(app, broker),
         beat_schedule=beat_schedule(app),
         beat_schedule_filename=f"{app.config['INSTANCE_PATH']}/celerybeat-schedule",
         timezone="UTC",
