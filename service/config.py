@@ -86,6 +86,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "REDIS_URL": env.get("REDIS_URL") or None,
         "MAIL_URL": env.get("MAIL_URL") or "file://instance/outbox",
         "MAIL_FROM": env.get("MAIL_FROM") or "newsletter@localhost",
+        # Accept non-ASCII local parts only when the relay supports SMTPUTF8.
+        "SMTPUTF8": _env_bool(env.get("SMTPUTF8"), False),
         "PUBLISHER_NAME": env.get("PUBLISHER_NAME") or "The Kyiv Independent",
         "PUBLISHER_ADDRESS": env.get("PUBLISHER_ADDRESS") or "Kyiv, Ukraine",
         "SECRET_KEYS": [k.strip() for k in env.get("SECRET_KEY", "").split(",") if k.strip()],

@@ -150,7 +150,7 @@ def create_subscription():
     if email is None or (isinstance(email, str) and not email.strip()):
         return _rejected(422, "required", "email", locale)
     try:
-        address = parse_address(email, allow_smtputf8=current_app.config.get("SMTPUTF8", False))
+        address = parse_address(email, allow_smtputf8=current_app.config["SMTPUTF8"])
     except InvalidEmail as exc:
         extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
         return _rejected(422, "invalid_email", "email", locale, **extra)
