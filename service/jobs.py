@@ -32,8 +32,12 @@ MAX_ATTEMPTS = 8
 
 
 def add_job(task: str, payload: dict[str, Any]) -> OutboxJob:
-    """Add a job to the current transaction; it is handed over only after the commit."""
-    job = OutboxJob(task=task, payload=payload)
+    """Add a job to the current transaction; hand it over with `hand_over` after the commit.
+
+    The relay leaves the job alone for `REDISPATCH_AFTER` (the direct hand-over is expected
+    to work); if the hand-over fails, the job becomes due for the relay at once.
+    """
+    job = OutboxJob(task=task, payload=payload, available_at=utcnow() + REDISPATCH_AFTER)
     db.session.add(job)
     return job
 
@@ -44,51 +48,54 @@ def send_task(task: str, args: Iterable[Any] = (), **options: Any) -> None:
     celery.send_task(task, args=list(args), retry=False, **options)
 
 
-def hand_over(jobs: Iterable[OutboxJob]) -> int:
-    """Publish committed jobs now; return how many reached the broker."""
+def hand_over(jobs: Iterable[OutboxJob | int], task: str | None = None) -> int:
+    """Publish committed jobs now; return how many reached the broker.
+
+    Jobs that could not be published are made due at once, so the relay retries them.
+    """
     global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return 0
-    published = []
-    for job in jobs:
-        try:
-            send_task(job.task, [job.id])
-        except Exception as exc:  # any broker error: the relay will retry
-            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-            log.warning("broker unavailable, job %s stays in the outbox: %s", job.id, exc)
-            break
-        published.append(job.id)
-    if published:
+    pending = [(job, task) if isinstance(job, int) else (job.id, job.task) for job in jobs]
+    published = 0
+    if time.monotonic() >= _broker_down_until:
+        for job_id, job_task in pending:
+            try:
+                send_task(job_task, [job_id])
+            except Exception as exc:  # any broker error: the relay will retry
+                _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+                log.warning("broker unavailable, job %s stays in the outbox: %s", job_id, exc)
+                break
+            published += 1
+    missed = [job_id for job_id, _ in pending[published:]]
+    if missed:
         db.session.execute(
             update(OutboxJob)
-            .where(OutboxJob.id.in_(published), OutboxJob.status == JobStatus.PENDING)
-            .values(status=JobStatus.DISPATCHED, dispatched_at=utcnow())
+            .where(OutboxJob.id.in_(missed), OutboxJob.status == JobStatus.PENDING)
+            .values(available_at=utcnow())
         )
         db.session.commit()
-    return len(published)
+    return published
 
 
 def relay_due(limit: int = 500) -> int:
-    """Hand over pending jobs that are due, and re-dispatch ones a broker may have lost."""
+    """Hand over jobs that missed the broker, and re-dispatch ones a dead worker left running."""
     global _broker_down_until
     _broker_down_until = 0.0
     now = utcnow()
-    stale = now - REDISPATCH_AFTER
     due = db.session.scalars(
         select(OutboxJob)
         .where(
             or_(
                 (OutboxJob.status == JobStatus.PENDING) & (OutboxJob.available_at <= now),
-                OutboxJob.status.in_([JobStatus.DISPATCHED, JobStatus.RUNNING])
-                & (OutboxJob.dispatched_at < stale),
+                (OutboxJob.status == JobStatus.RUNNING)
+                & (OutboxJob.dispatched_at < now - REDISPATCH_AFTER),
             )
         )
         .order_by(OutboxJob.id)
         .limit(limit)
     ).all()
     for job in due:
-        if job.status != JobStatus.PENDING:
-            job.status = JobStatus.PENDING
+        job.status = JobStatus.PENDING
+        job.available_at = now + REDISPATCH_AFTER
     db.session.commit()
     return hand_over(due)
 
@@ -99,7 +106,7 @@ def claim(job_id: int) -> OutboxJob | None:
         update(OutboxJob)
         .where(
             OutboxJob.id == job_id,
-            OutboxJob.status.in_([JobStatus.PENDING, JobStatus.DISPATCHED]),
+            OutboxJob.status == JobStatus.PENDING,
         )
         .values(status=JobStatus.RUNNING, attempts=OutboxJob.attempts + 1, dispatched_at=utcnow())
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, or_, select, update
 
 from service import jobs
 from service.extensions import db, insert_ignoring_conflicts
@@ -23,7 +23,9 @@ from service.i18n import t
 from service.mail import build_message, deliver, header_address, render_email
 from service.models import (
     ConsentRecord,
+    JobStatus,
     Newsletter,
+    OutboxJob,
     Subscriber,
     Subscription,
     SubscriptionEvent,
@@ -73,11 +75,14 @@ def suppression_hash(email_key: str) -> str:
     return hashlib.sha256(email_key.encode()).hexdigest()
 
 
-def find_newsletters(slugs: Sequence[str]) -> list[Newsletter]:
-    """The newsletters for `slugs`, in the order given; raise UnknownNewsletter if any is missing."""
+def newsletter_ids(slugs: Sequence[str]) -> list[int]:
+    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing."""
     wanted = list(dict.fromkeys(slugs))
     found = {
-        n.slug: n for n in db.session.scalars(select(Newsletter).where(Newsletter.slug.in_(wanted)))
+        slug: id_
+        for slug, id_ in db.session.execute(
+            select(Newsletter.slug, Newsletter.id).where(Newsletter.slug.in_(wanted))
+        )
     }
     missing = [slug for slug in wanted if slug not in found]
     if missing:
@@ -86,62 +91,96 @@ def find_newsletters(slugs: Sequence[str]) -> list[Newsletter]:
 
 
 def subscribe(request: SignupRequest) -> None:
-    """Record a signup and queue its confirmation email; the same outcome for every address state."""
-    newsletters = find_newsletters(request.newsletters)
-    subscriber = _get_or_create_subscriber(request)
-    if _is_blocked(subscriber.email_key):
-        db.session.rollback()
+    """Record a signup and queue its confirmation; the same outcome for every address state.
+
+    Written with Core statements (one transaction, one commit): this is the hot path.
+    """
+    session = db.session
+    ids = newsletter_ids(request.newsletters)
+    address = request.address
+    now = utcnow()
+    if _is_blocked(address.key):
         return
-    by_newsletter = {s.newsletter_id: s for s in subscriber.subscriptions}
-    for newsletter in newsletters:
-        subscription = by_newsletter.get(newsletter.id)
-        if subscription is None:
-            subscription = Subscription(newsletter=newsletter, status=SubscriptionStatus.PENDING)
-            subscriber.subscriptions.append(subscription)
-            _record(subscription, None, "signup")
-        elif subscription.status in (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED):
-            previous = subscription.status
-            subscription.status = SubscriptionStatus.PENDING
-            _record(subscription, previous, "signup")
-    db.session.add(
-        ConsentRecord(
-            subscriber=subscriber,
+    # INSERT ... ON CONFLICT DO NOTHING: two concurrent signups of one address make one row.
+    session.execute(
+        insert_ignoring_conflicts(Subscriber).values(
+            email=address.display,
+            email_ascii=address.ascii,
+            email_key=address.key,
+            smtputf8=address.smtputf8,
+            name=request.name,
+            locale=request.locale,
+            state_version=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email_key == address.key))
+    existing = {
+        newsletter_id: status
+        for newsletter_id, status in session.execute(
+            select(Subscription.newsletter_id, Subscription.status).where(
+                Subscription.subscriber_id == subscriber_id
+            )
+        )
+    }
+    new_ids = [n for n in ids if n not in existing]
+    renewed_ids = [n for n in ids if existing.get(n) in _INACTIVE]
+    events = []
+    if new_ids:
+        created = session.execute(
+            insert(Subscription).returning(Subscription.id),
+            [
+                {
+                    "subscriber_id": subscriber_id,
+                    "newsletter_id": n,
+                    "status": PENDING,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in new_ids
+            ],
+        ).scalars()
+        events += [{"subscription_id": i, "from_status": None} for i in created]
+    if renewed_ids:
+        renewed = session.execute(
+            select(Subscription.id, Subscription.status).where(
+                Subscription.subscriber_id == subscriber_id,
+                Subscription.newsletter_id.in_(renewed_ids),
+            )
+        ).all()
+        session.execute(
+            update(Subscription)
+            .where(Subscription.id.in_([r.id for r in renewed]))
+            .values(status=PENDING, updated_at=now)
+        )
+        events += [{"subscription_id": r.id, "from_status": r.status} for r in renewed]
+    if events:
+        session.execute(
+            insert(SubscriptionEvent),
+            [{**e, "to_status": PENDING, "cause": "signup", "created_at": now} for e in events],
+        )
+    session.execute(
+        insert(ConsentRecord).values(
+            subscriber_id=subscriber_id,
             action="signup",
-            newsletters=",".join(n.slug for n in newsletters),
+            newsletters=",".join(request.newsletters),
             ip=request.ip,
             user_agent=(request.user_agent or "")[:400] or None,
             source_url=(request.source_url or "")[:2000] or None,
             form=request.form,
+            created_at=now,
         )
     )
-    job = _queue_confirmation(subscriber)
-    db.session.commit()
-    if job is not None:
-        jobs.hand_over([job])
+    has_pending = bool(events) or PENDING in [existing.get(n) for n in ids]
+    job_id = _queue_confirmation(subscriber_id, now) if has_pending else None
+    session.commit()
+    if job_id is not None:
+        jobs.hand_over([job_id], CONFIRMATION_TASK)
 
 
-def _get_or_create_subscriber(request: SignupRequest) -> Subscriber:
-    address = request.address
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
-    if subscriber is not None:
-        if request.name and not subscriber.name:
-            subscriber.name = request.name
-        return subscriber
-    values = {
-        "email": address.display,
-        "email_ascii": address.ascii,
-        "email_key": address.key,
-        "smtputf8": address.smtputf8,
-        "name": request.name or None,
-        "locale": request.locale,
-        "state_version": 0,
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
-    }
-    # INSERT ... ON CONFLICT DO NOTHING: two concurrent signups of one address make one row.
-    db.session.execute(insert_ignoring_conflicts(Subscriber).values(values))
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_key == address.key))
-    return subscriber
+_INACTIVE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED)
+PENDING = SubscriptionStatus.PENDING
 
 
 def _is_blocked(email_key: str) -> bool:
@@ -152,18 +191,39 @@ def _is_blocked(email_key: str) -> bool:
     return reason == "manual"
 
 
-def _queue_confirmation(subscriber: Subscriber):
-    has_pending = any(s.status == SubscriptionStatus.PENDING for s in subscriber.subscriptions)
-    if not has_pending:
-        return None
-    now = utcnow()
+def _queue_confirmation(subscriber_id: int, now: datetime) -> int | None:
+    """Add the confirmation job unless one went out to this address within the pause.
+
+    The conditional UPDATE makes the check and the claim one step, so concurrent signups of
+    one address queue one email.
+    """
     pause = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_SECONDS"])
-    last = subscriber.last_confirmation_sent_at
-    if last is not None and now - last < pause:
+    claimed = db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            or_(
+                Subscriber.last_confirmation_sent_at.is_(None),
+                Subscriber.last_confirmation_sent_at < now - pause,
+            ),
+        )
+        .values(last_confirmation_sent_at=now)
+    )
+    if claimed.rowcount != 1:
         return None
-    subscriber.last_confirmation_sent_at = now
-    db.session.flush()
-    return jobs.add_job(CONFIRMATION_TASK, {"subscriber_id": subscriber.id})
+    return db.session.scalar(
+        insert(OutboxJob)
+        .values(
+            task=CONFIRMATION_TASK,
+            payload={"subscriber_id": subscriber_id},
+            status=JobStatus.PENDING,
+            attempts=0,
+            available_at=now + jobs.REDISPATCH_AFTER,
+            last_error="",
+            created_at=now,
+        )
+        .returning(OutboxJob.id)
+    )
 
 
 def _record(subscription: Subscription, previous: str | None, cause: str) -> None:
@@ -181,12 +241,12 @@ def _record(subscription: Subscription, previous: str | None, cause: str) -> Non
 def resend_confirmation(subscriber_id: int) -> None:
     """Queue a fresh confirmation email for a reader with pending subscriptions (rate limited)."""
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None:
+    if subscriber is None or not any(s.status == PENDING for s in subscriber.subscriptions):
         return
-    job = _queue_confirmation(subscriber)
+    job_id = _queue_confirmation(subscriber_id, utcnow())
     db.session.commit()
-    if job is not None:
-        jobs.hand_over([job])
+    if job_id is not None:
+        jobs.hand_over([job_id], CONFIRMATION_TASK)
 
 
 def confirmation_token(subscriber: Subscriber) -> str:

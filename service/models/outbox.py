@@ -1,7 +1,7 @@
 """The job outbox: work written in the same transaction as the change that asks for it.
 
 A job row is committed with the signup, then handed to the broker; if the broker is down the
-row waits, and the periodic relay hands it over later. The task claims the row before running,
+row becomes due at once, and the periodic relay hands it over later. The task claims the row before running,
 so a job handed over twice still runs once.
 """
 
@@ -21,7 +21,6 @@ class JobStatus(StrEnum):
     """Lifecycle of an outbox job."""
 
     PENDING = "pending"
-    DISPATCHED = "dispatched"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
