@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = ["tasks.mail", "tasks.outbox", "tasks.maintenance", "tasks.preferences"]
+TASK_MODULES = ["tasks.mail", "tasks.outbox"]
 
 
 def beat_schedule(app: Flask) -> dict[str, dict]:
@@ -17,10 +17,6 @@ def beat_schedule(app: Flask) -> dict[str, dict]:
         "relay-outbox": {
             "task": "outbox.relay",
             "schedule": app.config["OUTBOX_RELAY_INTERVAL"],
-        },
-        "purge-expired-pending": {
-            "task": "maintenance.purge_expired_pending",
-            "schedule": 3600.0,
         },
     }
 
