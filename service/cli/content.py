@@ -1,0 +1,110 @@
+"""Content commands: `articles import-feed`, `digest preview` and `digest test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from service.articles import FeedError, import_feed
+from service.digests import NothingToSend, compose, render_digest, send_test_digest
+from service.extensions import db
+from service.models import Newsletter
+from service.validation import InvalidEmail
+
+
+@click.group("articles")
+def articles() -> None:
+    """Articles: import from feeds."""
+
+
+@articles.command("import-feed")
+@click.argument("source")
+@with_appcontext
+def import_feed_command(source: str) -> None:
+    """Import the entries of an RSS 2.0 or Atom feed (URL or file); bad items are reported."""
+    try:
+        result = import_feed(source)
+    except FeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in result.items:
+        if item.status == "error":
+            click.echo(f"item {item.index}: skipped ({item.field}: {item.error})", err=True)
+    click.echo(result.summary())
+
+
+@click.group("digest")
+def digest() -> None:
+    """Digests: preview what a newsletter would send."""
+
+
+@digest.command("preview")
+@click.argument("slug")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--locale", default="en", show_default=True)
+@click.option("--text", "as_text", is_flag=True, help="Print the plain-text part instead.")
+@with_appcontext
+def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
+    """Render the digest SLUG would send now (HTML to --out, or to stdout)."""
+    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if newsletter is None:
+        raise click.ClickException(f"no newsletter {slug!r}")
+    content = compose(newsletter)
+    if content is None:
+        click.echo(
+            f"skipped: fewer than {max(newsletter.min_new_articles, 1)} new article(s) "
+            f"for {slug}; nobody would be mailed"
+        )
+        return
+    base = current_app.config["PUBLIC_URL"]
+    rendered = render_digest(
+        content,
+        newsletter=newsletter,
+        locale=locale,
+        unsubscribe_url=f"{base}/unsubscribe/PREVIEW",
+        preferences_url=f"{base}/preferences/PREVIEW",
+        view_url=f"{base}/archive/{slug}",
+    )
+    body = rendered.text if as_text else rendered.html
+    if out is None:
+        click.echo(body)
+        return
+    out.write_text(body, encoding="utf-8")
+    click.echo(
+        f"{rendered.subject}\n{len(content.article_ids)} articles, "
+        f"{len(body.encode()) / 1024:.1f} KB -> {out}"
+    )
+
+
+@digest.command("test")
+@click.argument("slug")
+@click.argument("email")
+@click.option("--locale", default="en", show_default=True)
+@with_appcontext
+def test_send(slug: str, email: str, locale: str) -> None:
+    """Mail a test of the digest SLUG would send now to EMAIL (subject marked [TEST])."""
+    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if newsletter is None:
+        raise click.ClickException(f"no newsletter {slug!r}")
+    try:
+        answer = send_test_digest(newsletter.id, email, locale=locale)
+    except NothingToSend:
+        click.echo(f"skipped: too few new articles for {slug}; nothing was sent")
+        return
+    except InvalidEmail as exc:
+        raise click.ClickException(f"{email}: not a deliverable address ({exc})") from exc
+    click.echo(f"test digest sent to {email}: {answer}")
+
+
+def register(app: Flask) -> None:
+    """Add these groups to `app.cli`, merging into same-named groups other modules made."""
+    for group in (articles, digest):
+        existing = app.cli.commands.get(group.name)
+        if isinstance(existing, click.Group) and existing is not group:
+            for name, command in group.commands.items():
+                existing.add_command(command, name)
+        else:
+            app.cli.add_command(group)

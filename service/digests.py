@@ -1,0 +1,312 @@
+"""Digests out: pick a newsletter's new articles, group them, and render the email.
+
+`compose` takes the articles published since the newsletter's last sent digest (or a window:
+`DIGEST_WINDOW_HOURS`, else the period of its cron schedule, else 24 hours), applies the
+newsletter's filters, drops duplicates and what the last digest already carried, and groups
+them into a top story, the News Feed and Editors' Picks. It returns plain data, so the result
+can be stored in `Send.content` and rendered later by any process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from croniter import croniter
+from flask import current_app
+from sqlalchemy import select
+
+from service.extensions import db
+from service.jobs import add_job, hand_over
+from service.mail import RenderedEmail, build_message, deliver, header_address, render_email
+from service.models import Article, Newsletter, Send, SendStatus, utcnow
+from service.validation import parse_address
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=31)
+NEWS_FEED_LIMIT = 25
+EDITORS_PICKS_LIMIT = 5
+SUBJECT_MAX = 120
+TOP_SUMMARY_MAX = 400
+SUMMARY_MAX = 220
+
+
+@dataclass
+class ArticleView:
+    """An article as the digest shows it: plain data, safe to keep after the session closes."""
+
+    id: int
+    url: str
+    title: str
+    summary_text: str
+    image_url: str | None
+    authors: list[str]
+    section: str | None
+    tags: list[str]
+    editors_pick: bool
+    published_at: datetime
+
+    @classmethod
+    def from_article(cls, article: Article) -> ArticleView:
+        """Copy the fields a digest needs out of an ORM row."""
+        return cls(
+            id=article.id,
+            url=article.url,
+            title=article.title,
+            summary_text=article.summary_text or "",
+            image_url=article.image_url,
+            authors=list(article.authors or []),
+            section=article.section,
+            tags=list(article.tags or []),
+            editors_pick=bool(article.editors_pick),
+            published_at=article.published_at,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArticleView:
+        """Inverse of `as_dict`."""
+        return cls(**{**data, "published_at": datetime.fromisoformat(data["published_at"])})
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "published_at": self.published_at.isoformat()}
+
+
+@dataclass
+class DigestContent:
+    """What one digest carries, grouped; `article_ids` lists every article shown."""
+
+    newsletter_id: int
+    top_story: ArticleView | None
+    news_feed: list[ArticleView]
+    editors_picks: list[ArticleView]
+    article_ids: list[int]
+    subject: str
+    since: datetime | None = field(default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for `Send.content`."""
+        return {
+            "newsletter_id": self.newsletter_id,
+            "top_story": self.top_story.as_dict() if self.top_story else None,
+            "news_feed": [a.as_dict() for a in self.news_feed],
+            "editors_picks": [a.as_dict() for a in self.editors_picks],
+            "article_ids": list(self.article_ids),
+            "subject": self.subject,
+            "since": self.since.isoformat() if self.since else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DigestContent:
+        """Inverse of `as_dict`."""
+        top = data.get("top_story")
+        since = data.get("since")
+        return cls(
+            newsletter_id=data["newsletter_id"],
+            top_story=ArticleView.from_dict(top) if top else None,
+            news_feed=[ArticleView.from_dict(a) for a in data.get("news_feed", [])],
+            editors_picks=[ArticleView.from_dict(a) for a in data.get("editors_picks", [])],
+            article_ids=list(data.get("article_ids", [])),
+            subject=data.get("subject", ""),
+            since=datetime.fromisoformat(since) if since else None,
+        )
+
+
+def last_sent(newsletter: Newsletter) -> Send | None:
+    """The newsletter's most recent send with status `sent`."""
+    return db.session.scalar(
+        select(Send)
+        .where(
+            Send.newsletter_id == newsletter.id,
+            Send.status == SendStatus.SENT,
+            Send.started_at.is_not(None),
+        )
+        .order_by(Send.started_at.desc())
+        .limit(1)
+    )
+
+
+def digest_window(newsletter: Newsletter, now: datetime) -> timedelta:
+    """How far back a first digest looks: config, else the cron period, else 24 hours."""
+    hours = current_app.config.get("DIGEST_WINDOW_HOURS") or os.environ.get("DIGEST_WINDOW_HOURS")
+    if hours:
+        return timedelta(hours=float(hours))
+    if newsletter.schedule_cron and croniter.is_valid(newsletter.schedule_cron):
+        runs = croniter(newsletter.schedule_cron, now)
+        first = runs.get_next(datetime)
+        period = runs.get_next(datetime) - first
+        return min(max(period, timedelta(hours=1)), MAX_WINDOW)
+    return DEFAULT_WINDOW
+
+
+def _lower_set(values: Any) -> set[str]:
+    if isinstance(values, str):
+        values = [values]
+    return {str(v).strip().casefold() for v in values or [] if str(v).strip()}
+
+
+def matches_filters(article: Article | ArticleView, filters: dict[str, Any] | None) -> bool:
+    """True if the article passes every filter given (sections, tags, authors; any-of each)."""
+    filters = filters or {}
+    sections = _lower_set(filters.get("sections"))
+    tags = _lower_set(filters.get("tags"))
+    authors = _lower_set(filters.get("authors"))
+    if sections and (article.section or "").casefold() not in sections:
+        return False
+    if tags and not tags & _lower_set(article.tags):
+        return False
+    return not (authors and not authors & _lower_set(article.authors))
+
+
+def _dedup_key(article: Article) -> str:
+    return " ".join(article.title.casefold().split())
+
+
+def _subject(newsletter: Newsletter, top: ArticleView) -> str:
+    subject = f"{newsletter.name}: {top.title}"
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return subject
+
+
+def compose(newsletter: Newsletter, *, now: datetime | None = None) -> DigestContent | None:
+    """The digest `newsletter` would send now, or None if too few new articles."""
+    now = now or utcnow()
+    previous = last_sent(newsletter)
+    if previous is not None and previous.started_at is not None:
+        since = previous.started_at
+        already = set((previous.content or {}).get("article_ids") or [])
+    else:
+        since = now - digest_window(newsletter, now)
+        already = set()
+    rows = db.session.scalars(
+        select(Article)
+        .where(Article.published_at > since, Article.published_at <= now)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+    ).all()
+    seen_keys: set[str] = set()
+    picked: list[ArticleView] = []
+    for article in rows:
+        key = _dedup_key(article)
+        guid = article.guid and f"guid:{article.guid}"
+        if article.id in already or key in seen_keys or (guid and guid in seen_keys):
+            continue
+        if not matches_filters(article, newsletter.filters):
+            continue
+        seen_keys.add(key)
+        if guid:
+            seen_keys.add(guid)
+        picked.append(ArticleView.from_article(article))
+    if not picked or len(picked) < (newsletter.min_new_articles or 0):
+        return None
+    top = next((a for a in picked if a.image_url), picked[0])
+    rest = [a for a in picked if a is not top]
+    picks = [a for a in rest if a.editors_pick][:EDITORS_PICKS_LIMIT]
+    feed = [a for a in rest if a not in picks][:NEWS_FEED_LIMIT]
+    shown = [top, *feed, *picks]
+    return DigestContent(
+        newsletter_id=newsletter.id,
+        top_story=top,
+        news_feed=feed,
+        editors_picks=picks,
+        article_ids=[a.id for a in shown],
+        subject=_subject(newsletter, top),
+        since=since.astimezone(UTC),
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def render_digest(
+    content: DigestContent,
+    *,
+    newsletter: Newsletter,
+    locale: str,
+    unsubscribe_url: str,
+    preferences_url: str,
+    view_url: str,
+) -> RenderedEmail:
+    """Render the digest email; the URLs are inserted verbatim (placeholders survive)."""
+    config = current_app.config
+    top = content.top_story
+    preheader = _shorten(top.summary_text or top.title, 140) if top else newsletter.name
+    return render_email(
+        "digest",
+        {
+            "locale": locale,
+            "newsletter_name": newsletter.name,
+            "subject": content.subject,
+            "preheader": preheader,
+            "top_story": top,
+            "news_feed": content.news_feed,
+            "editors_picks": content.editors_picks,
+            "unsubscribe_url": unsubscribe_url,
+            "preferences_url": preferences_url,
+            "view_url": view_url,
+            "archive_url": f"{config['PUBLIC_URL']}/archive/{newsletter.slug}",
+            "publisher_name": config["PUBLISHER_NAME"],
+            "publisher_address": config["PUBLISHER_ADDRESS"],
+            "shorten": _shorten,
+            "top_summary_max": TOP_SUMMARY_MAX,
+            "summary_max": SUMMARY_MAX,
+        },
+    )
+
+
+class NothingToSend(LookupError):
+    """The digest would be skipped: too few new articles."""
+
+
+TEST_JOB = "digests.send_test"
+
+
+def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> str:
+    """Compose and mail the digest of `newsletter_id` to one address now, marked as a test.
+
+    The links to unsubscribe and preferences are inert placeholders (`TEST`), since the
+    address need not be a subscriber. Raises NothingToSend when the digest would be skipped.
+    """
+    newsletter = db.session.get(Newsletter, newsletter_id)
+    if newsletter is None:
+        raise LookupError(f"no newsletter {newsletter_id}")
+    content = compose(newsletter)
+    if content is None:
+        raise NothingToSend(newsletter.slug)
+    base = current_app.config["PUBLIC_URL"]
+    rendered = render_digest(
+        content,
+        newsletter=newsletter,
+        locale=locale,
+        unsubscribe_url=f"{base}/unsubscribe/TEST",
+        preferences_url=f"{base}/preferences/TEST",
+        view_url=f"{base}/archive/{newsletter.slug}",
+    )
+    rendered = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
+    address = parse_address(email, allow_smtputf8=True)
+    message = build_message(
+        rendered,
+        to=header_address(address.ascii),
+        sender=newsletter.from_address or current_app.config["MAIL_FROM"],
+        headers={"List-Id": f"<{newsletter.slug}.{_list_domain(base)}>", "X-Digest-Test": "1"},
+    )
+    return deliver(message)
+
+
+def _list_domain(public_url: str) -> str:
+    return urlsplit(public_url).hostname or "localhost"
+
+
+def request_test_digest(newsletter: Newsletter, email: str, *, locale: str = "en") -> int:
+    """Queue a test send of the digest to `email` (outbox job, handed to the worker); job id."""
+    parse_address(email, allow_smtputf8=True)  # raises InvalidEmail before anything is queued
+    job = add_job(TEST_JOB, {"newsletter_id": newsletter.id, "email": email, "locale": locale})
+    db.session.commit()
+    hand_over([job])
+    return job.id

@@ -1,0 +1,64 @@
+"""Public archive: past sent issues of a newsletter, and each issue as a web page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, url_for
+from sqlalchemy import select
+
+from service.extensions import db
+from service.http.errors import page
+from service.models import Newsletter, Send, SendStatus
+from service.sending.personalize import NAME, PREFS_TOKEN, UNSUB_TOKEN
+
+bp = Blueprint("archive", __name__, url_prefix="/archive")
+
+# The stored issue is our own rendered HTML; still, no scripts, no frames, no forms.
+ISSUE_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+)
+
+
+def public_copy(body_html: str, slug: str) -> str:
+    """The stored issue without per-reader placeholders: their links lead to the archive."""
+    base = current_app.config["PUBLIC_URL"]
+    archive = url_for("archive.index", slug=slug, _external=False)
+    for path, token in (("unsubscribe", UNSUB_TOKEN), ("preferences", PREFS_TOKEN)):
+        body_html = body_html.replace(f"{base}/{path}/{token}", f"{base}{archive}")
+    return body_html.replace(NAME, "")
+
+
+def _newsletter(slug: str) -> Newsletter:
+    newsletter = db.session.scalar(
+        select(Newsletter).where(Newsletter.slug == slug, Newsletter.is_public.is_(True))
+    )
+    if newsletter is None:
+        abort(404)
+    return newsletter
+
+
+@bp.get("/<slug>")
+def index(slug: str):
+    """The newsletter's sent issues, newest first."""
+    newsletter = _newsletter(slug)
+    sends = db.session.scalars(
+        select(Send)
+        .where(Send.newsletter_id == newsletter.id, Send.status == SendStatus.SENT)
+        .order_by(Send.started_at.desc(), Send.id.desc())
+        .limit(200)
+    ).all()
+    return page("pages/archive.html", newsletter=newsletter, sends=sends)
+
+
+@bp.get("/<slug>/<int:send_id>")
+def issue(slug: str, send_id: int):
+    """One sent issue as a web page (the email's own HTML)."""
+    newsletter = _newsletter(slug)
+    send = db.session.get(Send, send_id)
+    if send is None or send.newsletter_id != newsletter.id or send.status != SendStatus.SENT:
+        abort(404)
+    if not send.body_html:
+        return page("pages/archive_issue.html", newsletter=newsletter, send=send)
+    response = Response(public_copy(send.body_html, slug), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = ISSUE_CSP
+    return response

@@ -1,0 +1,99 @@
+"""Admin API for articles: `POST /api/v1/articles` (one or a list), digest preview and test send."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from service.articles import ArticleError, upsert_article, upsert_articles
+from service.auth import require_api_key
+from service.digests import compose, render_digest, request_test_digest
+from service.extensions import db
+from service.http.errors import api_error
+from service.models import Newsletter
+from service.validation import InvalidEmail
+
+bp = Blueprint("articles", __name__, url_prefix="/api/v1")
+
+BATCH_MAX = 500
+
+
+@bp.post("/articles")
+@require_api_key
+def post_articles():
+    """Create or update articles by URL: 201 if any was created, else 200.
+
+    One object answers `{"id", "url", "status"}`; a list answers `{"results": [...]}` with one
+    entry per item (`created`, `updated` or `error` with `field` and `message`).
+    """
+    data = request.get_json(silent=True)
+    if isinstance(data, list):
+        if len(data) > BATCH_MAX:
+            return api_error(413, "too_large", f"at most {BATCH_MAX} articles per request")
+        results = upsert_articles(data)
+        body = {
+            "results": [r.as_dict() for r in results],
+            "created": sum(r.status == "created" for r in results),
+            "updated": sum(r.status == "updated" for r in results),
+            "errors": sum(r.status == "error" for r in results),
+        }
+        return jsonify(body), 201 if body["created"] else 200
+    if not isinstance(data, dict):
+        return api_error(400, "bad_request", "body must be a JSON object or a list of objects")
+    try:
+        article, created = upsert_article(data)
+    except ArticleError as exc:
+        db.session.rollback()
+        return api_error(422, "invalid_article", exc.message, field=exc.field)
+    body = {"id": article.id, "url": article.url, "status": "created" if created else "updated"}
+    return jsonify(body), 201 if created else 200
+
+
+def _newsletter(slug: str) -> Newsletter | None:
+    return db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+
+
+NO_ARTICLES = "too few new articles: this digest would be skipped"
+
+
+@bp.post("/digest-preview/<slug>/test")
+@require_api_key
+def digest_test(slug: str):
+    """Mail a test of the digest `slug` would send now to `{"email"}`: 202 `{"job_id"}`."""
+    newsletter = _newsletter(slug)
+    if newsletter is None:
+        return api_error(404, "not_found", "no such newsletter")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("email"), str):
+        return api_error(422, "required", "email is required", field="email")
+    if compose(newsletter) is None:
+        return api_error(409, "no_articles", NO_ARTICLES)
+    try:
+        job_id = request_test_digest(newsletter, data["email"], locale=data.get("locale", "en"))
+    except InvalidEmail as exc:
+        return api_error(422, "invalid_email", str(exc), field="email")
+    return jsonify(status="queued", job_id=job_id), 202
+
+
+@bp.get("/digest-preview/<slug>")
+@require_api_key
+def digest_preview(slug: str):
+    """Staff preview: the digest `slug` would send now, as HTML (`?format=text` for the text part)."""
+    newsletter = _newsletter(slug)
+    if newsletter is None:
+        return api_error(404, "not_found", "no such newsletter")
+    content = compose(newsletter)
+    if content is None:
+        return api_error(404, "no_articles", NO_ARTICLES)
+    base = current_app.config["PUBLIC_URL"]
+    rendered = render_digest(
+        content,
+        newsletter=newsletter,
+        locale=request.args.get("locale", "en"),
+        unsubscribe_url=f"{base}/unsubscribe/PREVIEW",
+        preferences_url=f"{base}/preferences/PREVIEW",
+        view_url=f"{base}/archive/{slug}",
+    )
+    if request.args.get("format") == "text":
+        return Response(rendered.text, mimetype="text/plain")
+    return Response(rendered.html, mimetype="text/html")

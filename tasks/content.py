@@ -1,0 +1,29 @@
+"""Content tasks: poll the newsletters' feeds (beat), mail a test of a digest (outbox job)."""
+
+from contextlib import suppress
+
+from celery import shared_task
+
+from service import jobs
+from service.articles import poll_newsletter_feeds
+from service.digests import TEST_JOB, NothingToSend, send_test_digest
+
+
+@shared_task(name="feeds.poll")
+def poll_feeds() -> dict[str, str]:
+    """Poll each configured feed with ETag / Last-Modified; return the outcome per URL."""
+    return poll_newsletter_feeds()
+
+
+def _send_test(payload: dict) -> None:
+    # NothingToSend: the articles went stale between the request and now; nothing to test.
+    with suppress(NothingToSend):
+        send_test_digest(
+            payload["newsletter_id"], payload["email"], locale=payload.get("locale", "en")
+        )
+
+
+@shared_task(name=TEST_JOB)
+def send_test(job_id: int) -> None:
+    """Mail the test digest of outbox job `job_id`."""
+    jobs.run_job(job_id, _send_test)
