@@ -103,6 +103,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "BROKER_PUBLISH_TIMEOUT": float(env.get("BROKER_PUBLISH_TIMEOUT", "0.5")),
         "OUTBOX_RELAY_INTERVAL": float(env.get("OUTBOX_RELAY_INTERVAL", "10")),
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
+        "PENDING_EXPIRY_DAYS": int(env.get("PENDING_EXPIRY_DAYS", "30")),
+        "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     settings.update(overrides)

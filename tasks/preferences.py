@@ -1,0 +1,15 @@
+"""Preference-link email ("manage my subscriptions"), run through the outbox."""
+
+from celery import shared_task
+
+from service import jobs
+from service.unsubscribe import send_manage_link_email
+
+
+@shared_task(name="preferences.send_manage_link")
+def send_manage_link(job_id: int) -> None:
+    """Send the preference-link email of outbox job `job_id`."""
+    jobs.run_job(
+        job_id,
+        lambda payload: send_manage_link_email(payload["subscriber_id"], payload.get("locale")),
+    )
