@@ -1,0 +1,83 @@
+"""Embedding assets: the signup box script, its newsletter names, and the box as an iframe page.
+
+`/embed.js` is static and cacheable (an ETag and a short max-age, so a fix reaches every news
+page within the hour); `/forms/<slug>` is the same box on a page of its own for an iframe, with a
+plain form inside `<noscript>` for readers without JavaScript.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_from_directory
+from sqlalchemy import select
+
+from service.extensions import db
+from service.http.errors import page, request_locale
+from service.models import Newsletter
+
+bp = Blueprint("embed", __name__)
+
+SCRIPT_MAX_AGE = 3600
+THEMES = ("light", "dark")
+
+
+def _public(response: Response, max_age: int) -> Response:
+    """Cacheable by browsers and CDNs, readable from any origin, never with cookies."""
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.pop("Set-Cookie", None)
+    return response
+
+
+@bp.get("/embed.js")
+def script() -> Response:
+    """The signup box script (see service/static/embed.js)."""
+    response = send_from_directory(
+        current_app.static_folder or "",
+        "embed.js",
+        mimetype="text/javascript",
+        max_age=SCRIPT_MAX_AGE,
+        conditional=True,
+        etag=True,
+    )
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    return _public(response, SCRIPT_MAX_AGE)
+
+
+@bp.get("/embed/newsletters.json")
+def newsletter_names() -> Response:
+    """Names and descriptions of the public newsletters, for the box's checkboxes."""
+    rows = db.session.scalars(select(Newsletter).where(Newsletter.is_public))
+    response = jsonify({n.slug: {"name": n.name, "description": n.description} for n in rows})
+    return _public(response, 300)
+
+
+def _frame_ancestors() -> str:
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    return "*" if "*" in allowed else " ".join(["'self'", *allowed])
+
+
+@bp.get("/forms/<slug>")
+def form_page(slug: str):
+    """The box for one newsletter as a page of its own, to put in an iframe."""
+    newsletter = db.session.scalar(
+        select(Newsletter).where(Newsletter.slug == slug, Newsletter.is_public)
+    )
+    if newsletter is None:
+        abort(404)
+    locale = request_locale(request.args.get("locale"))
+    theme = request.args.get("theme")
+    body, status = page(
+        "pages/form.html",
+        locale=locale,
+        newsletter=newsletter,
+        theme=theme if theme in THEMES else "light",
+        compact="compact" in request.args,
+        accent=request.args.get("accent", ""),
+    )
+    response = Response(body, status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors()}"
+    response.cache_control.no_store = True
+    return response

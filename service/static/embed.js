@@ -1,0 +1,317 @@
+/*! newsletter-service signup box. One <script src=".../embed.js" data-newsletters="daily"> per box.
+ * Renders into an open shadow root next to its script tag and posts JSON to the origin it came
+ * from (credentials omitted). No dependencies. data- attributes: newsletters ("a,b": checkboxes),
+ * title, description, button, locale (en|uk), theme (light|dark), accent (#hex), compact,
+ * checked ("all" ticks every newsletter), form (sent as `form`, default "embed"). */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !script.src) return;
+  var ORIGIN = new URL(script.src, location.href).origin;
+  var API = ORIGIN + "/api/v1/subscriptions";
+
+  var TEXT = {
+    en: {
+      title: "Subscribe to our newsletter",
+      several: "Subscribe to our newsletters",
+      choose: "Choose newsletters",
+      label: "Email address",
+      button: "Subscribe",
+      sending: "Sending…",
+      required: "Please enter your email address",
+      none: "Please choose at least one newsletter",
+      invalid: "Please, enter correct email address",
+      mean: "Did you mean {s}?",
+      network: "We could not reach the server. Check your connection and try again.",
+      retry: "Try again",
+      limited: "Too many attempts. Please wait a few minutes and try again.",
+      error: "Something went wrong on our side. Please try again in a minute.",
+      done: "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
+    },
+    uk: {
+      title: "Підпишіться на нашу розсилку",
+      several: "Підпишіться на наші розсилки",
+      choose: "Оберіть розсилки",
+      label: "Електронна пошта",
+      button: "Підписатися",
+      sending: "Надсилаємо…",
+      required: "Будь ласка, введіть адресу електронної пошти",
+      none: "Будь ласка, оберіть хоча б одну розсилку",
+      invalid: "Будь ласка, введіть коректну адресу електронної пошти",
+      mean: "Можливо, ви мали на увазі {s}?",
+      network: "Не вдалося зв'язатися із сервером. Перевірте з'єднання і спробуйте ще раз.",
+      retry: "Спробувати ще раз",
+      limited: "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
+      error: "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
+      done: "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження.",
+    },
+  };
+
+  /* The typo suggester: a port of service/validation.py suggest_correction (the server decides). */
+  var PROVIDERS = ("gmail.com googlemail.com yahoo.com hotmail.com outlook.com live.com icloud.com " +
+    "me.com aol.com proton.me protonmail.com ukr.net i.ua meta.ua gmx.com gmx.de yandex.ru mail.ru").split(" ");
+  var KNOWN = PROVIDERS.concat(("mail.com email.com ymail.com rocketmail.com cloud.com mac.com msn.com " +
+    "gmx.net gmx.at gmx.ch pm.me protonmail.ch yandex.com ya.ru ukr.com").split(" "));
+
+  function distance(a, b) {
+    var d = [], i, j;
+    for (i = 0; i <= a.length; i++) { d[i] = [i]; }
+    for (j = 0; j <= b.length; j++) { d[0][j] = j; }
+    for (i = 1; i <= a.length; i++) {
+      for (j = 1; j <= b.length; j++) {
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] !== b[j - 1]));
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+      }
+    }
+    return d[a.length][b.length];
+  }
+
+  function tldTypo(tld, ptld) {
+    if (tld === ptld) return false;
+    if (ptld.indexOf(tld) === 0) return true;
+    return ptld.length >= 3 && /^[a-z0-9]+$/.test(tld) && distance(tld, ptld) === 1;
+  }
+
+  function suggest(address) {
+    var at = address.lastIndexOf("@");
+    var local = address.slice(0, at), typed = address.slice(at + 1).toLowerCase();
+    if (at < 1 || !typed) return null;
+    var domain = typed.replace(/,/g, ".").replace(/^\.+|\.+$/g, "");
+    if (KNOWN.indexOf(domain) >= 0) return domain === typed ? null : local + "@" + domain;
+    var dot = domain.lastIndexOf("."), name = dot < 0 ? domain : domain.slice(0, dot);
+    var tld = dot < 0 ? "" : domain.slice(dot + 1), best = null;
+    PROVIDERS.forEach(function (p) {
+      var pd = p.lastIndexOf("."), pname = p.slice(0, pd), ptld = p.slice(pd + 1), nc, tc;
+      if (!tld && name === pname + ptld) { nc = 0; tc = 1; } else {
+        if (tld === ptld) tc = 0; else if (tldTypo(tld, ptld)) tc = 1; else return;
+        var budget = pname.length <= 4 ? 0 : pname.length <= 6 ? 1 : 2;
+        if (name === pname) nc = 0;
+        else if (!budget || Math.abs(name.length - pname.length) > budget) return;
+        else if ((nc = distance(name, pname)) > budget) return;
+      }
+      if (nc + tc <= 2 && (!best || nc + tc < best[0] || (nc + tc === best[0] && nc < best[1]))) {
+        best = [nc + tc, nc, p];
+      }
+    });
+    return best && local + "@" + best[2];
+  }
+
+  var CSS =
+    ":host{all:initial;display:block;margin:24px 0}" +
+    ".box{--fg:#1a1a1a;--muted:#4a4a4a;--bg:#fff;--line:#c9c9c9;--err:#b3261e;--ok:#146c2e;" +
+    "font:16px/1.45 Arial,Helvetica,sans-serif;color:var(--fg);background:var(--bg);" +
+    "border:1px solid var(--line);border-top:4px solid var(--accent);padding:20px 22px;max-width:600px;" +
+    "box-sizing:border-box}" +
+    ".dark{--fg:#f1f1f1;--muted:#c4c4c4;--bg:#1c1c1c;--line:#555;--err:#ffb4ab;--ok:#9bd8a6}" +
+    "h2{font:bold 22px/1.25 Georgia,'Times New Roman',serif;margin:0 0 6px}" +
+    ".desc{margin:0 0 12px;color:var(--muted)}" +
+    "fieldset{border:0;padding:0;margin:0 0 10px}legend{padding:0;margin-bottom:4px;font-weight:bold}" +
+    ".opt{display:flex;gap:8px;align-items:center;margin:4px 0}" +
+    ".opt input{width:18px;height:18px;margin:0;accent-color:var(--accent)}" +
+    ".field>label{display:block;font-weight:bold;margin:0 0 6px}" +
+    ".row{display:flex;gap:8px;flex-wrap:wrap}" +
+    "input[type=email]{flex:1 1 220px;min-width:0;font:inherit;font-size:17px;padding:11px 12px;" +
+    "border:1px solid var(--muted);border-radius:4px;background:var(--bg);color:var(--fg)}" +
+    "input[aria-invalid=true]{border:2px solid var(--err)}" +
+    "button{font:bold 16px/1 Arial,Helvetica,sans-serif;border-radius:4px;cursor:pointer}" +
+    ".go{position:relative;background:var(--accent);color:var(--on);border:0;padding:13px 24px}.go:disabled{cursor:progress}" +
+    "[aria-busy=true] .go{color:transparent}" +
+    ".spin{display:none;position:absolute;left:calc(50% - 9px);top:calc(50% - 9px);box-sizing:border-box;" +
+    "width:18px;height:18px;border:2px solid var(--on);border-right-color:transparent;" +
+    "border-radius:50%;animation:r .8s linear infinite}[aria-busy=true] .spin{display:inline-block}" +
+    "@keyframes r{to{transform:rotate(360deg)}}" +
+    "@media (prefers-reduced-motion:reduce){.spin{animation:none}}" +
+    "button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}" +
+    ".msg:empty{display:none}.msg{margin:8px 0 0}.err{color:var(--err);font-weight:bold}.err+.link{margin-left:6px}" +
+    ".done{color:var(--ok);font-weight:bold;font-size:18px}" +
+    ".link{background:none;border:0;padding:4px 0;color:inherit;text-decoration:underline;font:inherit;" +
+    "font-weight:bold}.again{display:block;margin:10px 0 0;background:none;color:var(--fg);" +
+    "border:1px solid var(--fg);padding:9px 14px}" +
+    ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
+    ".compact{padding:12px 14px}.compact h2{font-size:18px}.compact .desc{display:none}" +
+    ".compact .field>label{position:absolute;left:-10000px}";
+
+  function luminance(hex) {
+    var m = /^#?([0-9a-f]{6}|[0-9a-f]{3})$/i.exec(hex || "");
+    if (!m) return null;
+    var h = m[1].length === 3 ? m[1].replace(/./g, "$&$&") : m[1];
+    return [0, 2, 4].reduce(function (sum, i, k) {
+      var c = parseInt(h.substr(i, 2), 16) / 255;
+      c = c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+      return sum + c * [0.2126, 0.7152, 0.0722][k];
+    }, 0);
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var key in attrs) node.setAttribute(key, attrs[key]);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function mount(config) {
+    var ds = config.dataset, lang = ds.locale === "uk" ? "uk" : "en", T = TEXT[lang];
+    var slugs = (ds.newsletters || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+    var dark = ds.theme === "dark";
+    var accent = ds.accent && luminance(ds.accent) !== null ? ds.accent : dark ? "#8ab4f8" : "#0b57d0";
+    var lum = luminance(accent);
+    var on = (lum + 0.05) / 0.0622 >= 1.05 / (lum + 0.05) ? "#111" : "#fff";
+
+    var host = el("div", { "data-newsletter-box": slugs.join(",") });
+    config.parentNode.insertBefore(host, config);
+    var root = host.attachShadow({ mode: "open" });
+    var style = el("style", {}, CSS);
+    var box = el("div", { class: "box" + (dark ? " dark" : "") + (ds.compact != null ? " compact" : ""), lang: lang });
+    box.style.setProperty("--accent", accent);
+    box.style.setProperty("--on", on);
+    box.appendChild(el("h2", {}, ds.title || (slugs.length > 1 ? T.several : T.title)));
+    if (ds.description) box.appendChild(el("p", { class: "desc" }, ds.description));
+
+    var form = el("form", { novalidate: "" }), boxes = [];
+    if (slugs.length > 1) {
+      var set = el("fieldset");
+      set.appendChild(el("legend", {}, T.choose));
+      slugs.forEach(function (slug, i) {
+        var label = el("label", { class: "opt" }), box = el("input", { type: "checkbox", value: slug });
+        box.checked = i === 0 || ds.checked === "all";
+        label.appendChild(box);
+        label.appendChild(el("span", {}, slug));
+        set.appendChild(label);
+        boxes.push(box);
+      });
+      form.appendChild(set);
+    }
+    var field = el("div", { class: "field" });
+    field.appendChild(el("label", { for: "email" }, T.label));
+    var row = el("div", { class: "row" });
+    var input = el("input", {
+      id: "email", type: "email", name: "email", autocomplete: "email", inputmode: "email",
+      required: "", spellcheck: "false", "aria-describedby": "msg",
+    });
+    if (ds.compact != null) input.setAttribute("placeholder", T.label);
+    var button = el("button", { type: "submit", class: "go" });
+    button.appendChild(el("span", { class: "spin", "aria-hidden": "true" }));
+    var label = el("span", {}, ds.button || T.button);
+    button.appendChild(label);
+    row.appendChild(input);
+    row.appendChild(button);
+    field.appendChild(row);
+    form.appendChild(field);
+    var trap = el("div", { class: "hp", "aria-hidden": "true" });
+    var honeypot = el("input", { type: "text", name: "website", tabindex: "-1", autocomplete: "off" });
+    trap.appendChild(honeypot);
+    form.appendChild(trap);
+    var msg = el("div", { id: "msg", class: "msg", role: "status", "aria-live": "polite" });
+    box.appendChild(form);
+    box.appendChild(msg);
+    root.appendChild(style);
+    root.appendChild(box);
+
+    if (slugs.length > 1) {
+      fetch(ORIGIN + "/embed/newsletters.json?locale=" + lang, { credentials: "omit" })
+        .then(function (r) { return r.ok ? r.json() : {}; })
+        .then(function (names) {
+          boxes.forEach(function (b) {
+            if (names[b.value]) b.nextSibling.textContent = names[b.value].name;
+          });
+        })
+        .catch(function () {});
+    }
+
+    var checked = null;
+
+    function state(name) {
+      box.setAttribute("data-state", name);
+      form.setAttribute("aria-busy", String(name === "submitting"));
+      button.disabled = name === "submitting";
+    }
+
+    function say(text, isError, extra) {
+      msg.textContent = "";
+      msg.className = "msg";
+      if (text) msg.appendChild(el("span", { class: isError ? "err" : "" }, text));
+      if (extra) msg.appendChild(extra);
+    }
+
+    function invalid(text, suggestion, name) {
+      state(name || "invalid");
+      if (text) input.setAttribute("aria-invalid", "true");
+      var fix = null;
+      if (suggestion) {
+        fix = el("button", { type: "button", class: "link" }, T.mean.replace("{s}", suggestion));
+        fix.addEventListener("click", function () {
+          input.value = suggestion;
+          input.removeAttribute("aria-invalid");
+          say("");
+          state("idle");
+          input.focus();
+        });
+      }
+      say(text, true, fix);
+      input.focus();
+    }
+
+    function send() {
+      var email = input.value.replace(/^[ \t]+|[ \t]+$/g, "");
+      var chosen = boxes.length ? boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; }) : slugs;
+      if (!email) return invalid(T.required);
+      if (!chosen.length) { state("invalid"); say(T.none, true); boxes[0].focus(); return; }
+      var hint = suggest(email);
+      if (hint && checked !== email) {
+        checked = email;
+        return invalid("", hint, "suggestion");
+      }
+      state("submitting");
+      say(T.sending);
+      fetch(API, {
+        method: "POST",
+        mode: "cors",
+        credentials: "omit",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          email: email, newsletters: chosen, locale: lang, website: honeypot.value,
+          form: ds.form || "embed", source_url: location.href,
+        }),
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          var text = body.message;
+          if (response.status === 202) {
+            state("success");
+            form.hidden = true;
+            say(text || T.done);
+            msg.className = "msg done";
+            msg.setAttribute("tabindex", "-1");
+            msg.focus();
+          } else if (response.status === 429) {
+            state("rate-limited");
+            say(text || T.limited, true);
+          } else if (body.field === "email") {
+            invalid(text || T.invalid, body.suggestion);
+          } else {
+            state("error");
+            say(text || T.error, true);
+          }
+        });
+      }, function () {
+        state("network-error");
+        var again = el("button", { type: "button", class: "again" }, T.retry);
+        again.addEventListener("click", send);
+        say(T.network, true, again);
+        again.focus();
+      });
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!button.disabled) send();
+    });
+    input.addEventListener("input", function () {
+      if (input.getAttribute("aria-invalid")) { input.removeAttribute("aria-invalid"); }
+    });
+    state("idle");
+  }
+
+  mount(script);
+})();
