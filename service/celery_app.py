@@ -8,15 +8,34 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = ["tasks.mail", "tasks.outbox"]
+TASK_MODULES = [
+    "tasks.mail",
+    "tasks.outbox",
+    "tasks.maintenance",
+    "tasks.preferences",
+    "tasks.sending",
+    "tasks.content",
+]
 
 
 def beat_schedule(app: Flask) -> dict[str, dict]:
     """Periodic jobs run by `newsletter beat`."""
     return {
+        "poll-feeds": {
+            "task": "feeds.poll",
+            "schedule": float(app.config.get("FEED_POLL_SECONDS") or 900.0),
+        },
+        "sending-tick": {
+            "task": "sending.tick",
+            "schedule": float(app.config.get("SEND_TICK_SECONDS") or 60.0),
+        },
         "relay-outbox": {
             "task": "outbox.relay",
             "schedule": app.config["OUTBOX_RELAY_INTERVAL"],
+        },
+        "purge-expired-pending": {
+            "task": "maintenance.purge_expired_pending",
+            "schedule": 3600.0,
         },
     }
 

@@ -19,6 +19,20 @@ def register_commands(app: Flask) -> None:
 
     for command in core.COMMANDS:
         app.cli.add_command(command)
+    from service.cli import admin
+
+    for command in admin.COMMANDS:
+        app.cli.add_command(command)
+    from service.cli import content
+
+    content.register(app)  # merges into an existing `digest` group instead of replacing it
+    from service.cli import sending
+
+    sending.register(app)  # `digest send` merges into the `digest` group; `sends`
+    from service.cli import suppressions
+
+    for command in suppressions.COMMANDS:
+        app.cli.add_command(command)
 
 
 @click.group(

@@ -10,6 +10,24 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
+    from service.http import unsubscribe
+
+    app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(admin.bp)
+    from service.http import embed
+
+    app.register_blueprint(embed.bp)
+    from service.http import newsletters, openapi, subscribers
+
+    app.register_blueprint(newsletters.bp)
+    app.register_blueprint(subscribers.bp)
+    app.register_blueprint(openapi.bp)
+    from service.http import archive, articles
+
+    app.register_blueprint(articles.bp)
+    app.register_blueprint(archive.bp)
+    from service.http import sends
+
+    app.register_blueprint(sends.bp)
     if app.config["ENV"] in {"development", "test"}:
         app.register_blueprint(demo.bp)

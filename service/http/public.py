@@ -188,6 +188,8 @@ def cors_for_signup(response: Response) -> Response:
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language"
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Access-Control-Max-Age"] = "86400"
+    response.headers.pop("Access-Control-Allow-Credentials", None)
+    response.headers.pop("Set-Cookie", None)
     response.vary.add("Origin")
     return response
 

@@ -3,9 +3,17 @@
 from service.models.apikey import ApiKey
 from service.models.article import Article
 from service.models.base import Base, utcnow
+from service.models.feed import FeedState as FeedState
 from service.models.newsletter import Newsletter
 from service.models.outbox import JobStatus, OutboxJob
-from service.models.send import Delivery, DeliveryStatus, Send, SendStatus
+from service.models.send import (
+    BatchStatus,
+    Delivery,
+    DeliveryStatus,
+    Send,
+    SendBatch,
+    SendStatus,
+)
 from service.models.subscriber import (
     ConsentRecord,
     Subscriber,
@@ -19,6 +27,7 @@ __all__ = [
     "ApiKey",
     "Article",
     "Base",
+    "BatchStatus",
     "ConsentRecord",
     "Delivery",
     "DeliveryStatus",
@@ -26,6 +35,7 @@ __all__ = [
     "Newsletter",
     "OutboxJob",
     "Send",
+    "SendBatch",
     "SendStatus",
     "Subscriber",
     "Subscription",

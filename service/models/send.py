@@ -63,8 +63,44 @@ class Send(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The fan-out planner's lease: a planner whose worker died is restarted by the watchdog.
+    lease_until: Mapped[datetime | None]
 
     newsletter: Mapped[Newsletter] = relationship()
+
+
+class BatchStatus(StrEnum):
+    """Lifecycle of one batch of a send."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # some recipients got a 4xx: a Celery retry is due
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class SendBatch(Base):
+    """A slice of a send's recipients, subscriber ids in (after_id, upto_id], with a lease.
+
+    A worker holds the lease while it delivers the slice; when the lease runs out (the
+    worker died) the watchdog hands the batch to another worker, which skips every
+    recipient already in the delivery ledger.
+    """
+
+    __tablename__ = "send_batches"
+    __table_args__ = (
+        UniqueConstraint("send_id", "after_id"),
+        Index("ix_send_batches_status_lease_until", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), index=True)
+    after_id: Mapped[int]
+    upto_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

@@ -11,8 +11,13 @@ from service.config import ConfigError, load_settings
 def test_test_config_overrides_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("PORT", "7001")
     monkeypatch.setenv("MAIL_FROM", "env@news.example.org")
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "MAIL_FROM": "mapping@news.example.org",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "MAIL_FROM": "mapping@news.example.org",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        }
+    )
     assert app.config["MAIL_FROM"] == "mapping@news.example.org"
     assert app.config["PUBLIC_URL"] == "http://127.0.0.1:7001"
     assert app.config["MAX_CONTENT_LENGTH"] == 16 * 1024

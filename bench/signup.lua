@@ -1,0 +1,33 @@
+-- wrk script for bench/signup.py: POST JSON signups, a unique address per request.
+-- usage: wrk ... -s bench/signup.lua URL -- RUN_TAG
+local counter = 0
+local threads = {}
+local tag = "0"
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  tag = args[1] or tostring(os.time())
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Accept"] = "application/json"
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format(
+    '{"email": "bench-%s-%d-%d@kyivindependent.com", "newsletters": ["daily"]}',
+    tag, tid, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  local s = summary.errors
+  io.write(string.format(
+    "RESULT %d %d %d %d %d %d %d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    s.status, s.connect + s.read + s.write, s.timeout))
+end

@@ -1,0 +1,208 @@
+"""Signup throughput: our `POST /api/v1/subscriptions` against a bare floor app, with wrk.
+
+Run by hand (not in CI): `.venv/bin/python bench/signup.py [--runs 3] [--duration 10]`.
+For each backend (SQLite, PostgreSQL on 127.0.0.1:5432 as user postgres) it migrates and
+seeds a scratch database, starts a private redis-server (the Celery broker) and gunicorn on
+free ports, drives wrk with bench/signup.lua (a unique address per request), then runs the
+floor (bench/floor_app.py: Flask + email-validator + one SQLite insert) under the same gunicorn
+settings. Prints the median of the runs: signups/s, p50/p99 latency, and ours/floor.
+Every process it starts is stopped by pid; the scratch PostgreSQL database is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv" / "bin"
+LUA = ROOT / "bench" / "signup.lua"
+PG = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def gunicorn(
+    app: str, env: dict[str, str], args: argparse.Namespace
+) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [str(VENV / "gunicorn"), "-w", str(args.workers), "-k", args.worker_class]
+    if args.worker_class == "gthread":
+        cmd += ["--threads", str(args.threads)]
+    cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz")
+    return proc, base
+
+
+def wrk(base: str, args: argparse.Namespace) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{args.wrk_threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            base + "/api/v1/subscriptions",
+            "--",
+            uuid.uuid4().hex[:8],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, duration_us, p50, p99, non2xx, sock_errors, timeouts = map(int, line.split()[1:])
+    return {
+        "rps": requests / (duration_us / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "non2xx": non2xx,
+        "errors": sock_errors + timeouts,
+    }
+
+
+def measure(app: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    proc, base = gunicorn(app, env, args)
+    try:
+        runs = []
+        for _ in range(args.runs):
+            runs.append(wrk(base, args))
+        median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        median["runs"] = [round(r["rps"]) for r in runs]
+        return median
+    finally:
+        stop(proc)
+
+
+def newsletter_cmd(env: dict[str, str], *argv: str) -> None:
+    subprocess.run(
+        [str(VENV / "newsletter"), *argv], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespace) -> dict:
+    env = dict(os.environ)
+    db_name = f"bench_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        database_url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        subprocess.run([*PG, "-c", f"CREATE DATABASE {db_name}"], check=True, capture_output=True)
+        database_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY="bench-" + uuid.uuid4().hex,
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=redis_url,
+        REDIS_URL=redis_url,
+        RATELIMIT_ENABLED="false",
+        INSTANCE_PATH=str(tmp),
+        MAIL_URL="memory://",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    try:
+        newsletter_cmd(env, "db", "upgrade", "heads")
+        newsletter_cmd(env, "seed-demo")
+        ours = measure("service:create_app()", env, args)
+    finally:
+        if backend == "postgresql":
+            subprocess.run(
+                [*PG, "-c", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"],
+                check=False,
+                capture_output=True,
+            )
+    floor_env = dict(env, FLOOR_DB=str(tmp / f"floor-{backend}.db"))
+    floor = measure("bench.floor_app:app", floor_env, args)
+    return {"ours": ours, "floor": floor}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-signup-") as tmpdir:
+        tmp = Path(tmpdir)
+        redis_port = free_port()
+        redis_cmd = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
+        redis = subprocess.Popen(
+            [*redis_cmd, "--save", "", "--appendonly", "no", "--dir", tmpdir],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            results = {}
+            for backend in args.backends.split(","):
+                results[backend] = run_backend(
+                    backend, tmp, f"redis://127.0.0.1:{redis_port}/0", args
+                )
+        finally:
+            stop(redis)
+
+    settings = f"gunicorn -w {args.workers} -k {args.worker_class}"
+    if args.worker_class == "gthread":
+        settings += f" --threads {args.threads}"
+    print(
+        f"\n{settings}; wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s; "
+        f"median of {args.runs} runs; {os.cpu_count()} CPUs"
+    )
+    print(f"{'backend':<11} {'app':<6} {'signups/s':>10} {'p50 ms':>8} {'p99 ms':>8} non2xx  runs")
+    for backend, pair in results.items():
+        for name, r in pair.items():
+            print(
+                f"{backend:<11} {name:<6} {r['rps']:>10.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+                f" {r['non2xx']:>6.0f}  {r['runs']}"
+            )
+        ratio = pair["ours"]["rps"] / pair["floor"]["rps"]
+        print(f"{backend:<11} ours/floor = {ratio:.2f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Admin API for sends (CONTRACT §4): create, show, pause, resume, cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from service.auth import require_api_key
+from service.extensions import db
+from service.http.errors import api_error
+from service.models import Newsletter, Send
+from service.sending import lifecycle, scheduling
+
+bp = Blueprint("sends", __name__, url_prefix="/api/v1")
+
+
+def send_json(send: Send) -> dict:
+    """A send as the API shows it."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": send.id,
+        "newsletter": send.newsletter.slug,
+        "status": send.status,
+        "status_reason": send.status_reason,
+        "subject": send.subject,
+        "total": send.total,
+        "sent": send.sent,
+        "failed": send.failed,
+        "skipped": send.skipped,
+        "scheduled_at": iso(send.scheduled_at),
+        "started_at": iso(send.started_at),
+        "finished_at": iso(send.finished_at),
+    }
+
+
+def parse_when(value: object) -> datetime | None:
+    """An ISO 8601 time (UTC if it names no zone), or None for absent/empty; ValueError if bad."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@bp.post("/newsletters/<slug>/sends")
+@require_api_key
+def create_send(slug: str):
+    """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now."""
+    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if newsletter is None:
+        return api_error(404, "not_found", f"No newsletter {slug!r}.", field="slug")
+    body = request.get_json(silent=True)
+    if body is None and request.data:
+        return api_error(400, "bad_request", "The body must be a JSON object.")
+    body = body or {}
+    if not isinstance(body, dict):
+        return api_error(400, "bad_request", "The body must be a JSON object.")
+    try:
+        when = parse_when(body.get("scheduled_at"))
+    except ValueError:
+        return api_error(
+            422, "invalid", "scheduled_at must be an ISO 8601 time.", field="scheduled_at"
+        )
+    send = scheduling.create_send(newsletter, when)
+    return jsonify(id=send.id, status=send.status), 201
+
+
+def _get(send_id: int) -> Send | None:
+    return db.session.get(Send, send_id, populate_existing=True)
+
+
+@bp.get("/sends/<int:send_id>")
+@require_api_key
+def show_send(send_id: int):
+    """A send's status, counters and times."""
+    send = _get(send_id)
+    if send is None:
+        return api_error(404, "not_found", f"No send {send_id}.")
+    body = send_json(send)
+    db.session.commit()
+    return jsonify(body)
+
+
+ACTIONS = {
+    "pause": lifecycle.pause_send,
+    "resume": lifecycle.resume_send,
+    "cancel": lifecycle.cancel_send,
+}
+
+
+@bp.post("/sends/<int:send_id>/<any(pause, resume, cancel):action>")
+@require_api_key
+def control_send(send_id: int, action: str):
+    """Pause, resume or cancel a send; 409 if its status does not allow it."""
+    if _get(send_id) is None:
+        return api_error(404, "not_found", f"No send {send_id}.")
+    db.session.commit()
+    try:
+        send = ACTIONS[action](send_id)
+    except lifecycle.InvalidTransition as exc:
+        return api_error(409, "invalid_state", f"Cannot {action}: {exc}.")
+    return jsonify(send_json(send))

@@ -1,0 +1,169 @@
+"""Newsletters as ops manage them: create, list and update, with every field validated.
+
+Plain functions on the database session, shared by the admin API and the CLI. Invalid input
+raises `NewsletterInvalid` naming the field, so both callers can point at what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import Newsletter
+from service.validation import InvalidEmail, parse_address
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# API field name -> model attribute; the API speaks `schedule` and `from`, the model is explicit.
+FIELDS = {
+    "name": "name",
+    "description": "description",
+    "schedule": "schedule_cron",
+    "timezone": "timezone",
+    "from": "from_address",
+    "min_new_articles": "min_new_articles",
+}
+
+
+class NewsletterInvalid(ValueError):
+    """A field is missing or unacceptable; `field` names it, `code` says why."""
+
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+class NewsletterExists(ValueError):
+    """A newsletter with this slug already exists."""
+
+
+def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
+    """The public admin view of a newsletter (the same names the API accepts)."""
+    return {
+        "slug": newsletter.slug,
+        "name": newsletter.name,
+        "description": newsletter.description,
+        "schedule": newsletter.schedule_cron,
+        "timezone": newsletter.timezone,
+        "from": newsletter.from_address,
+        "min_new_articles": newsletter.min_new_articles,
+        "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
+        "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
+    }
+
+
+def list_newsletters() -> list[Newsletter]:
+    """Every newsletter, oldest first."""
+    return list(db.session.scalars(select(Newsletter).order_by(Newsletter.id)))
+
+
+def get_newsletter(slug: str) -> Newsletter | None:
+    """The newsletter with `slug`, or None."""
+    return db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+
+
+def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
+    """Create and commit a newsletter; raise NewsletterInvalid or NewsletterExists."""
+    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
+        raise NewsletterInvalid(
+            "slug", "invalid_slug", "Use 1-64 lowercase letters, digits and inner hyphens."
+        )
+    if "name" not in fields or fields["name"] in (None, ""):
+        raise NewsletterInvalid("name", "required", "A newsletter needs a name.")
+    values = clean_fields(fields)
+    if get_newsletter(slug) is not None:
+        raise NewsletterExists(slug)
+    newsletter = Newsletter(slug=slug, **values)
+    db.session.add(newsletter)
+    db.session.commit()
+    return newsletter
+
+
+def update_newsletter(newsletter: Newsletter, fields: Mapping[str, Any]) -> Newsletter:
+    """Apply the given fields (others unchanged) and commit; raise NewsletterInvalid."""
+    for attribute, value in clean_fields(fields).items():
+        setattr(newsletter, attribute, value)
+    db.session.commit()
+    return newsletter
+
+
+def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate API-named fields and return them as model attributes; unknown fields are errors."""
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown:
+        raise NewsletterInvalid(unknown[0], "unknown_field", f"Unknown field {unknown[0]!r}.")
+    values: dict[str, Any] = {}
+    for key, value in fields.items():
+        values[FIELDS[key]] = _CLEANERS[key](value)
+    return values
+
+
+def _text(field: str, limit: int, *, required: bool) -> Any:
+    def clean(value: Any) -> str | None:
+        if value is None and not required:
+            return "" if field == "description" else None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise NewsletterInvalid(field, "invalid", f"{field} must be a non-empty string.")
+        if len(value) > limit:
+            raise NewsletterInvalid(field, "too_long", f"{field} is longer than {limit}.")
+        return value.strip()
+
+    return clean
+
+
+def _schedule(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not croniter.is_valid(value.strip()):
+        raise NewsletterInvalid(
+            "schedule", "invalid_cron", "schedule must be a cron expression like '0 7 * * *'."
+        )
+    return " ".join(value.split())
+
+
+def _timezone(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise NewsletterInvalid("timezone", "invalid_timezone", "timezone must be an IANA name.")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise NewsletterInvalid(
+            "timezone", "invalid_timezone", f"Unknown time zone {value!r} (e.g. 'Europe/Kyiv')."
+        ) from None
+    return value
+
+
+def _from(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_address(value).display
+    except InvalidEmail:
+        raise NewsletterInvalid(
+            "from", "invalid_email", "from must be an acceptable email address."
+        ) from None
+
+
+def _min_new_articles(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise NewsletterInvalid(
+            "min_new_articles", "invalid", "min_new_articles must be an integer from 0 to 1000."
+        )
+    return value
+
+
+_CLEANERS = {
+    "name": _text("name", 200, required=True),
+    "description": _text("description", 10000, required=False),
+    "schedule": _schedule,
+    "timezone": _timezone,
+    "from": _from,
+    "min_new_articles": _min_new_articles,
+}

@@ -1,0 +1,347 @@
+"""Deliver one batch: personalize each message, respect the rate limit, write the ledger.
+
+A batch holds a lease (renewed every second while it works) and re-reads its send's status
+as often, so pause and cancel take effect within seconds. Each message accepted by the
+relay is recorded in the delivery ledger (`Delivery`, unique per send and reader) and
+committed at once: a worker killed mid-batch re-sends at most the message in flight.
+
+Failures come in two kinds: a 4xx leaves the delivery `queued` and the batch is retried with
+exponential back-off and jitter until `SEND_RETRY_DEADLINE_SECONDS` after the send started;
+a 5xx fails the delivery for good, marks the subscription bounced and suppresses the address.
+`SEND_MAX_CONSECUTIVE_FAILURES` failures in a row pause the whole send, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from service.extensions import db, insert_ignoring_conflicts
+from service.mail import RenderedEmail, transport
+from service.mail.errors import PermanentMailError, TransientMailError
+from service.models import (
+    BatchStatus,
+    Delivery,
+    DeliveryStatus,
+    Newsletter,
+    Send,
+    SendBatch,
+    SendStatus,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+    Suppression,
+    utcnow,
+)
+from service.sending import personalize, ratelimit, setting
+from service.sending.content import unsubscribe_url
+from service.sending.ledger import Ledger
+from service.sending.lifecycle import finish_if_complete, pause_send
+from service.subscriptions import suppression_hash
+from service.tokens import token_service
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class _Row:
+    subscriber_id: int
+    address: str
+    name: str | None
+    smtputf8: bool
+    email_key: str
+    delivery_id: int | None
+    attempts: int
+
+
+def claim_batch(batch_id: int) -> SendBatch | None:
+    """Take the batch's lease if it is free (pending, waiting, or its worker died)."""
+    now = utcnow()
+    lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))
+    result = db.session.execute(
+        update(SendBatch)
+        .where(
+            SendBatch.id == batch_id,
+            or_(
+                SendBatch.status.in_([BatchStatus.PENDING, BatchStatus.WAITING]),
+                and_(SendBatch.status == BatchStatus.RUNNING, SendBatch.lease_until < now),
+            ),
+        )
+        .values(
+            status=BatchStatus.RUNNING, attempts=SendBatch.attempts + 1, lease_until=now + lease
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        return None
+    return db.session.get(SendBatch, batch_id, populate_existing=True)
+
+
+def _template(send_id: int) -> personalize.MessageTemplate:
+    """The send's prebuilt message (cached per process: the content is frozen)."""
+    config = current_app.config
+    return _cached_template(send_id, config["SQLALCHEMY_DATABASE_URI"], config["PUBLIC_URL"])
+
+
+@lru_cache(maxsize=32)
+def _cached_template(send_id: int, database: str, public_url: str) -> personalize.MessageTemplate:
+    """The send's prebuilt message, made once per worker process from the frozen content."""
+    send = db.session.get(Send, send_id)
+    newsletter = db.session.get(Newsletter, send.newsletter_id)
+    sender = newsletter.from_address or current_app.config["MAIL_FROM"]
+    domain = sender.rpartition("@")[2] or "localhost"
+    rendered = RenderedEmail(subject=send.subject, text=send.body_text, html=send.body_html)
+    return personalize.build_template(
+        rendered,
+        sender=sender,
+        list_id=f"{newsletter.name} <{newsletter.slug}.{domain}>",
+        unsubscribe_url=unsubscribe_url(),
+        newsletter_id=newsletter.id,
+    )
+
+
+def _recipients(send: Send, batch: SendBatch) -> list[_Row]:
+    """The batch's confirmed readers not yet done in the ledger, in id order."""
+    rows = db.session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.email_ascii,
+            Subscriber.name,
+            Subscriber.smtputf8,
+            Subscriber.email_key,
+            Delivery.id,
+            Delivery.attempts,
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .outerjoin(
+            Delivery, and_(Delivery.subscriber_id == Subscriber.id, Delivery.send_id == send.id)
+        )
+        .where(
+            Subscription.newsletter_id == send.newsletter_id,
+            Subscription.status == SubscriptionStatus.CONFIRMED,
+            Subscriber.id > batch.after_id,
+            Subscriber.id <= batch.upto_id,
+            or_(Delivery.id.is_(None), Delivery.status == DeliveryStatus.QUEUED),
+        )
+        .order_by(Subscriber.id)
+    ).all()
+    return [
+        _Row(sid, email if utf8 else ascii_, name, utf8, key, did, attempts or 0)
+        for sid, email, ascii_, name, utf8, key, did, attempts in rows
+    ]
+
+
+def _bounce(ledger: Ledger, newsletter_id: int, row: _Row, response: str) -> None:
+    """A permanent failure: the delivery fails, the subscription bounces, the address is suppressed."""
+    subscription = db.session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == row.subscriber_id,
+            Subscription.newsletter_id == newsletter_id,
+        )
+    )
+    if subscription is not None and subscription.status != SubscriptionStatus.BOUNCED:
+        db.session.add(
+            SubscriptionEvent(
+                subscription_id=subscription.id,
+                from_status=subscription.status,
+                to_status=SubscriptionStatus.BOUNCED,
+                cause="bounce",
+            )
+        )
+        subscription.status = SubscriptionStatus.BOUNCED
+    db.session.execute(
+        insert_ignoring_conflicts(Suppression).values(
+            email_hash=suppression_hash(row.email_key),
+            reason="bounce",
+            detail=response[:1000],
+            created_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    _record(ledger, row, DeliveryStatus.BOUNCED, response)
+
+
+def _record(ledger: Ledger, row: _Row, status: DeliveryStatus, response: str) -> None:
+    ledger.record(
+        row.subscriber_id,
+        status,
+        response,
+        attempts=row.attempts + 1,
+        delivery_id=row.delivery_id,
+    )
+
+
+def _suppressed(rows: list[_Row]) -> set[str]:
+    hashes = {suppression_hash(r.email_key): r.email_key for r in rows}
+    found = db.session.scalars(
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
+    )
+    return {hashes[h] for h in found}
+
+
+def _still_ours(ledger: Ledger, batch_id: int) -> str:
+    """Flush counters, renew the batch's lease, and re-read the send's status."""
+    ledger.flush()
+    send_id = ledger.send_id
+    status = db.session.scalar(select(Send.status).where(Send.id == send_id))
+    lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))
+    db.session.execute(
+        update(SendBatch).where(SendBatch.id == batch_id).values(lease_until=utcnow() + lease)
+    )
+    db.session.commit()
+    return status
+
+
+def _release(batch_id: int, send_status: str) -> None:
+    """Stop working on the batch: back to pending if the send may resume, else cancelled."""
+    resumable = send_status in (SendStatus.PAUSED, SendStatus.SENDING, SendStatus.SCHEDULED)
+    status = BatchStatus.PENDING if resumable else BatchStatus.CANCELLED
+    db.session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id)
+        .values(status=status, lease_until=utcnow())
+    )
+    db.session.commit()
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential back-off with jitter for the `attempts`-th try of a batch."""
+    base = setting("SEND_RETRY_BASE_SECONDS")
+    delay = min(setting("SEND_RETRY_MAX_SECONDS"), base * 2 ** max(0, attempts - 1))
+    return delay * random.uniform(0.8, 1.2)
+
+
+def run_batch(batch_id: int) -> float | None:
+    """Deliver batch `batch_id`; return a countdown if some messages must be retried later."""
+    batch = claim_batch(batch_id)
+    if batch is None:
+        return None
+    send = db.session.get(Send, batch.send_id, populate_existing=True)
+    if send.status != SendStatus.SENDING:
+        _release(batch_id, send.status)
+        return None
+    newsletter = db.session.get(Newsletter, send.newsletter_id)
+    rate = newsletter.rate_limit_per_second or setting("SEND_RATE_LIMIT")
+    template = _template(send.id)
+    rows = _recipients(send, batch)
+    suppressed = _suppressed(rows)
+    send_id = send.id
+    db.session.commit()
+    ledger = Ledger(send_id)
+    try:
+        outcome = _deliver_rows(ledger, batch_id, rows, suppressed, template, rate)
+    finally:
+        ledger.close()
+    if outcome is None:
+        return None
+    return _finish_batch(send_id, batch_id, outcome)
+
+
+def _deliver_rows(
+    ledger: Ledger,
+    batch_id: int,
+    rows: list[_Row],
+    suppressed: set[str],
+    template: personalize.MessageTemplate,
+    rate: float | None,
+) -> int | None:
+    """Send to each row; return how many got a 4xx, or None if the batch had to stop."""
+    send_id = ledger.send_id
+    newsletter_id = template.newsletter_id
+    unsub, prefs = token_service("unsubscribe"), token_service("preferences")
+    relay = transport()
+    checked, failures, transient = time.monotonic(), 0, 0
+    max_failures = int(setting("SEND_MAX_CONSECUTIVE_FAILURES"))
+    for row in rows:
+        if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
+            checked = time.monotonic()
+            status = _still_ours(ledger, batch_id)
+            if status != SendStatus.SENDING:
+                _release(batch_id, status)
+                return None
+        if row.email_key in suppressed:
+            _record(ledger, row, DeliveryStatus.SKIPPED, "suppressed")
+            continue
+        recipient = personalize.Recipient(
+            subscriber_id=row.subscriber_id,
+            address=row.address,
+            name=row.name,
+            smtputf8=row.smtputf8,
+            unsubscribe_token=unsub.dumps({"s": row.subscriber_id, "n": newsletter_id}),
+            preferences_token=prefs.dumps({"s": row.subscriber_id}),
+        )
+        message = personalize.personalize(template, send_id, recipient)
+        ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
+        try:
+            answer = relay.send(message, template.sender, [row.address], smtputf8=row.smtputf8)
+        except PermanentMailError as exc:
+            failures += 1
+            _bounce(ledger, newsletter_id, row, str(exc))
+        except TransientMailError as exc:
+            failures += 1
+            transient += 1
+            _record(ledger, row, DeliveryStatus.QUEUED, str(exc))
+        else:
+            failures = 0
+            _record(ledger, row, DeliveryStatus.SENT, answer)
+        if failures >= max_failures:
+            reason = f"{failures} failed deliveries in a row; last: {row.address!r} refused"
+            ledger.flush()
+            try:
+                pause_send(send_id, reason)
+            except Exception:  # already paused or cancelled by someone else
+                db.session.rollback()
+            _release(batch_id, SendStatus.PAUSED)
+            return None
+    return transient
+
+
+def _finish_batch(send_id: int, batch_id: int, transient: int) -> float | None:
+    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
+    send = db.session.get(Send, send_id, populate_existing=True)
+    deadline = send.started_at + timedelta(seconds=setting("SEND_RETRY_DEADLINE_SECONDS"))
+    if transient:
+        delay = retry_delay(batch.attempts)
+        if utcnow() + timedelta(seconds=delay) < deadline:
+            lease = timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
+            batch.status, batch.lease_until = BatchStatus.WAITING, utcnow() + lease
+            db.session.commit()
+            log.info("batch %s: %s deferred, retry in %.0fs", batch_id, transient, delay)
+            return delay
+        _give_up(send_id, batch)
+    batch.status, batch.lease_until = BatchStatus.DONE, None
+    db.session.commit()
+    finish_if_complete(send_id)
+    return None
+
+
+def _give_up(send_id: int, batch: SendBatch) -> None:
+    """The retry deadline passed: the batch's still-queued deliveries fail for good."""
+    ids = db.session.scalars(
+        select(Delivery.id).where(
+            Delivery.send_id == send_id,
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.subscriber_id > batch.after_id,
+            Delivery.subscriber_id <= batch.upto_id,
+        )
+    ).all()
+    if ids:
+        db.session.execute(
+            update(Delivery).where(Delivery.id.in_(ids)).values(status=DeliveryStatus.FAILED)
+        )
+        db.session.execute(
+            update(Send).where(Send.id == send_id).values(failed=Send.failed + len(ids))
+        )
+    db.session.commit()

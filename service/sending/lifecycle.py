@@ -1,0 +1,121 @@
+"""A send's status changes: pause, resume, cancel, and finishing when every batch is done.
+
+Batches re-read the send's status every second, so a pause or cancel takes effect within
+seconds; a paused batch goes back to `pending` and resuming dispatches it again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import exists, select, update
+
+from service import jobs
+from service.extensions import db
+from service.models import BatchStatus, Send, SendBatch, SendStatus, utcnow
+from service.sending import BATCH_TASK, PLAN_TASK
+from service.sending.ledger import recount
+
+log = logging.getLogger(__name__)
+
+PAUSABLE = {SendStatus.SENDING, SendStatus.SCHEDULED}
+CANCELLABLE = {SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.PAUSED}
+
+
+class InvalidTransition(ValueError):
+    """The send's status does not allow this action (e.g. resuming a finished send)."""
+
+
+def _transition(send_id: int, allowed: set[SendStatus], **values: object) -> Send:
+    result = db.session.execute(
+        update(Send)
+        .where(Send.id == send_id, Send.status.in_([s.value for s in allowed]))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    send = db.session.get(Send, send_id, populate_existing=True)
+    if send is None:
+        raise LookupError(send_id)
+    if result.rowcount != 1:
+        raise InvalidTransition(f"send {send_id} is {send.status}")
+    return send
+
+
+def pause_send(send_id: int, reason: str = "paused by an operator") -> Send:
+    """Pause a sending (or scheduled) send; its batches stop within seconds."""
+    return _transition(send_id, PAUSABLE, status=SendStatus.PAUSED, status_reason=reason)
+
+
+def cancel_send(send_id: int) -> Send:
+    """Cancel a send for good; running batches stop within seconds."""
+    _transition(
+        send_id,
+        CANCELLABLE,
+        status=SendStatus.CANCELLED,
+        finished_at=utcnow(),
+        status_reason="cancelled by an operator",
+    )
+    db.session.execute(
+        update(SendBatch)
+        .where(SendBatch.send_id == send_id, SendBatch.status != BatchStatus.DONE)
+        .values(status=BatchStatus.CANCELLED)
+    )
+    db.session.commit()
+    recount(send_id)
+    return db.session.get(Send, send_id, populate_existing=True)
+
+
+def resume_send(send_id: int) -> Send:
+    """Resume a paused send: dispatch its unfinished batches, and its planner if needed."""
+    send = db.session.get(Send, send_id)
+    if send is None:
+        raise LookupError(send_id)
+    status = SendStatus.SENDING if send.started_at else SendStatus.SCHEDULED
+    send = _transition(send_id, {SendStatus.PAUSED}, status=status, status_reason="")
+    if status == SendStatus.SCHEDULED:
+        return send
+    batch_ids = db.session.scalars(
+        select(SendBatch.id).where(
+            SendBatch.send_id == send_id,
+            SendBatch.status.in_([BatchStatus.PENDING, BatchStatus.WAITING]),
+        )
+    ).all()
+    for batch_id in batch_ids:
+        publish(BATCH_TASK, batch_id)
+    if (send.checkpoint_subscriber_id or 0) < (send.max_subscriber_id or 0):
+        send.lease_until = None
+        db.session.commit()
+        publish(PLAN_TASK, send_id)
+    finish_if_complete(send_id)
+    return db.session.get(Send, send_id, populate_existing=True)
+
+
+def publish(task: str, item_id: int) -> None:
+    """Publish `task(item_id)`; if the broker is down, the watchdog dispatches it later."""
+    try:
+        jobs.send_task(task, [item_id])
+    except Exception as exc:  # broker down: the watchdog dispatches it later
+        log.warning("%s %s not dispatched, the watchdog will: %s", task, item_id, exc)
+
+
+def finish_if_complete(send_id: int) -> bool:
+    """Mark the send `sent` once it is fully planned and every batch is done; True if now."""
+    unfinished = exists().where(SendBatch.send_id == send_id, SendBatch.status != BatchStatus.DONE)
+    result = db.session.execute(
+        update(Send)
+        .where(
+            Send.id == send_id,
+            Send.status == SendStatus.SENDING,
+            Send.checkpoint_subscriber_id >= Send.max_subscriber_id,
+            ~unfinished,
+        )
+        .values(status=SendStatus.SENT, finished_at=utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        return False
+    recount(send_id)
+    log.info("send %s finished", send_id)
+    return True

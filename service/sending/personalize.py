@@ -1,0 +1,141 @@
+"""Render once, personalize by substitution: prebuilt MIME bytes with placeholders.
+
+`build_template` makes the whole message once per send, with placeholders for the
+recipient's `To` line, `Message-ID` and unsubscribe/preferences tokens. The two body parts
+are declared base64 and left as a marker; `personalize` fills the tokens into the body text,
+base64-encodes it (so no placeholder can be split by line folding or QP soft breaks) and
+substitutes everything into the bytes. That costs a fraction of a millisecond, against
+several for a full Jinja render plus `EmailMessage` per recipient.
+`List-Unsubscribe` is written with `MAIL_POLICY` (998-octet lines): never an encoded-word.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from service.mail import MAIL_POLICY, RenderedEmail, header_address
+from service.models.base import utcnow
+
+UNSUB_TOKEN = "NLxUNSUBxTOKEN"  # noqa: S105 (a placeholder)
+PREFS_TOKEN = "NLxPREFSxTOKEN"  # noqa: S105 (a placeholder)
+NAME = "NLxREADERxNAME"
+_TO_ADDRESS = "nl-recipient@placeholder.invalid"
+_MSGID = "nl-message-id@placeholder.invalid"
+_TEXT_BODY = b"NLxTEXTxBODYxMARKER"
+_HTML_BODY = b"NLxHTMLxBODYxMARKER"
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A message ready to be personalized: header bytes, bodies, and the sender."""
+
+    head: bytes  # up to and including the To line marker
+    middle: bytes  # between the To line and the Message-ID value
+    tail: bytes  # the rest, with body markers
+    text: str
+    html: str
+    sender: str
+    domain: str
+    newsletter_id: int
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What personalization needs to know about one reader."""
+
+    subscriber_id: int
+    address: str
+    name: str | None
+    smtputf8: bool
+    unsubscribe_token: str
+    preferences_token: str
+
+
+def build_template(
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    list_id: str,
+    unsubscribe_url: str,
+    newsletter_id: int,
+) -> MessageTemplate:
+    """Build the message once; `unsubscribe_url` must contain the UNSUB_TOKEN placeholder."""
+    message = EmailMessage(policy=MAIL_POLICY)
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = _TO_ADDRESS
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = f"<{_MSGID}>"
+    message["List-Id"] = list_id
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(_TEXT_BODY.decode(), cte="7bit")
+    message.add_alternative(_HTML_BODY.decode(), subtype="html", cte="7bit")
+    for part in message.iter_parts():
+        part.replace_header("Content-Transfer-Encoding", "base64")
+    raw = message.as_bytes(policy=MAIL_POLICY)
+    to_line = f"To: {_TO_ADDRESS}\r\n".encode()
+    head, _, rest = raw.partition(to_line)
+    middle, _, tail = rest.partition(_MSGID.encode())
+    if not tail or to_line in tail or b"\r\n\r\n" not in tail:
+        raise ValueError("the To line and Message-ID must be in the header block")
+    return MessageTemplate(
+        head=head,
+        middle=middle,
+        tail=tail,
+        text=rendered.text,
+        html=rendered.html,
+        sender=sender,
+        domain=sender.rpartition("@")[2] or "localhost",
+        newsletter_id=newsletter_id,
+    )
+
+
+def _to_line(recipient: Recipient) -> bytes:
+    if not recipient.name and recipient.address.isascii():
+        return b"To: " + recipient.address.encode() + b"\r\n"
+    policy = MAIL_POLICY.clone(utf8=recipient.smtputf8)
+    header = policy.header_factory("To", str(header_address(recipient.address, recipient.name)))
+    return header.fold(policy=policy).encode()
+
+
+def _b64(text: str) -> bytes:
+    return base64.encodebytes(text.encode()).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+
+
+def _fill(text: str, recipient: Recipient, name: str) -> str:
+    return (
+        text.replace(UNSUB_TOKEN, recipient.unsubscribe_token)
+        .replace(PREFS_TOKEN, recipient.preferences_token)
+        .replace(NAME, name)
+    )
+
+
+def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> str:
+    """The Message-ID of one send's message to one reader (stable across retries)."""
+    return f"send-{send_id}-{subscriber_id}@{template.domain}"
+
+
+def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -> bytes:
+    """The finished message for `recipient`, as bytes for the transport."""
+    name = recipient.name or ""
+    text = _b64(_fill(template.text, recipient, name))
+    body_html = _b64(_fill(template.html, recipient, html.escape(name)))
+    tail = (
+        template.tail.replace(UNSUB_TOKEN.encode(), recipient.unsubscribe_token.encode())
+        .replace(_TEXT_BODY, text)
+        .replace(_HTML_BODY, body_html)
+    )
+    return b"".join(
+        (
+            template.head,
+            _to_line(recipient),
+            template.middle,
+            message_id(template, send_id, recipient.subscriber_id).encode(),
+            tail,
+        )
+    )

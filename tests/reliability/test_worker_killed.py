@@ -1,0 +1,85 @@
+"""A worker SIGKILLed mid-send: another worker and the watchdog finish it, nobody missed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendStatus
+from service.sending import scheduling
+from service.sending.watchdog import watchdog
+from tests.conftest import RedisServer, app_for, migrate, stack_env, start_worker, stop_process
+from tests.functional.test_sending import fresh_article, reader
+
+READERS = 200
+THREADS = 4  # start_worker's --concurrency: at most one message in flight per thread
+
+
+def _received(smtp, addresses: set[str]) -> Counter:
+    return Counter(m.recipients[0] for m in smtp.messages if m.recipients[0] in addresses)
+
+
+def test_killed_worker_send_completes_without_missing_anyone(tmp_path, smtp_server):
+    broker = RedisServer().start()
+    env = stack_env(
+        f"sqlite:///{tmp_path / 'killed.db'}",
+        f"{broker.url}/0",
+        f"{broker.url}/1",
+        smtp_server.url,
+        tmp_path,
+    )
+    env.update(SEND_BATCH_SIZE="20", SEND_LEASE_SECONDS="3")
+    app = app_for(env, SEND_BATCH_SIZE=20, SEND_LEASE_SECONDS=3)
+    migrate(app)
+    workers = []
+    try:
+        with app.app_context():
+            news = Newsletter(slug="killed", name="Killed", rate_limit_per_second=50)
+            db.session.add(news)
+            db.session.commit()
+            fresh_article()
+            addresses = {reader(news).email for _ in range(READERS)}
+            workers.append(start_worker(env, tmp_path / "worker-1.log"))
+            send_id = scheduling.create_send(news).id
+
+            deadline = time.monotonic() + 30
+            while sum(_received(smtp_server, addresses).values()) < 60:
+                assert time.monotonic() < deadline, "the first worker never got going"
+                time.sleep(0.02)
+            os.kill(workers[0].pid, signal.SIGKILL)
+            workers[0].wait(timeout=10)
+            at_kill = sum(_received(smtp_server, addresses).values())
+            assert at_kill < READERS, "the send finished before the kill: make it slower"
+
+            workers.append(start_worker(env, tmp_path / "worker-2.log"))
+            deadline = time.monotonic() + 90
+            status = None
+            while status != SendStatus.SENT:
+                assert time.monotonic() < deadline, f"send stuck in {status}"
+                watchdog()  # what beat's tick does every minute
+                time.sleep(0.5)
+                status = db.session.scalar(select(Send.status).where(Send.id == send_id))
+                db.session.commit()
+
+            counts = _received(smtp_server, addresses)
+            assert set(counts) == addresses  # nobody missed
+            duplicates = sum(counts.values()) - len(addresses)
+            assert duplicates <= THREADS  # at most the messages in flight at the kill
+            ledger = db.session.execute(
+                select(Delivery.status).where(Delivery.send_id == send_id)
+            ).scalars()
+            assert Counter(ledger) == {DeliveryStatus.SENT: READERS}
+            send = db.session.get(Send, send_id)
+            assert (send.sent, send.total) == (READERS, READERS)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                stop_process(worker)
+        with app.app_context():
+            db.engine.dispose()
+        broker.stop()
