@@ -10,12 +10,14 @@ the reader's `state_version`, so after any later change an old link cannot be re
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from service import jobs
 from service.extensions import db, insert_ignoring_conflicts
@@ -75,61 +77,130 @@ def suppression_hash(email_key: str) -> str:
     return hashlib.sha256(email_key.encode()).hexdigest()
 
 
+_SLUG_CACHE_SECONDS = 60.0
+_slug_cache: dict[tuple[str, str], tuple[int, float]] = {}
+
+# The hot path's statements, built once (building them per request costs more than running them).
+_NEWSLETTER_IDS = select(Newsletter.slug, Newsletter.id).where(
+    Newsletter.slug.in_(bindparam("slugs", expanding=True))
+)
+_BLOCK_REASON = select(Suppression.reason).where(Suppression.email_hash == bindparam("hash"))
+_SUBSCRIBER_ID = select(Subscriber.id).where(Subscriber.email_key == bindparam("key"))
+_SUBSCRIPTIONS_OF = select(Subscription.id, Subscription.newsletter_id, Subscription.status).where(
+    Subscription.subscriber_id == bindparam("subscriber_id")
+)
+_INSERT_SUBSCRIPTIONS = insert(Subscription).returning(Subscription.id)
+_INSERT_EVENTS = insert(SubscriptionEvent)
+_INSERT_CONSENT = insert(ConsentRecord)
+_INSERT_JOB = insert(OutboxJob).returning(OutboxJob.id)
+_INSERT_SUBSCRIBER: dict[str, Any] = {}
+
+
 def newsletter_ids(slugs: Sequence[str]) -> list[int]:
-    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing."""
+    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing.
+
+    Known slugs are cached per process for a minute; an unknown one is always looked up.
+    """
     wanted = list(dict.fromkeys(slugs))
-    found = {
-        slug: id_
-        for slug, id_ in db.session.execute(
-            select(Newsletter.slug, Newsletter.id).where(Newsletter.slug.in_(wanted))
-        )
-    }
+    database = str(db.engine.url)
+    now = time.monotonic()
+    found = {}
+    for slug in wanted:
+        hit = _slug_cache.get((database, slug))
+        if hit and now - hit[1] < _SLUG_CACHE_SECONDS:
+            found[slug] = hit[0]
     missing = [slug for slug in wanted if slug not in found]
     if missing:
-        raise UnknownNewsletter(", ".join(missing))
+        for slug, id_ in db.session.execute(_NEWSLETTER_IDS, {"slugs": missing}):
+            found[slug] = id_
+            _slug_cache[(database, slug)] = (id_, now)
+    unknown = [slug for slug in wanted if slug not in found]
+    if unknown:
+        raise UnknownNewsletter(", ".join(unknown))
     return [found[slug] for slug in wanted]
+
+
+def _insert_subscriber_statement() -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, for this database's dialect."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _INSERT_SUBSCRIBER:
+        _INSERT_SUBSCRIBER[dialect] = insert_ignoring_conflicts(Subscriber).returning(Subscriber.id)
+    return _INSERT_SUBSCRIBER[dialect]
 
 
 def subscribe(request: SignupRequest) -> None:
     """Record a signup and queue its confirmation; the same outcome for every address state.
 
-    Written with Core statements (one transaction, one commit): this is the hot path.
+    This is the hot path: prebuilt Core statements, one transaction, one commit. A new
+    address (the common case) takes five statements; a known one a few more.
     """
     session = db.session
     ids = newsletter_ids(request.newsletters)
     address = request.address
     now = utcnow()
-    if _is_blocked(address.key):
+    block = session.scalar(_BLOCK_REASON, {"hash": suppression_hash(address.key)})
+    if block == "manual":  # a manual block stops even the confirmation email
+        session.rollback()
         return
-    # INSERT ... ON CONFLICT DO NOTHING: two concurrent signups of one address make one row.
-    session.execute(
-        insert_ignoring_conflicts(Subscriber).values(
-            email=address.display,
-            email_ascii=address.ascii,
-            email_key=address.key,
-            smtputf8=address.smtputf8,
-            name=request.name,
-            locale=request.locale,
-            state_version=0,
-            created_at=now,
-            updated_at=now,
-        )
+    # Two concurrent signups of one address make one row: the loser gets no id back.
+    subscriber_id = session.scalar(
+        _insert_subscriber_statement(),
+        {
+            "email": address.display,
+            "email_ascii": address.ascii,
+            "email_key": address.key,
+            "smtputf8": address.smtputf8,
+            "name": request.name,
+            "locale": request.locale,
+            "state_version": 0,
+            "last_confirmation_sent_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email_key == address.key))
-    existing = {
-        newsletter_id: status
-        for newsletter_id, status in session.execute(
-            select(Subscription.newsletter_id, Subscription.status).where(
-                Subscription.subscriber_id == subscriber_id
-            )
-        )
-    }
+    is_new = subscriber_id is not None
+    existing: dict[int, tuple[int, str]] = {}
+    if not is_new:
+        subscriber_id = session.scalar(_SUBSCRIBER_ID, {"key": address.key})
+        existing = {
+            row.newsletter_id: (row.id, row.status)
+            for row in session.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
+        }
+    events = _add_subscriptions(subscriber_id, ids, existing, now)
+    session.execute(
+        _INSERT_CONSENT,
+        {
+            "subscriber_id": subscriber_id,
+            "action": "signup",
+            "newsletters": ",".join(request.newsletters),
+            "ip": request.ip,
+            "user_agent": (request.user_agent or "")[:400] or None,
+            "source_url": (request.source_url or "")[:2000] or None,
+            "form": request.form,
+            "created_at": now,
+        },
+    )
+    has_pending = bool(events) or any(existing.get(n, (0, ""))[1] == PENDING for n in ids)
+    job_id = None
+    if is_new:
+        job_id = _add_confirmation_job(subscriber_id, now)
+    elif has_pending:
+        job_id = _queue_confirmation(subscriber_id, now)
+    session.commit()
+    if job_id is not None:
+        jobs.hand_over([job_id], CONFIRMATION_TASK)
+
+
+def _add_subscriptions(
+    subscriber_id: int, ids: list[int], existing: dict[int, tuple[int, str]], now: datetime
+) -> list[dict[str, Any]]:
+    """Create missing subscriptions and renew inactive ones as pending; return their events."""
+    session = db.session
+    events: list[dict[str, Any]] = []
     new_ids = [n for n in ids if n not in existing]
-    renewed_ids = [n for n in ids if existing.get(n) in _INACTIVE]
-    events = []
     if new_ids:
         created = session.execute(
-            insert(Subscription).returning(Subscription.id),
+            _INSERT_SUBSCRIPTIONS,
             [
                 {
                     "subscriber_id": subscriber_id,
@@ -142,53 +213,40 @@ def subscribe(request: SignupRequest) -> None:
             ],
         ).scalars()
         events += [{"subscription_id": i, "from_status": None} for i in created]
-    if renewed_ids:
-        renewed = session.execute(
-            select(Subscription.id, Subscription.status).where(
-                Subscription.subscriber_id == subscriber_id,
-                Subscription.newsletter_id.in_(renewed_ids),
-            )
-        ).all()
+    renewed = [existing[n] for n in ids if n in existing and existing[n][1] in _INACTIVE]
+    if renewed:
         session.execute(
             update(Subscription)
-            .where(Subscription.id.in_([r.id for r in renewed]))
+            .where(Subscription.id.in_([sub_id for sub_id, _ in renewed]))
             .values(status=PENDING, updated_at=now)
         )
-        events += [{"subscription_id": r.id, "from_status": r.status} for r in renewed]
+        events += [{"subscription_id": i, "from_status": status} for i, status in renewed]
     if events:
         session.execute(
-            insert(SubscriptionEvent),
+            _INSERT_EVENTS,
             [{**e, "to_status": PENDING, "cause": "signup", "created_at": now} for e in events],
         )
-    session.execute(
-        insert(ConsentRecord).values(
-            subscriber_id=subscriber_id,
-            action="signup",
-            newsletters=",".join(request.newsletters),
-            ip=request.ip,
-            user_agent=(request.user_agent or "")[:400] or None,
-            source_url=(request.source_url or "")[:2000] or None,
-            form=request.form,
-            created_at=now,
-        )
-    )
-    has_pending = bool(events) or PENDING in [existing.get(n) for n in ids]
-    job_id = _queue_confirmation(subscriber_id, now) if has_pending else None
-    session.commit()
-    if job_id is not None:
-        jobs.hand_over([job_id], CONFIRMATION_TASK)
+    return events
 
 
 _INACTIVE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED)
 PENDING = SubscriptionStatus.PENDING
 
 
-def _is_blocked(email_key: str) -> bool:
-    """A manual block stops even the confirmation email; other suppressions need re-consent."""
-    reason = db.session.scalar(
-        select(Suppression.reason).where(Suppression.email_hash == suppression_hash(email_key))
+def _add_confirmation_job(subscriber_id: int, now: datetime) -> int:
+    """The outbox row of a confirmation email, due for the relay only if the hand-over fails."""
+    return db.session.scalar(
+        _INSERT_JOB,
+        {
+            "task": CONFIRMATION_TASK,
+            "payload": {"subscriber_id": subscriber_id},
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "available_at": now + jobs.REDISPATCH_AFTER,
+            "last_error": "",
+            "created_at": now,
+        },
     )
-    return reason == "manual"
 
 
 def _queue_confirmation(subscriber_id: int, now: datetime) -> int | None:
@@ -211,19 +269,7 @@ def _queue_confirmation(subscriber_id: int, now: datetime) -> int | None:
     )
     if claimed.rowcount != 1:
         return None
-    return db.session.scalar(
-        insert(OutboxJob)
-        .values(
-            task=CONFIRMATION_TASK,
-            payload={"subscriber_id": subscriber_id},
-            status=JobStatus.PENDING,
-            attempts=0,
-            available_at=now + jobs.REDISPATCH_AFTER,
-            last_error="",
-            created_at=now,
-        )
-        .returning(OutboxJob.id)
-    )
+    return _add_confirmation_job(subscriber_id, now)
 
 
 def _record(subscription: Subscription, previous: str | None, cause: str) -> None:
