@@ -21,8 +21,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from service import jobs
 from service.extensions import db, insert_ignoring_conflicts
-from service.i18n import t
-from service.mail import build_message, deliver, header_address, render_email
+from service.mail import send_transactional
 from service.models import (
     ConsentRecord,
     JobStatus,
@@ -357,25 +356,10 @@ def send_confirmation_email(subscriber_id: int) -> None:
     if not pending:
         return
     config = current_app.config
-    locale = subscriber.locale
-    token = confirmation_token(subscriber)
-    rendered = render_email(
+    send_transactional(
         "confirm",
-        {
-            "locale": locale,
-            "name": subscriber.name,
-            "newsletter_names": ", ".join(n.name for n in pending),
-            "confirm_url": f"{config['PUBLIC_URL']}/confirm/{token}",
-            "expiry_days": max(1, config["CONFIRM_TOKEN_MAX_AGE"] // 86400),
-            "publisher_name": config["PUBLISHER_NAME"],
-            "publisher_address": config["PUBLISHER_ADDRESS"],
-            "t": t,
-        },
+        subscriber,
+        newsletter_names=", ".join(n.name for n in pending),
+        confirm_url=f"{config['PUBLIC_URL']}/confirm/{confirmation_token(subscriber)}",
+        expiry_days=max(1, config["CONFIRM_TOKEN_MAX_AGE"] // 86400),
     )
-    message = build_message(
-        rendered,
-        to=header_address(subscriber.email_ascii, subscriber.name),
-        sender=config["MAIL_FROM"],
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    deliver(message, smtputf8=subscriber.smtputf8)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from service import jobs
 from service.extensions import db
 from service.i18n import t
-from service.mail import build_message, deliver, header_address, render_email
+from service.mail import send_transactional
 from service.models import (
     ConsentRecord,
     Newsletter,
@@ -408,25 +408,12 @@ def send_manage_link_email(subscriber_id: int, locale: str | None = None) -> Non
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return
-    config = current_app.config
-    rendered = render_email(
+    send_transactional(
         "manage-link",
-        {
-            "locale": locale or subscriber.locale,
-            "name": subscriber.name,
-            "preferences_url": preferences_url(subscriber.id),
-            "publisher_name": config["PUBLISHER_NAME"],
-            "publisher_address": config["PUBLISHER_ADDRESS"],
-            "t": t,
-        },
+        subscriber,
+        locale=locale or subscriber.locale,
+        preferences_url=preferences_url(subscriber.id),
     )
-    message = build_message(
-        rendered,
-        to=header_address(subscriber.email_ascii, subscriber.name),
-        sender=config["MAIL_FROM"],
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    deliver(message, smtputf8=subscriber.smtputf8)
 
 
 # -- cadence in words ---------------------------------------------------------------------

@@ -98,6 +98,32 @@ def build_message(
     return message
 
 
+def send_transactional(name: str, reader: Any, **context: Any) -> str:
+    """Render `templates/email/<name>/` for `reader` (a Subscriber) and send it now.
+
+    The shared helper of every one-to-one email: the caller gives only its context; the
+    publisher's footer, the reader's locale and name, and the headers are added here.
+    """
+    config = current_app.config
+    context.setdefault("locale", reader.locale)
+    rendered = render_email(
+        name,
+        {
+            "name": reader.name,
+            "publisher_name": config["PUBLISHER_NAME"],
+            "publisher_address": config["PUBLISHER_ADDRESS"],
+            **context,
+        },
+    )
+    message = build_message(
+        rendered,
+        to=header_address(reader.email_ascii, reader.name),
+        sender=config["MAIL_FROM"],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    return deliver(message, smtputf8=reader.smtputf8)
+
+
 def transport() -> Transport:
     """This thread's transport, made from `MAIL_URL` once and reused (one SMTP connection)."""
     url = current_app.config["MAIL_URL"]
