@@ -14,25 +14,21 @@ def _create_app() -> Flask:
 
 
 def register_commands(app: Flask) -> None:
-    """Attach every ops command group to `app.cli` (wiring in one place)."""
-    from service.cli import core
+    """Attach every module's ops commands to `app.cli` (wiring in one place).
 
-    for command in core.COMMANDS:
-        app.cli.add_command(command)
-    from service.cli import admin
+    Groups of the same name (`digest` has `preview` from one module, `send` from another)
+    are merged rather than replaced.
+    """
+    from service.cli import admin, content, core, sending, suppressions
 
-    for command in admin.COMMANDS:
-        app.cli.add_command(command)
-    from service.cli import content
-
-    content.register(app)  # merges into an existing `digest` group instead of replacing it
-    from service.cli import sending
-
-    sending.register(app)  # `digest send` merges into the `digest` group; `sends`
-    from service.cli import suppressions
-
-    for command in suppressions.COMMANDS:
-        app.cli.add_command(command)
+    for module in (core, admin, content, sending, suppressions):
+        for command in module.COMMANDS:
+            existing = app.cli.commands.get(command.name)
+            if isinstance(existing, click.Group) and isinstance(command, click.Group):
+                for name, subcommand in command.commands.items():
+                    existing.add_command(subcommand, name)
+            else:
+                app.cli.add_command(command)
 
 
 @click.group(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -99,12 +99,4 @@ def test_send(slug: str, email: str, locale: str) -> None:
     click.echo(f"test digest sent to {email}: {answer}")
 
 
-def register(app: Flask) -> None:
-    """Add these groups to `app.cli`, merging into same-named groups other modules made."""
-    for group in (articles, digest):
-        existing = app.cli.commands.get(group.name)
-        if isinstance(existing, click.Group) and existing is not group:
-            for name, command in group.commands.items():
-                existing.add_command(command, name)
-        else:
-            app.cli.add_command(group)
+COMMANDS = [articles, digest]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -152,12 +151,4 @@ def sends_cancel(send_id: int) -> None:
     _control("cancel", send_id)
 
 
-def register(app: Flask) -> None:
-    """Add `digest send` (merged into an existing `digest` group) and `sends` to `app.cli`."""
-    for group in (digest, sends):
-        existing = app.cli.commands.get(group.name)
-        if isinstance(existing, click.Group) and existing is not group:
-            for name, command in group.commands.items():
-                existing.add_command(command, name)
-        else:
-            app.cli.add_command(group)
+COMMANDS = [digest, sends]
