@@ -7,6 +7,7 @@ free ports, drives wrk with bench/signup.lua (a unique address per request), the
 floor (bench/floor_app.py: Flask + email-validator + one SQLite insert) under the same gunicorn
 settings. Prints the median of the runs: signups/s, p50/p99 latency, and ours/floor.
 Every process it starts is stopped by pid; the scratch PostgreSQL database is dropped.
+`--profile 200` instead profiles 200 signups through the test client with cProfile.
 """
 
 from __future__ import annotations
@@ -156,6 +157,58 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
     return {"ours": ours, "floor": floor}
 
 
+def profile(requests: int, tmp: Path, redis_url: str) -> None:
+    """cProfile `requests` signups through the test client (SQLite, Redis broker)."""
+    import cProfile
+    import pstats
+
+    os.environ.update(
+        APP_ENV="production",
+        SECRET_KEY="bench-" + uuid.uuid4().hex,
+        DATABASE_URL=f"sqlite:///{tmp / 'profile.db'}",
+        CELERY_BROKER_URL=redis_url,
+        REDIS_URL=redis_url,
+        RATELIMIT_ENABLED="false",
+        INSTANCE_PATH=str(tmp),
+        MAIL_URL="memory://",
+        LOG_LEVEL="WARNING",
+    )
+    sys.path.insert(0, str(ROOT))
+    from flask_migrate import upgrade
+
+    from service import create_app
+    from service.seed import seed_demo
+
+    app = create_app()
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"), revision="heads")
+        seed_demo()
+    client = app.test_client()
+
+    def signup() -> None:
+        email = f"profile-{uuid.uuid4().hex}@kyivindependent.com"
+        response = client.post(
+            "/api/v1/subscriptions", json={"email": email, "newsletters": "daily"}
+        )
+        assert response.status_code == 202, response.data
+
+    for _ in range(20):
+        signup()
+    started = time.perf_counter()
+    for _ in range(requests):
+        signup()
+    print(f"{(time.perf_counter() - started) / requests * 1000:.2f} ms per signup, unprofiled")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        signup()
+    profiler.disable()
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(
+        r"service/|celery/app/base|kombu/messaging|email_validator/validate|commit", 30
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
@@ -166,6 +219,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=0, help="cProfile N signups instead")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-signup-") as tmpdir:
@@ -177,6 +231,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         try:
+            if args.profile:
+                profile(args.profile, tmp, f"redis://127.0.0.1:{redis_port}/0")
+                return
             results = {}
             for backend in args.backends.split(","):
                 results[backend] = run_backend(

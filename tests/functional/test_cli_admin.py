@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ from service.models import (
 )
 from service.subscribers import ImportRow, import_subscribers
 from service.subscriptions import suppression_hash
-from tests.conftest import unique_email
+from tests.conftest import ROOT, unique_email
 
 
 @pytest.fixture
@@ -202,3 +203,22 @@ def test_import_commits_batch_by_batch(app, newsletter):
     report = import_subscribers(rows(), item, batch_size=batch)
     assert report.subscribed == total and report.rejected == 0
     assert seen_in_db == [0, 50, 100, 150, 200, 250]
+
+
+def test_installed_command_reads_the_same_environment(stack, newsletter, tmp_path):
+    """`newsletter` as ops run it: a subprocess configured only by the environment."""
+    slug = newsletter().slug
+    email = unique_email()
+    path = write_csv(tmp_path / "f.csv", ["email", email])
+    command = str(ROOT / ".venv" / "bin" / "newsletter")
+    imported = subprocess.run(
+        [command, "subscribers", "import", path, "--newsletter", slug, "--confirmed"],
+        env=stack.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert "1 subscribed (confirmed)" in imported.stdout
+    exported = subprocess.run(
+        [command, "subscribers", "export", "--newsletter", slug],
+        env=stack.env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert exported.stdout.splitlines()[1].startswith(f"{email},,confirmed,")
