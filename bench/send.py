@@ -265,7 +265,7 @@ def run_once(n: int, args) -> dict:
             )
         )
         wait_port(redis_port)
-        max_conn = max(1000, 4 * args.workers * args.concurrency)
+        max_conn = max(1000, 4 * args.workers * args.connections)
         procs.append(start_sink(sink_port, args.slow, max_conn))
         env = {
             **os.environ,
@@ -323,7 +323,7 @@ def run_once(n: int, args) -> dict:
         for worker in workers:
             stop(worker)
         result["size"] = len(message)
-        raw_conns = args.concurrency if args.slow else 1
+        raw_conns = args.connections if args.slow else 1
         result["raw"] = raw_limit(sink_port, message, args.workers, raw_conns, args.raw_seconds)
         return result
     finally:
@@ -340,6 +340,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=300)
+    parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--slow", type=float, default=None, help="slow sink delay in seconds")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--raw-seconds", type=float, default=5.0)

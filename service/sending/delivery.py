@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -24,7 +26,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from service.extensions import db, insert_ignoring_conflicts
-from service.mail import RenderedEmail, transport
+from service.mail import RenderedEmail
 from service.mail.errors import PermanentMailError, TransientMailError
 from service.models import (
     BatchStatus,
@@ -41,7 +43,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.sending import personalize, ratelimit, setting
+from service.sending import personalize, ratelimit, relay, setting
 from service.sending.content import unsubscribe_url
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
@@ -257,20 +259,25 @@ def _deliver_rows(
     template: personalize.MessageTemplate,
     rate: float | None,
 ) -> int | None:
-    """Send to each row; return how many got a 4xx, or None if the batch had to stop."""
-    send_id = ledger.send_id
-    newsletter_id = template.newsletter_id
+    """Send to each row; return how many got a 4xx, or None if the batch had to stop.
+
+    Messages go out over the process's connection pool (`relay`), at most two per
+    connection in flight; answers are recorded in the ledger in order as they come back.
+    """
+    send_id, newsletter_id = ledger.send_id, template.newsletter_id
     unsub, prefs = token_service("unsubscribe"), token_service("preferences")
-    relay = transport()
-    checked, failures, transient = time.monotonic(), 0, 0
-    max_failures = int(setting("SEND_MAX_CONSECUTIVE_FAILURES"))
+    window = 2 * relay.connections()
+    in_flight: deque[tuple[_Row, Future[str]]] = deque()
+    tally = _Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
+    checked = time.monotonic()
+    stop: str | None = None
     for row in rows:
         if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
             checked = time.monotonic()
             status = _still_ours(ledger, batch_id)
             if status != SendStatus.SENDING:
-                _release(batch_id, status)
-                return None
+                stop = status
+                break
         if row.email_key in suppressed:
             _record(ledger, row, DeliveryStatus.SKIPPED, "suppressed")
             continue
@@ -284,28 +291,56 @@ def _deliver_rows(
         )
         message = personalize.personalize(template, send_id, recipient)
         ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
+        in_flight.append((row, relay.submit(message, template.sender, row.address, row.smtputf8)))
+        while len(in_flight) >= window or (in_flight and in_flight[0][1].done()):
+            _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+        if tally.too_many():
+            break
+    while in_flight:  # whatever happens next, every message handed over is recorded
+        _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+    if stop is None and tally.too_many():
+        reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"
+        ledger.flush()
         try:
-            answer = relay.send(message, template.sender, [row.address], smtputf8=row.smtputf8)
-        except PermanentMailError as exc:
-            failures += 1
-            _bounce(ledger, newsletter_id, row, str(exc))
-        except TransientMailError as exc:
-            failures += 1
-            transient += 1
-            _record(ledger, row, DeliveryStatus.QUEUED, str(exc))
-        else:
-            failures = 0
-            _record(ledger, row, DeliveryStatus.SENT, answer)
-        if failures >= max_failures:
-            reason = f"{failures} failed deliveries in a row; last: {row.address!r} refused"
-            ledger.flush()
-            try:
-                pause_send(send_id, reason)
-            except Exception:  # already paused or cancelled by someone else
-                db.session.rollback()
-            _release(batch_id, SendStatus.PAUSED)
-            return None
-    return transient
+            pause_send(send_id, reason)
+        except Exception:  # already paused or cancelled by someone else
+            db.session.rollback()
+        stop = SendStatus.PAUSED
+    if stop is not None:
+        _release(batch_id, stop)
+        return None
+    return tally.transient
+
+
+@dataclass
+class _Tally:
+    """Failures in a row (to pause a send whose relay refuses everything) and 4xx answers."""
+
+    limit: int
+    in_a_row: int = 0
+    transient: int = 0
+    last: str = ""
+
+    def too_many(self) -> bool:
+        return self.in_a_row >= self.limit
+
+
+def _answer(
+    ledger: Ledger, newsletter_id: int, row: _Row, future: Future[str], tally: _Tally
+) -> None:
+    """Record the relay's answer to one message."""
+    try:
+        answer = future.result()
+    except PermanentMailError as exc:
+        tally.in_a_row, tally.last = tally.in_a_row + 1, str(exc)
+        _bounce(ledger, newsletter_id, row, str(exc))
+    except TransientMailError as exc:
+        tally.in_a_row, tally.last = tally.in_a_row + 1, str(exc)
+        tally.transient += 1
+        _record(ledger, row, DeliveryStatus.QUEUED, str(exc))
+    else:
+        tally.in_a_row = 0
+        _record(ledger, row, DeliveryStatus.SENT, answer)
 
 
 def _finish_batch(send_id: int, batch_id: int, transient: int) -> float | None:

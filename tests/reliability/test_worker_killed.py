@@ -17,7 +17,9 @@ from tests.conftest import RedisServer, app_for, migrate, stack_env, start_worke
 from tests.functional.test_sending import fresh_article, reader
 
 READERS = 200
-THREADS = 4  # start_worker's --concurrency: at most one message in flight per thread
+THREADS = 4  # start_worker's --concurrency: batches in progress at once
+CONNECTIONS = 2  # SEND_CONNECTIONS: each batch has at most 2 per connection in flight
+IN_FLIGHT = THREADS * 2 * CONNECTIONS
 
 
 def _received(smtp, addresses: set[str]) -> Counter:
@@ -33,7 +35,7 @@ def test_killed_worker_send_completes_without_missing_anyone(tmp_path, smtp_serv
         smtp_server.url,
         tmp_path,
     )
-    env.update(SEND_BATCH_SIZE="20", SEND_LEASE_SECONDS="3")
+    env.update(SEND_BATCH_SIZE="20", SEND_LEASE_SECONDS="3", SEND_CONNECTIONS=str(CONNECTIONS))
     app = app_for(env, SEND_BATCH_SIZE=20, SEND_LEASE_SECONDS=3)
     migrate(app)
     workers = []
@@ -69,7 +71,7 @@ def test_killed_worker_send_completes_without_missing_anyone(tmp_path, smtp_serv
             counts = _received(smtp_server, addresses)
             assert set(counts) == addresses  # nobody missed
             duplicates = sum(counts.values()) - len(addresses)
-            assert duplicates <= THREADS  # at most the messages in flight at the kill
+            assert duplicates <= IN_FLIGHT  # at most the messages in flight at the kill
             ledger = db.session.execute(
                 select(Delivery.status).where(Delivery.send_id == send_id)
             ).scalars()
