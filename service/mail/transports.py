@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 import sys
 import tempfile
@@ -262,6 +263,8 @@ class SMTPTransport(_Closable):
                 conn = _SMTP(
                     self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
                 )
+            # Each command waits for its reply: do not let Nagle hold small writes back.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if self.tls == "starttls":
                 conn.starttls(context=self._ssl_context)
