@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from flask import current_app
+
 from service.mail import MAIL_POLICY, RenderedEmail, header_address
 from service.models.base import utcnow
 
@@ -71,7 +73,11 @@ def build_template(
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = f"<{_MSGID}>"
     message["List-Id"] = list_id
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    targets = [f"<{unsubscribe_url}>"]
+    mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
+    if mailto:  # an inbound address: the token rides in the subject, as in service.unsubscribe
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe-{UNSUB_TOKEN}>")
+    message["List-Unsubscribe"] = ", ".join(targets)
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(_TEXT_BODY.decode(), cte="7bit")
     message.add_alternative(_HTML_BODY.decode(), subtype="html", cte="7bit")

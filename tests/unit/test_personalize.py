@@ -1,0 +1,45 @@
+"""Per-reader substitution into prebuilt MIME bytes, and the unsubscribe headers it carries."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from service.mail import RenderedEmail
+from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
+
+
+def _message(sqlite_app, mailto: str) -> email.message.EmailMessage:
+    sqlite_app.config["UNSUBSCRIBE_MAILTO"] = mailto
+    template = build_template(
+        RenderedEmail(subject="Ukraine Daily", text="Read on.", html="<p>Read on.</p>"),
+        sender="newsletter@news.example.org",
+        list_id="Ukraine Daily <daily.news.example.org>",
+        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
+        newsletter_id=1,
+    )
+    reader = Recipient(
+        subscriber_id=7,
+        address="olena@gmail.com",
+        name="Olena\r\nBcc: x@y.org",
+        smtputf8=False,
+        unsubscribe_token="tok-7",
+        preferences_token="pref-7",
+    )
+    raw = personalize(template, 3, reader)
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_one_click_headers_with_the_readers_token(sqlite_app):
+    message = _message(sqlite_app, "")
+    assert message["List-Unsubscribe"] == "<https://news.example.org/unsubscribe/tok-7>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Bcc"] is None and message["To"].addresses[0].addr_spec == "olena@gmail.com"
+
+
+def test_mailto_is_added_when_an_inbound_address_is_configured(sqlite_app):
+    message = _message(sqlite_app, "unsubscribe@news.example.org")
+    assert message["List-Unsubscribe"] == (
+        "<https://news.example.org/unsubscribe/tok-7>, "
+        "<mailto:unsubscribe@news.example.org?subject=unsubscribe-tok-7>"
+    )
