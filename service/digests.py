@@ -267,6 +267,21 @@ class NothingToSend(LookupError):
 TEST_JOB = "digests.send_test"
 
 
+def render_sample(
+    content: DigestContent, newsletter: Newsletter, locale: str, marker: str = "PREVIEW"
+) -> RenderedEmail:
+    """The digest as staff see it (preview, test send): personal links carry `marker`."""
+    base = current_app.config["PUBLIC_URL"]
+    return render_digest(
+        content,
+        newsletter=newsletter,
+        locale=locale,
+        unsubscribe_url=f"{base}/unsubscribe/{marker}",
+        preferences_url=f"{base}/preferences/{marker}",
+        view_url=f"{base}/archive/{newsletter.slug}",
+    )
+
+
 def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> str:
     """Compose and mail the digest of `newsletter_id` to one address now, marked as a test.
 
@@ -279,22 +294,17 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
     content = compose(newsletter)
     if content is None:
         raise NothingToSend(newsletter.slug)
-    base = current_app.config["PUBLIC_URL"]
-    rendered = render_digest(
-        content,
-        newsletter=newsletter,
-        locale=locale,
-        unsubscribe_url=f"{base}/unsubscribe/TEST",
-        preferences_url=f"{base}/preferences/TEST",
-        view_url=f"{base}/archive/{newsletter.slug}",
-    )
+    rendered = render_sample(content, newsletter, locale, marker="TEST")
     rendered = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
     address = parse_address(email, allow_smtputf8=True)
     message = build_message(
         rendered,
         to=header_address(address.ascii),
         sender=newsletter.from_address or current_app.config["MAIL_FROM"],
-        headers={"List-Id": f"<{newsletter.slug}.{_list_domain(base)}>", "X-Digest-Test": "1"},
+        headers={
+            "List-Id": f"<{newsletter.slug}.{_list_domain(current_app.config['PUBLIC_URL'])}>",
+            "X-Digest-Test": "1",
+        },
     )
     return deliver(message)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.articles import FeedError, import_feed
-from service.digests import NothingToSend, compose, render_digest, send_test_digest
+from service.digests import NothingToSend, compose, render_sample, send_test_digest
 from service.extensions import db
 from service.models import Newsletter
 from service.validation import InvalidEmail
@@ -59,15 +58,7 @@ def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
             f"for {slug}; nobody would be mailed"
         )
         return
-    base = current_app.config["PUBLIC_URL"]
-    rendered = render_digest(
-        content,
-        newsletter=newsletter,
-        locale=locale,
-        unsubscribe_url=f"{base}/unsubscribe/PREVIEW",
-        preferences_url=f"{base}/preferences/PREVIEW",
-        view_url=f"{base}/archive/{slug}",
-    )
+    rendered = render_sample(content, newsletter, locale)
     body = rendered.text if as_text else rendered.html
     if out is None:
         click.echo(body)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from service.articles import ArticleError, upsert_article, upsert_articles
 from service.auth import require_api_key
-from service.digests import compose, render_digest, request_test_digest
+from service.digests import compose, render_sample, request_test_digest
 from service.extensions import db
 from service.http.errors import api_error
 from service.models import Newsletter
@@ -85,15 +85,7 @@ def digest_preview(slug: str):
     content = compose(newsletter)
     if content is None:
         return api_error(404, "no_articles", NO_ARTICLES)
-    base = current_app.config["PUBLIC_URL"]
-    rendered = render_digest(
-        content,
-        newsletter=newsletter,
-        locale=request.args.get("locale", "en"),
-        unsubscribe_url=f"{base}/unsubscribe/PREVIEW",
-        preferences_url=f"{base}/preferences/PREVIEW",
-        view_url=f"{base}/archive/{slug}",
-    )
+    rendered = render_sample(content, newsletter, request.args.get("locale", "en"))
     if request.args.get("format") == "text":
         return Response(rendered.text, mimetype="text/plain")
     return Response(rendered.html, mimetype="text/html")
