@@ -281,6 +281,7 @@ def run_once(n: int, args) -> dict:
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
             "SEND_BATCH_SIZE": str(args.batch_size),
+            "SEND_CONNECTIONS": str(args.connections),
         }
         os.environ.update(env)
         from flask_migrate import upgrade
