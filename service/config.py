@@ -18,6 +18,7 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent.parent
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha")
 
 
 class ConfigError(RuntimeError):
@@ -95,6 +96,14 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
             o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
         ],
         "CONFIRM_TOKEN_MAX_AGE": int(env.get("CONFIRM_TOKEN_MAX_AGE", "604800")),
+        # A signup sent sooner than this after its form was shown is a bot's (0: no check).
+        "SIGNUP_MIN_SECONDS": float(env.get("SIGNUP_MIN_SECONDS", "2")),
+        # Optional human check on signup: turnstile | hcaptcha | "" (off).
+        "CAPTCHA_PROVIDER": (env.get("CAPTCHA_PROVIDER") or "").strip().lower(),
+        "CAPTCHA_SITE_KEY": env.get("CAPTCHA_SITE_KEY") or "",
+        "CAPTCHA_SECRET_KEY": env.get("CAPTCHA_SECRET_KEY") or "",
+        "CAPTCHA_VERIFY_URL": env.get("CAPTCHA_VERIFY_URL") or "",
+        "CAPTCHA_TIMEOUT": float(env.get("CAPTCHA_TIMEOUT", "3")),
         "RATELIMIT_ENABLED": _env_bool(env.get("RATELIMIT_ENABLED"), True),
         "SIGNUP_RATE_LIMIT_IP": env.get("SIGNUP_RATE_LIMIT_IP") or "20/minute;200/hour",
         "SIGNUP_RATE_LIMIT_ADDRESS": env.get("SIGNUP_RATE_LIMIT_ADDRESS") or "5/hour",
@@ -121,4 +130,18 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
             )
         settings["SECRET_KEYS"] = [_dev_secret_key(instance)]
     settings["SECRET_KEY"] = settings["SECRET_KEYS"][0]
+    _check_captcha(settings)
     return settings
+
+
+def _check_captcha(settings: Mapping[str, Any]) -> None:
+    """A captcha provider needs both of its keys; an unknown provider is a typo."""
+    provider = settings["CAPTCHA_PROVIDER"]
+    if not provider:
+        return
+    if provider not in CAPTCHA_PROVIDERS:
+        raise ConfigError(f"CAPTCHA_PROVIDER must be one of {', '.join(CAPTCHA_PROVIDERS)}.")
+    if not (settings["CAPTCHA_SITE_KEY"] and settings["CAPTCHA_SECRET_KEY"]):
+        raise ConfigError(
+            f"CAPTCHA_PROVIDER={provider} needs CAPTCHA_SITE_KEY and CAPTCHA_SECRET_KEY."
+        )

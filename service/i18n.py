@@ -24,6 +24,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rate_limited": "Too many attempts. Please wait a few minutes and try again.",
         "bad_request": "We could not read this request. Please reload the page and try again.",
         "too_large": "This request is too large. Please shorten it and try again.",
+        "captcha_failed": (
+            "We could not confirm that you are a person. Please complete the check and try again."
+        ),
+        "captcha_unavailable": (
+            "We cannot check that you are a person right now. Please try again in a minute."
+        ),
+        "origin_not_allowed": (
+            "This site may not sign readers up to this newsletter. "
+            "Please subscribe on our own website."
+        ),
         "not_found": "This page does not exist.",
         "server_error": "Something went wrong on our side. Please try again in a minute.",
         "subscribed": "Successfully subscribed",
@@ -120,6 +130,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rate_limited": "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
         "bad_request": "Ми не змогли прочитати запит. Оновіть сторінку і спробуйте ще раз.",
         "too_large": "Запит завеликий. Скоротіть його і спробуйте ще раз.",
+        "captcha_failed": (
+            "Не вдалося підтвердити, що ви людина. Пройдіть перевірку і спробуйте ще раз."
+        ),
+        "captcha_unavailable": (
+            "Зараз ми не можемо перевірити, що ви людина. Спробуйте ще раз за хвилину."
+        ),
+        "origin_not_allowed": (
+            "Цей сайт не може підписувати читачів на цю розсилку. "
+            "Будь ласка, підпишіться на нашому сайті."
+        ),
         "not_found": "Такої сторінки не існує.",
         "server_error": "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
         "subscribed": "Підписку підтверджено",

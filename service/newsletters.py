@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.models import Newsletter
+from service.origins import normalize_origin
 from service.validation import InvalidEmail, parse_address
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -27,7 +28,9 @@ FIELDS = {
     "timezone": "timezone",
     "from": "from_address",
     "min_new_articles": "min_new_articles",
+    "allowed_origins": "allowed_origins",
 }
+MAX_ORIGINS = 50
 
 
 class NewsletterInvalid(ValueError):
@@ -54,6 +57,7 @@ def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
         "timezone": newsletter.timezone,
         "from": newsletter.from_address,
         "min_new_articles": newsletter.min_new_articles,
+        "allowed_origins": list(newsletter.allowed_origins or []),
         "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
         "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
     }
@@ -159,6 +163,23 @@ def _min_new_articles(value: Any) -> int:
     return value
 
 
+def _allowed_origins(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    if not isinstance(value, list) or len(value) > MAX_ORIGINS:
+        raise NewsletterInvalid(
+            "allowed_origins",
+            "invalid",
+            f"allowed_origins must be a list of at most {MAX_ORIGINS} origins.",
+        )
+    try:
+        return list(dict.fromkeys(normalize_origin(item) for item in value))
+    except ValueError as exc:
+        raise NewsletterInvalid("allowed_origins", "invalid_origin", str(exc)) from None
+
+
 _CLEANERS = {
     "name": _text("name", 200, required=True),
     "description": _text("description", 10000, required=False),
@@ -166,4 +187,5 @@ _CLEANERS = {
     "timezone": _timezone,
     "from": _from,
     "min_new_articles": _min_new_articles,
+    "allowed_origins": _allowed_origins,
 }

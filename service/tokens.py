@@ -1,4 +1,4 @@
-"""Signed tokens, one service per purpose (confirm, unsubscribe, preferences).
+"""Signed tokens, one service per purpose (confirm, unsubscribe, preferences, form stamps).
 
 Each purpose has its own salt and maximum age, and the payload carries an `a` (action) claim
 that is checked on load, so a token made for one purpose never works for another. Signing uses
@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-PURPOSES = {"confirm", "unsubscribe", "preferences"}
+PURPOSES = {"confirm", "unsubscribe", "preferences", "form"}
 
 
 class TokenInvalid(Exception):

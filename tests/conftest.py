@@ -6,6 +6,7 @@ that is missing (redis-server, PostgreSQL) makes the suite fail loudly, never sk
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +184,13 @@ def smtp_server() -> Iterator[SMTPServer]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A scratch PostgreSQL database for this session, dropped at the end."""
+    with scratch_postgres() as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it on exit."""
     name = f"nl_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
@@ -192,9 +201,11 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -271,6 +282,27 @@ def sqlite_app(tmp_path, redis_server) -> Iterator[Flask]:
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app_with(sqlite_app, tmp_path, redis_server):
+    """Factory: another app on `sqlite_app`'s database, with config overrides (its own context)."""
+
+    def make(**overrides: object) -> Flask:
+        env = stack_env(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], f"{redis_server.url}/3",
+                        f"{redis_server.url}/0", "memory://", tmp_path)
+        return app_for(env, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def service_log(caplog) -> pytest.LogCaptureFixture:
+    """The `service` loggers' records (they do not propagate to the root logger)."""
+    logger = logging.getLogger("service")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 def unique_email(domain: str = "gmail.com") -> str:

@@ -32,16 +32,34 @@ def newsletters() -> None:
 @click.option("--schedule", default=None, help="Digest schedule as cron, e.g. '0 7 * * *'.")
 @click.option("--timezone", default="Europe/Kyiv", show_default=True, help="IANA time zone.")
 @click.option("--description", default="", help="One-line description for signup forms.")
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="An origin (https://host) whose pages may sign readers up; repeat for several.",
+)
 @with_appcontext
 def newsletters_create(
-    slug: str, name: str, schedule: str | None, timezone: str, description: str
+    slug: str,
+    name: str,
+    schedule: str | None,
+    timezone: str,
+    description: str,
+    allowed_origins: tuple[str, ...],
 ) -> None:
     """Create the newsletter SLUG."""
-    fields = {"name": name, "schedule": schedule, "timezone": timezone, "description": description}
+    fields = {
+        "name": name,
+        "schedule": schedule,
+        "timezone": timezone,
+        "description": description,
+        "allowed_origins": list(allowed_origins),
+    }
     try:
         newsletter = create_newsletter(slug, fields)
     except NewsletterInvalid as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.field}") from None
+        hint = "--" + exc.field.replace("allowed_origins", "allowed-origin")
+        raise click.BadParameter(exc.message, param_hint=hint) from None
     except NewsletterExists:
         raise click.ClickException(f"newsletter {slug!r} already exists") from None
     click.echo(f"created {newsletter.slug} ({newsletter.name})")
@@ -50,11 +68,13 @@ def newsletters_create(
 @newsletters.command("list")
 @with_appcontext
 def newsletters_list() -> None:
-    """List newsletters: slug, name, schedule, time zone."""
-    rows = [(n.slug, n.name, n.schedule_cron or "-", n.timezone) for n in list_newsletters()]
-    width = max((len(r[0]) for r in rows), default=4)
-    for slug, name, schedule, timezone in rows:
-        click.echo(f"{slug:<{width}}  {schedule:<15}  {timezone:<15}  {name}")
+    """List newsletters: slug, name, schedule, time zone, allowed origins (if any)."""
+    items = list_newsletters()
+    width = max((len(n.slug) for n in items), default=4)
+    for n in items:
+        origins = f"  [{' '.join(n.allowed_origins)}]" if n.allowed_origins else ""
+        schedule = n.schedule_cron or "-"
+        click.echo(f"{n.slug:<{width}}  {schedule:<15}  {n.timezone:<15}  {n.name}{origins}")
 
 
 @click.group("subscribers")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.config import ROOT
 from service.extensions import db
 from service.http.errors import request_locale
+from service.http.public import hosted_form_context
 from service.i18n import t
 from service.models import Newsletter
 
@@ -31,7 +32,11 @@ def article():
     """A sample article page carrying signup boxes, as the news site would."""
     newsletters = db.session.scalars(select(Newsletter).order_by(Newsletter.id)).all()
     return render_template(
-        "pages/demo_article.html", newsletters=newsletters, locale=request_locale(), t=t
+        "pages/demo_article.html",
+        newsletters=newsletters,
+        locale=request_locale(),
+        t=t,
+        **hosted_form_context(),
     )
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_from_directory
 from sqlalchemy import select
 
+from service import captcha
 from service.extensions import db
 from service.http.errors import page, request_locale
+from service.http.public import hosted_form_context
 from service.models import Newsletter
+from service.origins import frame_ancestors
+from service.signup_timing import min_seconds
 
 bp = Blueprint("embed", __name__)
 
@@ -48,15 +52,14 @@ def script() -> Response:
 
 @bp.get("/embed/newsletters.json")
 def newsletter_names() -> Response:
-    """Names and descriptions of the public newsletters, for the box's checkboxes."""
+    """What every box fetches once: the public newsletters' names (for its checkboxes) and
+    the signup settings it must honour, under `_config`: `min_seconds` (the box waits that
+    long after it was drawn before it posts) and `captcha` (provider, site key, script; or
+    null). Never a secret; cacheable for five minutes like the names."""
     rows = db.session.scalars(select(Newsletter).where(Newsletter.is_public))
-    response = jsonify({n.slug: {"name": n.name, "description": n.description} for n in rows})
-    return _public(response, 300)
-
-
-def _frame_ancestors() -> str:
-    allowed = current_app.config["ALLOWED_ORIGINS"]
-    return "*" if "*" in allowed else " ".join(["'self'", *allowed])
+    names = {n.slug: {"name": n.name, "description": n.description} for n in rows}
+    config = {"min_seconds": min_seconds(), "captcha": captcha.widget_config()}
+    return _public(jsonify({**names, "_config": config}), 300)
 
 
 @bp.get("/forms/<slug>")
@@ -76,8 +79,10 @@ def form_page(slug: str):
         theme=theme if theme in THEMES else "light",
         compact="compact" in request.args,
         accent=request.args.get("accent", ""),
+        **hosted_form_context(),
     )
     response = Response(body, status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {_frame_ancestors()}"
+    ancestors = frame_ancestors(newsletter.allowed_origins or [])
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
     response.cache_control.no_store = True
     return response

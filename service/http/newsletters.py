@@ -69,7 +69,7 @@ def create():
 @bp.patch("/newsletters/<slug>")
 @require_api_key
 def update(slug: str):
-    """Change any of name, description, schedule, timezone, from, min_new_articles."""
+    """Change any field: name, description, schedule, timezone, from, allowed_origins, ..."""
     newsletter = get_newsletter(slug)
     if newsletter is None:
         db.session.rollback()

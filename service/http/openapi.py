@@ -50,6 +50,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "locale": {"type": "string", "enum": ["en", "uk"]},
             "source_url": _STR,
             "website": {"type": "string", "description": "honeypot: must be empty"},
+            "form_stamp": {
+                "type": "string",
+                "description": "signed render time from a hosted form (minimum time-to-submit)",
+            },
+            "elapsed_ms": {
+                "type": "number",
+                "description": "ms since the embed drew the box (minimum time-to-submit)",
+            },
+            "cf-turnstile-response": {"type": "string", "description": "Turnstile token"},
+            "h-captcha-response": {"type": "string", "description": "hCaptcha token"},
         },
     },
     "SignupAccepted": {
@@ -69,6 +79,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "timezone": {"type": "string", "description": "IANA time zone, e.g. Europe/Kyiv"},
             "from": {"type": "string", "format": "email", "nullable": True},
             "min_new_articles": {"type": "integer", "minimum": 0},
+            "allowed_origins": {
+                "type": "array",
+                "items": {"type": "string", "format": "uri"},
+                "description": "origins (https://host[:port]) whose pages may sign readers up "
+                "to this newsletter, besides ALLOWED_ORIGINS",
+            },
         },
     },
     "NewsletterCreate": {

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from service import captcha
 from service.extensions import db, limiter
 from service.http.errors import api_error, page, request_locale, wants_html
 from service.i18n import t
 from service.models import Newsletter
+from service.origins import cors_allowed, signup_allowed
+from service.signup_timing import form_stamp, too_fast
 from service.subscriptions import (
     SignupRequest,
     TokenStale,
@@ -24,8 +28,10 @@ from service.tokens import TokenExpired, TokenInvalid
 from service.validation import InvalidEmail, parse_address
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 
 NAME_MAX = 200
+CAPTCHA_RETRY_AFTER = 30
 
 
 class BadRequest(ValueError):
@@ -95,14 +101,7 @@ def _accepted(locale: str) -> Response | tuple[str, int]:
 
 
 def _rejected(status: int, code: str, field: str | None, locale: str, **extra: Any):
-    key = {
-        "invalid_email": "invalid_email",
-        "required": "required",
-        "unknown_newsletter": "unknown_newsletter",
-        "bad_request": "bad_request",
-        "newsletters_required": "newsletters_required",
-    }[code]
-    message = t(key, locale)
+    message = t(code, locale)
     if code == "newsletters_required":
         code = "required"
     if wants_html():
@@ -144,7 +143,11 @@ def create_subscription():
     except BadRequest as exc:
         return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
 
-    if fields.get("website"):  # the honeypot: a bot filled a field people never see
+    if not signup_allowed(request.headers.get("Origin"), slugs):
+        return _rejected(403, "origin_not_allowed", None, locale)
+    bot = "honeypot" if fields.get("website") else too_fast(fields)
+    if bot:  # a field people never see was filled, or it came faster than anyone types
+        log.info("signup dropped as automated: %s", bot, extra={"event": "signup_bot"})
         return _accepted(locale)
     email = fields.get("email")
     if email is None or (isinstance(email, str) and not email.strip()):
@@ -156,6 +159,15 @@ def create_subscription():
         return _rejected(422, "invalid_email", "email", locale, **extra)
     if not slugs:
         return _rejected(422, "newsletters_required", "newsletters", locale)
+    try:  # last, just before storing: a provider's token can be spent only once
+        captcha.verify(fields, request.remote_addr)
+    except captcha.CaptchaFailed as exc:
+        log.info("captcha failed: %s", exc, extra={"event": "captcha_failed"})
+        return _rejected(422, "captcha_failed", "captcha", locale)
+    except captcha.CaptchaUnavailable as exc:
+        log.warning("captcha provider unreachable: %s", exc, extra={"event": "captcha_down"})
+        response = _rejected(503, "captcha_unavailable", "captcha", locale)
+        return _with_retry_after(response, CAPTCHA_RETRY_AFTER)
     try:
         subscribe(
             SignupRequest(
@@ -175,14 +187,24 @@ def create_subscription():
     return _accepted(locale)
 
 
+def _with_retry_after(answer: Response | tuple[str, int], seconds: int) -> Response:
+    response = current_app.make_response(answer)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.after_app_request
 def cors_for_signup(response: Response) -> Response:
-    """Let allowed origins post the signup form; never with credentials, never cookies."""
+    """Let allowed origins post the signup form; never with credentials, never cookies.
+
+    Allowed here means the global list or any newsletter's list (a preflight has no body);
+    the signup itself then checks the newsletters it asks for (403 `origin_not_allowed`).
+    """
     if request.path != "/api/v1/subscriptions":
         return response
     origin = request.headers.get("Origin")
     allowed = current_app.config["ALLOWED_ORIGINS"]
-    if origin and ("*" in allowed or origin.rstrip("/") in allowed):
+    if origin and cors_allowed(origin):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
         response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language"
@@ -281,4 +303,9 @@ def confirm_resend(token: str):
 @bp.get("/subscribe")
 def signup_page():
     """A hosted signup page listing every public newsletter (works without JavaScript)."""
-    return page("pages/signup.html", newsletters=_public_newsletters())
+    return page("pages/signup.html", newsletters=_public_newsletters(), **hosted_form_context())
+
+
+def hosted_form_context() -> dict[str, Any]:
+    """What every hosted signup form carries: a signed render time and the captcha widget."""
+    return {"form_stamp": form_stamp(), "captcha": captcha.widget_config()}

@@ -28,6 +28,8 @@ class Newsletter(Base):
     feed_url: Mapped[str | None] = mapped_column(String(2000))
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rate_limit_per_second: Mapped[float | None]
+    # Origins (besides the global ALLOWED_ORIGINS) whose pages may sign readers up to this one.
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

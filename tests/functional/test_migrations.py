@@ -1,0 +1,62 @@
+"""Alembic: one linear chain of revisions, and 0004 upgrades (and back) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import pytest
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from service.extensions import db
+from tests.conftest import ROOT, app_for, scratch_postgres, stack_env
+
+MIGRATIONS = str(ROOT / "migrations")
+
+
+def test_revisions_form_one_linear_chain():
+    scripts = ScriptDirectory(MIGRATIONS)
+    assert scripts.get_heads() == ["0004"]
+    chain = [revision.revision for revision in scripts.walk_revisions()]
+    assert chain == ["0004", "0003", "0002", "0001"]
+    assert all(not scripts.get_revision(r).is_branch_point for r in chain)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0004_adds_allowed_origins_to_existing_newsletters(backend, tmp_path, redis_server):
+    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrations.db'}")
+    with scratch_postgres() if backend == "postgresql" else sqlite as url:
+        env = stack_env(
+            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+        )
+        app = app_for(env)
+        with app.app_context():
+            try:
+                upgrade(directory=MIGRATIONS, revision="0003")
+                db.session.execute(
+                    text(
+                        "INSERT INTO newsletters (slug, name, description, timezone, "
+                        "min_new_articles, is_public, filters, created_at, updated_at) "
+                        "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+                db.session.commit()
+                upgrade(directory=MIGRATIONS, revision="0004")
+                columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+                assert "allowed_origins" in columns
+                from service.models import Newsletter
+
+                old = db.session.scalar(db.select(Newsletter).where(Newsletter.slug == "old"))
+                assert old.allowed_origins == []
+                old.allowed_origins = ["https://partner.example.com"]
+                db.session.commit()
+                db.session.remove()
+                downgrade(directory=MIGRATIONS, revision="0003")
+                columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+                assert "allowed_origins" not in columns
+                upgrade(directory=MIGRATIONS, revision="heads")
+            finally:
+                db.session.remove()
+                db.engine.dispose()

@@ -1,0 +1,190 @@
+"""Per-newsletter origin allowlists: signup, CORS preflight, iframe embedding, API and CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.auth import create_api_key
+from service.extensions import db
+from service.models import Newsletter, Subscriber
+from tests.conftest import unique_email
+
+URL = "/api/v1/subscriptions"
+SITE = "https://news.example.org"  # the global ALLOWED_ORIGINS
+PARTNER = "https://partner.example.com"  # allowed for `partner` only
+STRANGER = "https://evil.example.net"
+
+
+@pytest.fixture
+def web(sqlite_app, sqlite_app_with):
+    db.session.add_all(
+        [
+            Newsletter(slug="daily", name="Ukraine Daily"),
+            Newsletter(slug="partner", name="Partner", allowed_origins=[PARTNER]),
+            Newsletter(
+                slug="shared", name="Shared", allowed_origins=[PARTNER, "http://b.example:8080"]
+            ),
+        ]
+    )
+    db.session.commit()
+    return sqlite_app_with(ALLOWED_ORIGINS=[SITE]).test_client()
+
+
+def stored(email: str) -> bool:
+    db.session.expire_all()
+    return db.session.query(Subscriber).filter_by(email_key=email.lower()).count() == 1
+
+
+def post(web, origin: str | None, newsletters: list[str], **kwargs):
+    email = unique_email()
+    headers = {"Origin": origin} if origin else {}
+    response = web.post(
+        URL, json={"email": email, "newsletters": newsletters}, headers=headers, **kwargs
+    )
+    return response, email
+
+
+@pytest.mark.parametrize(
+    ("origin", "newsletters"),
+    [
+        (PARTNER, ["partner"]),
+        (PARTNER, ["partner", "shared"]),  # in the list of every newsletter asked for
+        (SITE, ["daily", "partner"]),  # the global list covers every newsletter
+        (None, ["daily"]),  # not a browser: nothing to check
+        ("http://localhost", ["daily"]),  # the service's own pages (iframe form, /subscribe)
+    ],
+)
+def test_allowed_signups(web, origin, newsletters):
+    response, email = post(web, origin, newsletters)
+    assert response.status_code == 202, response.json
+    assert stored(email)
+    if origin:
+        assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("origin", "newsletters", "readable"),
+    [
+        (PARTNER, ["daily"], True),
+        (PARTNER, ["partner", "daily"], True),  # one newsletter not allowed: the whole signup
+        (STRANGER, ["partner"], False),
+        ("null", ["daily"], False),
+    ],
+)
+def test_refused_signups_store_nothing(web, origin, newsletters, readable):
+    response, email = post(web, origin, newsletters)
+    assert response.status_code == 403
+    assert response.json["code"] == "origin_not_allowed"
+    assert "may not sign readers up" in response.json["message"]
+    assert not stored(email)
+    # The partner may read the refusal (it is allowed for some newsletter); a stranger may not.
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is readable
+
+
+def test_refusal_is_localized_and_a_page_for_browsers(web):
+    email = unique_email()
+    page = web.post(
+        URL,
+        data={"email": email, "newsletters": "daily", "locale": "uk"},
+        headers={"Origin": PARTNER, "Accept": "text/html"},
+    )
+    assert page.status_code == 403
+    assert "Цей сайт не може підписувати" in page.get_data(as_text=True)
+
+
+def test_preflight_answers_for_the_union_of_all_lists(web):
+    def preflight(origin: str):
+        return web.options(URL, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+
+    for origin in (SITE, PARTNER, "http://b.example:8080"):
+        answer = preflight(origin)
+        assert answer.status_code == 204
+        assert answer.headers["Access-Control-Allow-Origin"] == origin
+        assert "Access-Control-Allow-Credentials" not in answer.headers
+    assert "Access-Control-Allow-Origin" not in preflight(STRANGER).headers
+
+
+def test_iframe_form_may_be_framed_by_its_newsletters_origins(web):
+    assert web.get("/forms/partner").headers["Content-Security-Policy"] == (
+        f"frame-ancestors 'self' {SITE} {PARTNER}"
+    )
+    assert (
+        web.get("/forms/daily").headers["Content-Security-Policy"]
+        == f"frame-ancestors 'self' {SITE}"
+    )
+
+
+def test_admin_api_sets_lists_and_validates_origins(web):
+    auth = {"Authorization": f"Bearer {create_api_key('origins-test')}"}
+    created = web.post(
+        "/api/v1/newsletters",
+        headers=auth,
+        json={
+            "slug": "weekly",
+            "name": "Weekly",
+            "allowed_origins": ["HTTPS://Site.Example/", "https://site.example"],
+        },
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["allowed_origins"] == ["https://site.example"]
+    patched = web.patch(
+        "/api/v1/newsletters/weekly", headers=auth, json={"allowed_origins": [PARTNER]}
+    )
+    assert patched.json["allowed_origins"] == [PARTNER]
+    listed = {
+        n["slug"]: n for n in web.get("/api/v1/newsletters", headers=auth).json["newsletters"]
+    }
+    assert listed["weekly"]["allowed_origins"] == [PARTNER]
+    assert listed["daily"]["allowed_origins"] == []
+    for bad in (
+        ["https://site.example/path"],
+        ["*"],
+        ["ftp://x.example"],
+        "not-a-list-origin",
+        [5],
+    ):
+        refused = web.patch(
+            "/api/v1/newsletters/weekly", headers=auth, json={"allowed_origins": bad}
+        )
+        assert refused.status_code == 422, bad
+        assert refused.json["field"] == "allowed_origins"
+    assert (
+        web.post(
+            URL,
+            json={"email": unique_email(), "newsletters": ["weekly"]},
+            headers={"Origin": PARTNER},
+        ).status_code
+        == 202
+    )
+
+
+def test_openapi_documents_the_field(web):
+    schema = web.get("/openapi.json").json["components"]["schemas"]["NewsletterFields"]
+    assert schema["properties"]["allowed_origins"]["type"] == "array"
+
+
+def test_cli_creates_and_lists_origins(sqlite_app):
+    runner = sqlite_app.test_cli_runner()
+    created = runner.invoke(
+        args=[
+            "newsletters",
+            "create",
+            "cli-origins",
+            "--name",
+            "CLI",
+            "--allowed-origin",
+            PARTNER,
+            "--allowed-origin",
+            "https://two.example",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    db.session.remove()
+    listed = runner.invoke(args=["newsletters", "list"])
+    assert f"[{PARTNER} https://two.example]" in listed.output
+    refused = runner.invoke(
+        args=["newsletters", "create", "cli-bad", "--name", "Bad", "--allowed-origin", "nope"]
+    )
+    assert refused.exit_code == 2 and "--allowed-origin" in refused.output
