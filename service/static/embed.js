@@ -2,7 +2,12 @@
  * Renders into an open shadow root next to its script tag and posts JSON to the origin it came
  * from (credentials omitted). No dependencies. data- attributes: newsletters ("a,b": checkboxes),
  * title, description, button, locale (en|uk), theme (light|dark), accent (#hex), compact,
- * checked ("all" ticks every newsletter), form (sent as `form`, default "embed"). */
+ * checked ("all" ticks every newsletter), form (sent as `form`, default "embed").
+ * Abuse checks: the box sends `elapsed_ms` (time since it was drawn) and never posts sooner
+ * than the server's minimum (SIGNUP_MIN_SECONDS: 2 s until /embed/newsletters.json's `_config`
+ * says otherwise), waiting out the rest with the spinner on. If `_config.captcha` names a
+ * provider, its script is loaded and the widget drawn in the host's light DOM (slotted in),
+ * since provider scripts cannot reach into a shadow root. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -109,6 +114,7 @@
     ".desc{margin:0 0 12px;color:var(--muted)}" +
     "fieldset{border:0;padding:0;margin:0 0 10px}legend{padding:0;margin-bottom:4px;font-weight:bold}" +
     ".opt{display:flex;gap:8px;align-items:center;margin:4px 0}" +
+    "slot{display:block;margin:10px 0}" +
     ".opt input{width:18px;height:18px;margin:0;accent-color:var(--accent)}" +
     ".field>label{display:block;font-weight:bold;margin:0 0 6px}" +
     ".row{display:flex;gap:8px;flex-wrap:wrap}" +
@@ -209,15 +215,34 @@
     root.appendChild(style);
     root.appendChild(box);
 
-    if (slugs.length > 1) {
-      fetch(ORIGIN + "/embed/newsletters.json?locale=" + lang, { credentials: "omit" })
-        .then(function (r) { return r.ok ? r.json() : {}; })
-        .then(function (names) {
-          boxes.forEach(function (b) {
-            if (names[b.value]) b.nextSibling.textContent = names[b.value].name;
-          });
-        })
-        .catch(function () {});
+    var born = Date.now(), min = 2000, human = null;
+    fetch(ORIGIN + "/embed/newsletters.json?locale=" + lang, { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (names) {
+        var cfg = names._config || {};
+        if (cfg.min_seconds >= 0) min = cfg.min_seconds * 1000;
+        if (cfg.captcha) captcha(cfg.captcha);
+        boxes.forEach(function (b) {
+          if (names[b.value]) b.nextSibling.textContent = names[b.value].name;
+        });
+      })
+      .catch(function () {});
+
+    function captcha(c) {
+      var spot = el("div");
+      host.appendChild(spot);
+      form.insertBefore(el("slot"), trap);
+      var all = window.__newsletterCaptcha = window.__newsletterCaptcha || {};
+      all[c.script] = all[c.script] || new Promise(function (ok, fail) {
+        var tag = el("script", { src: c.script + "?render=explicit", async: "" });
+        tag.onload = ok;
+        tag.onerror = fail;
+        document.head.appendChild(tag);
+      });
+      all[c.script].then(function () {
+        var api = window[c.provider === "turnstile" ? "turnstile" : "hcaptcha"];
+        human = { api: api, field: c.field, id: api.render(spot, { sitekey: c.site_key, theme: dark ? "dark" : "light" }) };
+      }, function () {});
     }
 
     var checked = null;
@@ -265,18 +290,27 @@
       }
       state("submitting");
       say(T.sending);
+      post({
+        email: email, newsletters: chosen, locale: lang, website: honeypot.value,
+        form: ds.form || "embed", source_url: location.href,
+      });
+    }
+
+    function post(data) {
+      var elapsed = Date.now() - born;
+      if (elapsed < min) return setTimeout(post, min - elapsed, data);
+      data.elapsed_ms = elapsed;
+      if (human) data[human.field] = human.api.getResponse(human.id);
       fetch(API, {
         method: "POST",
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({
-          email: email, newsletters: chosen, locale: lang, website: honeypot.value,
-          form: ds.form || "embed", source_url: location.href,
-        }),
+        body: JSON.stringify(data),
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           var text = body.message;
+          if (human && response.status !== 202) human.api.reset(human.id);
           if (response.status === 202) {
             state("success");
             form.hidden = true;

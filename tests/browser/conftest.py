@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.support.captcha_server import TURNSTILE_PASS, TURNSTILE_SITE_KEY, CaptchaServer
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -181,6 +183,8 @@ def embed_env(tmp_path_factory, host_sites) -> dict[str, str]:
         INSTANCE_PATH=str(tmp),
         ALLOWED_ORIGINS=host_sites[0].url,
         RATELIMIT_ENABLED="false",
+        # The real wait path, kept short: every box waits out 1 s after it is drawn.
+        SIGNUP_MIN_SECONDS="1",
         PYTHONPATH=str(ROOT),
     )
     for command in (["db", "upgrade", "heads"], ["seed-demo"]):
@@ -208,6 +212,37 @@ def limited_server(embed_env, tmp_path) -> Iterator[AppServer]:
     """A second service process on the same database that allows 2 signups a minute per IP."""
     env = {**embed_env, "RATELIMIT_ENABLED": "true", "SIGNUP_RATE_LIMIT_IP": "2/minute"}
     server = start_app(env, tmp_path / "gunicorn-limited.log")
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture
+def patient_server(embed_env, tmp_path) -> Iterator[AppServer]:
+    """A second service process on the same database that wants 3 s between box and signup."""
+    env = {**embed_env, "SIGNUP_MIN_SECONDS": "3"}
+    server = start_app(env, tmp_path / "gunicorn-patient.log")
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture
+def captcha_verifier() -> Iterator[CaptchaServer]:
+    """The stand-in for Turnstile's siteverify (tests/support/captcha_server.py)."""
+    with CaptchaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def captcha_server(embed_env, tmp_path, captcha_verifier) -> Iterator[AppServer]:
+    """A second service process on the same database with Turnstile on (documented test keys)."""
+    env = {
+        **embed_env,
+        "CAPTCHA_PROVIDER": "turnstile",
+        "CAPTCHA_SITE_KEY": TURNSTILE_SITE_KEY,
+        "CAPTCHA_SECRET_KEY": TURNSTILE_PASS,
+        "CAPTCHA_VERIFY_URL": captcha_verifier.url("turnstile"),
+    }
+    server = start_app(env, tmp_path / "gunicorn-captcha.log")
     yield server
     stop(server.process)
 
