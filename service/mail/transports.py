@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import smtplib
 import socket
 import ssl
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
+from . import wire
 from .errors import MailError, PermanentMailError, TransientMailError
 
 DEFAULT_TIMEOUT = 30.0
@@ -119,36 +119,15 @@ def _refused_error(recipients: dict[str, tuple[int, bytes]]) -> MailError:
     return _reply_error(code, text, refused)
 
 
-class _ReplyRecorder:
-    """smtplib mixin: remember the DATA reply, and whether DATA was started at all."""
-
-    data_started = False
-    data_reply: tuple[int, bytes] | None = None
-
-    def data(self, msg):
-        self.data_started = True
-        self.data_reply = super().data(msg)
-        return self.data_reply
-
-
-class _SMTP(_ReplyRecorder, smtplib.SMTP):
-    pass
-
-
-class _SMTPSSL(_ReplyRecorder, smtplib.SMTP_SSL):
-    pass
-
-
-_EOL = re.compile(rb"\r\n|\r|\n")
-
-
 class SMTPTransport(_Closable):
     """Sends through an SMTP relay over ONE persistent connection, opened lazily.
 
     If the relay dropped the connection (idle timeout, restart) before the message's DATA
     started, the message is retried once on a new connection; a drop during or after DATA
     raises ``TransientMailError`` instead, since the relay may have the message already.
-    Bare LF/CR line ends are sent as CRLF, as SMTP requires. Errors while opening the
+    Bare LF/CR line ends are sent as CRLF, as SMTP requires (a message already in DATA form
+    goes out as it is, see `wire.prepare`); MAIL, RCPT and DATA are pipelined when the relay
+    offers PIPELINING. Errors while opening the
     session (greeting, EHLO, STARTTLS, AUTH) are transient whatever their code: they say
     nothing about the message. Not thread-safe: use one instance per thread.
     """
@@ -175,7 +154,7 @@ class SMTPTransport(_Closable):
         self.timeout = timeout
         self.local_hostname = local_hostname
         self._ssl_context = ssl_context
-        self._conn: _SMTP | _SMTPSSL | None = None
+        self._conn: smtplib.SMTP | None = None
 
     @property
     def _where(self) -> str:
@@ -186,14 +165,14 @@ class SMTPTransport(_Closable):
     ) -> str:
         """Send one message; return the relay's DATA answer (plus refused recipients)."""
         message, recipients = _check_envelope(message, sender, recipients, smtputf8)
-        message = _EOL.sub(b"\r\n", message)
+        message = wire.prepare(message)
         for attempt in (1, 2):
             conn = self._connection()
             try:
                 return self._transaction(conn, message, sender, recipients, smtputf8)
             except smtplib.SMTPServerDisconnected as exc:
                 self._discard()
-                if attempt == 1 and not conn.data_started:
+                if attempt == 1 and not getattr(conn, "data_started", False):
                     continue  # dropped while idle: nothing was sent, so retry once
                 raise TransientMailError(None, f"connection to {self._where} lost: {exc}") from exc
         raise AssertionError("unreachable")
@@ -210,7 +189,6 @@ class SMTPTransport(_Closable):
                 conn.close()
 
     def _transaction(self, conn, message, sender, recipients, smtputf8) -> str:
-        conn.data_started, conn.data_reply = False, None
         options = []
         if smtputf8:
             if not conn.has_extn("smtputf8"):
@@ -219,7 +197,7 @@ class SMTPTransport(_Closable):
         if not message.isascii() and conn.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
         try:
-            refused = conn.sendmail(sender, recipients, message, mail_options=options)
+            (code, text), refused = wire.sendmail(conn, message, sender, recipients, options)
         except smtplib.SMTPServerDisconnected:
             raise
         except smtplib.SMTPRecipientsRefused as exc:  # smtplib did RSET (or closed on 421)
@@ -232,27 +210,26 @@ class SMTPTransport(_Closable):
         except BaseException:
             self._discard()
             raise
-        code, text = conn.data_reply or (250, b"")
         answer = f"{code} {_decode(text)}".strip()
         if refused:
             listed = ", ".join(f"{rcpt} ({c} {_decode(t)})" for rcpt, (c, t) in refused.items())
             answer += f"; refused: {listed}"
         return answer
 
-    def _connection(self) -> _SMTP | _SMTPSSL:
+    def _connection(self) -> smtplib.SMTP:
         if self._conn is not None and self._conn.sock is None:
             self._conn = None  # smtplib closed it, e.g. after a 421 reply
         if self._conn is None:
             self._conn = self._open()
         return self._conn
 
-    def _open(self) -> _SMTP | _SMTPSSL:
+    def _open(self) -> smtplib.SMTP:
         if self.tls != "none" and self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         conn = None
         try:
             if self.tls == "implicit":
-                conn = _SMTPSSL(
+                conn = smtplib.SMTP_SSL(
                     self.host,
                     self.port,
                     local_hostname=self.local_hostname,
@@ -260,7 +237,7 @@ class SMTPTransport(_Closable):
                     context=self._ssl_context,
                 )
             else:
-                conn = _SMTP(
+                conn = smtplib.SMTP(
                     self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
                 )
             # Each command waits for its reply: do not let Nagle hold small writes back.

@@ -11,6 +11,9 @@ client sessions, and can be told to answer like a troubled relay::
     server.fail_next(550, "5.1.1 No such user", times=None, recipient="x@example.org")
     server.drop_next(on="DATA")              # close the connection instead of answering
     server.drop_connections()                # like a relay's idle timeout
+
+Like Postfix it advertises PIPELINING (``pipelining=False`` to leave it out); aiosmtpd reads
+commands one line at a time, so pipelined commands are answered in order.
 """
 
 from __future__ import annotations
@@ -69,8 +72,10 @@ class SMTPServer:
         tls_context: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         credentials: dict[str, str] | None = None,
+        pipelining: bool = True,
     ) -> None:
         self.host = host
+        self.pipelining = pipelining
         self.port = port  # the bound port once started
         self.enable_smtputf8 = enable_smtputf8
         self.tls_context = tls_context
@@ -273,6 +278,12 @@ class _Handler:
 
     def __init__(self, owner: SMTPServer) -> None:
         self.owner = owner
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # aiosmtpd leaves this to a hook of this form
+        if self.owner.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         failure = self.owner._take_failure("MAIL", [])

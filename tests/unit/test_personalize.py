@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 
-from service.mail import RenderedEmail
+from service.mail import RenderedEmail, wire
 from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
 
 
@@ -43,3 +43,21 @@ def test_mailto_is_added_when_an_inbound_address_is_configured(sqlite_app):
         "<https://news.example.org/unsubscribe/tok-7>, "
         "<mailto:unsubscribe@news.example.org?subject=unsubscribe-tok-7>"
     )
+
+
+def test_messages_are_already_in_smtp_data_form(sqlite_app):
+    """Dots at line starts and bare line ends in the content or the name never reach the
+    wire form: the SMTP transport sends personalized messages without re-scanning them."""
+    sqlite_app.config["UNSUBSCRIBE_MAILTO"] = ""
+    template = build_template(
+        RenderedEmail(subject=".Daily " * 20, text=".top\n.\nend", html="<p>\n.x</p>"),
+        sender="newsletter@news.example.org",
+        list_id="Daily <daily.news.example.org>",
+        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
+        newsletter_id=1,
+    )
+    reader = Recipient(7, "olena@gmail.com", ".Olena\r\n.Bcc: x@y.org", False, "a.b.c", "d.e")
+    raw = personalize(template, 3, reader)
+    assert wire.is_prepared(raw)
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message.get_body(("plain",)).get_content().startswith(".top\n.\nend")

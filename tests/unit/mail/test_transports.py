@@ -70,9 +70,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
     return True
 
 
-@pytest.fixture
-def server() -> Iterator[SMTPServer]:
-    with SMTPServer() as smtp_server:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
+def server(request) -> Iterator[SMTPServer]:
+    """The relay, with and without PIPELINING: every SMTP test runs against both."""
+    with SMTPServer(pipelining=request.param) as smtp_server:
         yield smtp_server
 
 
