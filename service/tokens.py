@@ -41,6 +41,11 @@ class TokenService:
             list(reversed(secret_keys)), salt=f"newsletter-service.{purpose}"
         )
 
+    @property
+    def serializer(self) -> URLSafeTimedSerializer:
+        """The itsdangerous serializer behind this purpose (read-only use: minting in bulk)."""
+        return self._serializer
+
     def dumps(self, payload: dict[str, Any]) -> str:
         """Sign `payload` for this purpose."""
         return self._serializer.dumps({**payload, "a": self.purpose})

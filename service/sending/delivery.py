@@ -1,9 +1,13 @@
 """Deliver one batch: personalize each message, respect the rate limit, write the ledger.
 
 A batch holds a lease (renewed every second while it works) and re-reads its send's status
-as often, so pause and cancel take effect within seconds. Each message accepted by the
-relay is recorded in the delivery ledger (`Delivery`, unique per send and reader) and
-committed at once: a worker killed mid-batch re-sends at most the message in flight.
+as often, so pause and cancel take effect within seconds. Messages go out over the
+process's connection pool (`relay`) with at most `2 * SEND_CONNECTIONS` per batch in flight
+OR answered but not yet in the ledger: the answers that came back are written to the
+delivery ledger (`Delivery`, unique per send and reader) in one commit before the batch
+goes past that window, so a worker killed mid-batch re-sends at most the window.
+Unsubscribe and preference tokens are minted by `signing.Minter` (one key derivation per
+batch instead of one per token).
 
 Failures come in two kinds: a 4xx leaves the delivery `queued` and the batch is retried with
 exponential back-off and jitter until `SEND_RETRY_DEADLINE_SECONDS` after the send started;
@@ -43,7 +47,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.sending import personalize, ratelimit, relay, setting
+from service.sending import personalize, ratelimit, relay, setting, signing
 from service.sending.content import unsubscribe_url
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
@@ -176,7 +180,7 @@ def _bounce(ledger: Ledger, newsletter_id: int, row: _Row, response: str) -> Non
 
 
 def _record(ledger: Ledger, row: _Row, status: DeliveryStatus, response: str) -> None:
-    ledger.record(
+    ledger.add(
         row.subscriber_id,
         status,
         response,
@@ -261,11 +265,13 @@ def _deliver_rows(
 ) -> int | None:
     """Send to each row; return how many got a 4xx, or None if the batch had to stop.
 
-    Messages go out over the process's connection pool (`relay`), at most two per
-    connection in flight; answers are recorded in the ledger in order as they come back.
+    At most `window` messages are in flight or answered-but-unwritten at any time: when
+    that many are out, the batch waits until half the window came back and writes every
+    answer it has in one commit, while the other half keeps the connections busy.
     """
     send_id, newsletter_id = ledger.send_id, template.newsletter_id
-    unsub, prefs = token_service("unsubscribe"), token_service("preferences")
+    unsub = signing.Minter(token_service("unsubscribe"))
+    prefs = signing.Minter(token_service("preferences"))
     window = 2 * relay.connections()
     in_flight: deque[tuple[_Row, Future[str]]] = deque()
     tally = _Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
@@ -291,13 +297,17 @@ def _deliver_rows(
         )
         message = personalize.personalize(template, send_id, recipient)
         ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
+        if len(in_flight) + ledger.unwritten >= window:
+            # Let half the window come back, then write every answer back so far at once.
+            while len(in_flight) > window // 2 or (in_flight and in_flight[0][1].done()):
+                _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+            ledger.write()
         in_flight.append((row, relay.submit(message, template.sender, row.address, row.smtputf8)))
-        while len(in_flight) >= window or (in_flight and in_flight[0][1].done()):
-            _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
         if tally.too_many():
             break
     while in_flight:  # whatever happens next, every message handed over is recorded
         _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+    ledger.write()
     if stop is None and tally.too_many():
         reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"
         ledger.flush()

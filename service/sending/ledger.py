@@ -1,12 +1,15 @@
-"""The delivery ledger: one row per (send, reader), committed as soon as the relay answers.
+"""The delivery ledger: one row per (send, reader), written in groups as the relay answers.
 
-Writing the row is the only per-message database work: statements are built once and
-executed with parameters, and on PostgreSQL the commit does not wait for the WAL flush
-(`synchronous_commit = off` for that transaction only): a worker that dies loses nothing
-committed, and a database crash could lose the last fraction of a second of rows, which
-means a few duplicates, never a miss. The send's counters are tallied in memory and added
-to the row every second (`flush`); `recount` sets them exactly from the ledger when the
-send finishes, so a worker killed before its flush leaves no trace in the final figures.
+Answers are buffered (`add`) and written by `write`: every answer that came back so far in
+ONE executemany and ONE commit (group commit). The batch writes before it lets more
+messages go out than its in-flight window allows (see `delivery`), so the accepted but
+unwritten messages plus those in flight never exceed that window: a worker killed mid-batch
+re-sends at most the window, never more. On PostgreSQL the commit does not wait for the
+WAL flush (`synchronous_commit = off` for that transaction only): a worker that dies loses
+nothing committed, and a database crash could lose the last fraction of a second of rows,
+which means a few duplicates, never a miss. The send's counters are tallied in memory and
+added to the row every second (`flush`); `recount` sets them exactly from the ledger when
+the send finishes, so a worker killed before its flush leaves no trace in the final figures.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 @cache
 def _insert(dialect: str):
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Delivery.__table__).on_conflict_do_nothing().returning(Delivery.id)
+    table = Delivery.__table__
+    return module.insert(table).on_conflict_do_nothing().returning(table.c.status)
 
 
 _UPDATE = (
@@ -48,13 +52,15 @@ _UPDATE = (
 
 
 class Ledger:
-    """Writes one send's delivery rows and tallies its counters."""
+    """Writes one send's delivery rows in groups and tallies its counters."""
 
     def __init__(self, send_id: int) -> None:
         self.send_id = send_id
         self.dialect = db.engine.dialect.name
         self.pending: Counter[str] = Counter()
         self._conn: Connection | None = None
+        self._inserts: list[dict] = []
+        self._updates: list[dict] = []
 
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
@@ -63,13 +69,18 @@ class Ledger:
         return self._conn
 
     def close(self) -> None:
-        """Flush the counters and return the connection to the pool."""
+        """Write what is buffered, flush the counters and return the connection to the pool."""
         self.flush()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def record(
+    @property
+    def unwritten(self) -> int:
+        """Answers added but not yet written."""
+        return len(self._inserts) + len(self._updates)
+
+    def add(
         self,
         subscriber_id: int,
         status: DeliveryStatus,
@@ -78,10 +89,7 @@ class Ledger:
         attempts: int,
         delivery_id: int | None = None,
     ) -> None:
-        """Write (or update) the reader's row and commit at once."""
-        conn = self._connection()
-        if self.dialect == "postgresql":
-            conn.execute(_ASYNC_COMMIT)
+        """Buffer the reader's row (a new one, or an update of `delivery_id`) for `write`."""
         values = {
             "status": status.value,
             "attempts": attempts,
@@ -89,17 +97,34 @@ class Ledger:
             "updated_at": utcnow(),
         }
         if delivery_id is None:
-            values.update(send_id=self.send_id, subscriber_id=subscriber_id)
-            fresh = conn.execute(_insert(self.dialect), values).first() is not None
+            self._inserts.append(
+                {"send_id": self.send_id, "subscriber_id": subscriber_id, **values}
+            )
         else:
-            conn.execute(_UPDATE, {"delivery_id": delivery_id, **values})
-            fresh = True
+            self._updates.append({"delivery_id": delivery_id, **values})
+
+    def write(self) -> None:
+        """Write every buffered row in one transaction (one statement per kind of row)."""
+        if not self.unwritten:
+            return
+        conn = self._connection()
+        if self.dialect == "postgresql":
+            conn.execute(_ASYNC_COMMIT)
+        written: list[str] = []
+        if self._inserts:  # a row already there (another worker wrote it) is not counted
+            written += conn.execute(_insert(self.dialect), self._inserts).scalars().all()
+        if self._updates:
+            conn.execute(_UPDATE, self._updates)
+            written += [row["status"] for row in self._updates]
         conn.commit()
-        if fresh and status in COUNTERS:
-            self.pending[COUNTERS[status]] += 1
+        self._inserts, self._updates = [], []
+        for status in written:
+            if status in COUNTERS:
+                self.pending[COUNTERS[status]] += 1
 
     def flush(self) -> None:
-        """Add the tallied counters to the send's row."""
+        """Write the buffered rows, then add the tallied counters to the send's row."""
+        self.write()
         if not self.pending:
             return
         values = {name: getattr(Send, name) + count for name, count in self.pending.items()}

@@ -1,0 +1,125 @@
+"""Group commit in the delivery ledger, and the batch's window over unwritten answers."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import event, func, select
+
+from service.extensions import db
+from service.mail import RenderedEmail
+from service.models import Delivery, DeliveryStatus, Newsletter, Send, Subscriber
+from service.sending import delivery, relay
+from service.sending.ledger import Ledger
+from service.sending.personalize import UNSUB_TOKEN, build_template
+from tests.conftest import unique_email
+
+
+@pytest.fixture
+def send_with_readers(sqlite_app):
+    """A send and 40 readers (no subscriptions needed: the ledger only points at them)."""
+    news = Newsletter(slug="ledger", name="Ledger")
+    db.session.add(news)
+    db.session.commit()
+    send = Send(newsletter_id=news.id, status="sending")
+    readers = [
+        Subscriber(email=(e := unique_email()), email_ascii=e, email_key=e) for _ in range(40)
+    ]
+    db.session.add_all([send, *readers])
+    db.session.commit()
+    return send, readers
+
+
+@pytest.fixture
+def commits():
+    """How many transactions were committed on the engine."""
+    count = [0]
+
+    def on_commit(conn) -> None:
+        count[0] += 1
+
+    event.listen(db.engine, "commit", on_commit)
+    yield count
+    event.remove(db.engine, "commit", on_commit)
+
+
+def ledger_rows(send_id: int) -> int:
+    rows = db.session.scalar(select(func.count()).where(Delivery.send_id == send_id))
+    db.session.commit()
+    return rows
+
+
+def test_answers_are_written_together_in_one_commit(send_with_readers, commits) -> None:
+    send, readers = send_with_readers
+    ledger = Ledger(send.id)
+    for reader in readers[:10]:
+        ledger.add(reader.id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    assert ledger.unwritten == 10 and ledger_rows(send.id) == 0
+    before = commits[0]
+    ledger.write()
+    assert commits[0] - before == 1
+    assert ledger.unwritten == 0 and ledger_rows(send.id) == 10
+    ledger.close()
+    assert db.session.get(Send, send.id, populate_existing=True).sent == 10
+
+
+def test_rows_another_worker_wrote_are_not_counted_twice(send_with_readers) -> None:
+    send, readers = send_with_readers
+    first, second = Ledger(send.id), Ledger(send.id)
+    first.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    first.close()
+    second.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    second.add(readers[1].id, DeliveryStatus.BOUNCED, "550 no", attempts=1)
+    second.close()
+    send = db.session.get(Send, send.id, populate_existing=True)
+    assert (send.sent, send.failed) == (1, 1) and ledger_rows(send.id) == 2
+
+
+def test_queued_rows_are_updated_in_the_same_commit(send_with_readers, commits) -> None:
+    send, readers = send_with_readers
+    ledger = Ledger(send.id)
+    ledger.add(readers[0].id, DeliveryStatus.QUEUED, "451 later", attempts=1)
+    ledger.write()
+    queued = db.session.scalar(select(Delivery).where(Delivery.send_id == send.id))
+    db.session.commit()
+    before = commits[0]
+    ledger.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=2, delivery_id=queued.id)
+    ledger.add(readers[1].id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    ledger.close()
+    assert commits[0] - before == 2  # the rows, then the counters
+    statuses = db.session.scalars(select(Delivery.status).where(Delivery.send_id == send.id))
+    assert sorted(statuses) == ["sent", "sent"]
+
+
+@pytest.mark.parametrize("connections", [1, 2, 8])
+def test_batch_never_has_more_than_its_window_unwritten(
+    sqlite_app, send_with_readers, monkeypatch, connections
+) -> None:
+    """Accepted-but-unwritten plus in-flight messages stay within 2 x connections."""
+    send, readers = send_with_readers
+    sqlite_app.config["SEND_CONNECTIONS"] = connections
+    window = 2 * connections
+    submitted, worst = [0], [0]
+
+    def submit(message, sender, recipient, smtputf8) -> Future:
+        submitted[0] += 1
+        worst[0] = max(worst[0], submitted[0] - ledger_rows(send.id))
+        future: Future = Future()
+        future.set_result("250 ok")  # the relay answers at once
+        return future
+
+    monkeypatch.setattr(relay, "submit", submit)
+    template = build_template(
+        RenderedEmail(subject="s", text="t", html="<p>h</p>"),
+        sender="n@news.example.org",
+        list_id="L <l.news.example.org>",
+        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
+        newsletter_id=send.newsletter_id,
+    )
+    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
+    ledger = Ledger(send.id)
+    assert delivery._deliver_rows(ledger, 0, rows, set(), template, None) == 0
+    ledger.close()
+    assert submitted[0] == 40 and ledger_rows(send.id) == 40
+    assert 1 < worst[0] <= window
