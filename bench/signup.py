@@ -176,7 +176,7 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
     sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
 
-    from service import create_app
+    from service import create_app, jobs
     from service.seed import seed_demo
 
     app = create_app()
@@ -194,10 +194,13 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
 
     for _ in range(20):
         signup()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(requests):
         signup()
-    print(f"{(time.perf_counter() - started) / requests * 1000:.2f} ms per signup, unprofiled")
+    jobs.wait_for_hand_over()  # the publishing thread's work counts too
+    wall = (time.perf_counter() - started) / requests * 1000
+    cpu = (time.process_time() - cpu) / requests * 1000
+    print(f"{wall:.2f} ms per signup, {cpu:.2f} ms of CPU (whole process), unprofiled")
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(requests):

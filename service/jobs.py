@@ -1,21 +1,28 @@
 """Background work handed to Celery, by task name, through the database outbox.
 
-Services call `add_job` inside their transaction, commit, then `hand_over` the jobs. If the
-broker is down the rows stay `pending`, and `relay_due` (run by beat) hands them over later.
-A task claims its row before doing the work (`claim`), so a job handed over twice runs once.
-Services never import `tasks/`: this module is the only bridge to Celery.
+Services call `add_job` inside their transaction, commit, then `hand_over` the jobs (or, on
+the signup hot path, `hand_over_soon`: a background thread of the web process publishes them
+a moment later, many jobs per Celery message when signups come fast). If the broker is down
+the rows stay `pending`, and `relay_due` (run by beat) hands them over later. A task message
+carries a list of job ids; a task claims each row before doing the work (`claim`), so a job
+handed over twice runs once. Services never import `tasks/`: this module is the only bridge
+to Celery.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import random
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
 from service.extensions import db
@@ -29,6 +36,8 @@ _broker_down_until = 0.0
 BROKER_BACKOFF_SECONDS = 5.0
 REDISPATCH_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+JOBS_PER_MESSAGE = 50  # small enough that a backlog spreads over every worker
+HAND_OVER_LINGER_SECONDS = 0.02  # how long the courier gathers jobs before publishing
 
 
 def add_job(task: str, payload: dict[str, Any]) -> OutboxJob:
@@ -49,23 +58,30 @@ def send_task(task: str, args: Iterable[Any] = (), **options: Any) -> None:
 
 
 def hand_over(jobs: Iterable[OutboxJob | int], task: str | None = None) -> int:
-    """Publish committed jobs now; return how many reached the broker.
+    """Publish committed jobs now, a few per message; return how many reached the broker.
 
     Jobs that could not be published are made due at once, so the relay retries them.
     """
     global _broker_down_until
-    pending = [(job, task) if isinstance(job, int) else (job.id, job.task) for job in jobs]
-    published = 0
-    if time.monotonic() >= _broker_down_until:
-        for job_id, job_task in pending:
+    by_task: dict[str, list[int]] = defaultdict(list)
+    for job in jobs:
+        job_id, job_task = (job, task) if isinstance(job, int) else (job.id, job.task)
+        by_task[job_task].append(job_id)
+    published, missed = 0, []
+    for job_task, ids in by_task.items():
+        for start in range(0, len(ids), JOBS_PER_MESSAGE):
+            chunk = ids[start : start + JOBS_PER_MESSAGE]
+            if time.monotonic() < _broker_down_until:
+                missed += chunk
+                continue
             try:
-                send_task(job_task, [job_id])
+                send_task(job_task, [chunk])
             except Exception as exc:  # any broker error: the relay will retry
                 _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-                log.warning("broker unavailable, job %s stays in the outbox: %s", job_id, exc)
-                break
-            published += 1
-    missed = [job_id for job_id, _ in pending[published:]]
+                log.warning("broker unavailable, jobs %s stay in the outbox: %s", chunk, exc)
+                missed += chunk
+                continue
+            published += len(chunk)
     if missed:
         db.session.execute(
             update(OutboxJob)
@@ -74,6 +90,75 @@ def hand_over(jobs: Iterable[OutboxJob | int], task: str | None = None) -> int:
         )
         db.session.commit()
     return published
+
+
+class _Courier:
+    """A background thread of this process that hands committed jobs over to the broker.
+
+    The request that queued a job answers at once; the thread waits a few milliseconds for
+    more, then publishes every job queued so far together, so under load one Celery message
+    carries many jobs and publishing costs next to nothing per signup. A job the thread never reaches (the
+    process died) is still in the outbox: the relay re-dispatches it after `REDISPATCH_AFTER`.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Flask, str, int]] = queue.SimpleQueue()
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._unfinished = 0
+        self._finished = threading.Condition()
+
+    def put(self, task: str, job_id: int) -> None:
+        """Queue job `job_id` of `task` (committed) for hand-over by the thread."""
+        if self._pid != os.getpid():  # first use in this process (or after a fork)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._queue, self._unfinished = queue.SimpleQueue(), 0
+                    threading.Thread(target=self._run, name="outbox-courier", daemon=True).start()
+                    self._pid = os.getpid()
+        with self._finished:
+            self._unfinished += 1
+        self._queue.put((current_app._get_current_object(), task, job_id))
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until every queued job was handled; False on timeout."""
+        with self._finished:
+            return self._finished.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            items = [self._queue.get()]
+            time.sleep(HAND_OVER_LINGER_SECONDS)  # let more jobs join this message
+            while not self._queue.empty():
+                items.append(self._queue.get())
+            by_app: dict[Flask, list[tuple[int, str]]] = defaultdict(list)
+            for app, task, job_id in items:
+                by_app[app].append((job_id, task))
+            for app, pending in by_app.items():
+                with app.app_context():
+                    try:
+                        for task in {task for _, task in pending}:
+                            hand_over([i for i, t in pending if t == task], task)
+                    except Exception:  # the jobs stay in the outbox for the relay
+                        log.exception("hand-over of %s jobs failed", len(pending))
+                    finally:
+                        db.session.remove()
+            with self._finished:
+                self._unfinished -= len(items)
+                self._finished.notify_all()
+
+
+_courier = _Courier()
+
+
+def hand_over_soon(job_id: int, task: str) -> None:
+    """Hand a committed job over from a background thread; returns at once."""
+    _courier.put(task, job_id)
+
+
+def wait_for_hand_over(timeout: float = 5.0) -> bool:
+    """Wait until every job queued by `hand_over_soon` was handed over (for tests and tools)."""
+    return _courier.wait(timeout)
 
 
 def relay_due(limit: int = 500) -> int:
@@ -114,6 +199,12 @@ def claim(job_id: int) -> OutboxJob | None:
     if result.rowcount != 1:
         return None
     return db.session.get(OutboxJob, job_id)
+
+
+def run_jobs(job_ids: int | list[int], work: Callable[[dict[str, Any]], None]) -> int:
+    """Run each job of a task message (one id, or a list); return how many ran here."""
+    ids = [job_ids] if isinstance(job_ids, int) else job_ids
+    return sum(run_job(job_id, work) for job_id in ids)
 
 
 def run_job(job_id: int, work: Callable[[dict[str, Any]], None]) -> bool:

@@ -24,6 +24,6 @@ def _send_test(payload: dict) -> None:
 
 
 @shared_task(name=TEST_JOB)
-def send_test(job_id: int) -> None:
-    """Mail the test digest of outbox job `job_id`."""
-    jobs.run_job(job_id, _send_test)
+def send_test(job_ids: int | list[int]) -> None:
+    """Mail the test digest of each outbox job in `job_ids`."""
+    jobs.run_jobs(job_ids, _send_test)

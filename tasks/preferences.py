@@ -7,9 +7,9 @@ from service.unsubscribe import send_manage_link_email
 
 
 @shared_task(name="preferences.send_manage_link")
-def send_manage_link(job_id: int) -> None:
-    """Send the preference-link email of outbox job `job_id`."""
-    jobs.run_job(
-        job_id,
+def send_manage_link(job_ids: int | list[int]) -> None:
+    """Send the preference-link email of each outbox job in `job_ids`."""
+    jobs.run_jobs(
+        job_ids,
         lambda payload: send_manage_link_email(payload["subscriber_id"], payload.get("locale")),
     )

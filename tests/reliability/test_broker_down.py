@@ -39,6 +39,7 @@ def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_se
                 response = web.post("/api/v1/subscriptions", json={"email": email, "newsletters": "daily"})
                 assert response.status_code == 202
                 assert time.monotonic() - started < 1.0
+            assert jobs.wait_for_hand_over()
             statuses = db.session.scalars(db.select(OutboxJob.status)).all()
             assert statuses == [JobStatus.PENDING, JobStatus.PENDING]
 
