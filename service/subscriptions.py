@@ -100,7 +100,7 @@ _INSERT_JOB = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
 _INSERT_SUBSCRIBER: dict[str, Any] = {}
 
 
-def newsletter_ids(slugs: Sequence[str]) -> list[int]:
+def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list[int]:
     """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing.
 
     Known slugs are cached per process for a minute; an unknown one is always looked up.
@@ -115,7 +115,7 @@ def newsletter_ids(slugs: Sequence[str]) -> list[int]:
             found[slug] = hit[0]
     missing = [slug for slug in wanted if slug not in found]
     if missing:
-        for slug, id_ in db.session.execute(_NEWSLETTER_IDS, {"slugs": missing}):
+        for slug, id_ in (conn or db.session).execute(_NEWSLETTER_IDS, {"slugs": missing}):
             found[slug] = id_
             _slug_cache[(database, slug)] = (id_, now)
     unknown = [slug for slug in wanted if slug not in found]
@@ -137,18 +137,25 @@ def _insert_subscriber_statement() -> Any:
 def subscribe(request: SignupRequest) -> None:
     """Record a signup and queue its confirmation; the same outcome for every address state.
 
-    This is the hot path: prebuilt Core statements, one transaction, one commit. A new
-    address (the common case) takes five statements; a known one a few more.
+    This is the hot path: prebuilt Core statements in one transaction of its own (no ORM
+    session), one commit, and the confirmation handed to the courier. A new address (the
+    common case) takes six statements; a known one a few more.
     """
-    session = db.session
-    ids = newsletter_ids(request.newsletters)
+    with db.engine.begin() as conn:
+        ids = newsletter_ids(request.newsletters, conn)
+        job_id = _record_signup(conn, request, ids, utcnow())
+    if job_id is not None:
+        jobs.hand_over_soon(job_id, CONFIRMATION_TASK)
+
+
+def _record_signup(
+    conn: Connection, request: SignupRequest, ids: list[int], now: datetime
+) -> int | None:
+    """Write the signup; return the confirmation job to hand over, if one is due."""
     address = request.address
-    now = utcnow()
-    conn = session.connection()
     block = conn.scalar(_BLOCK_REASON, {"hash": suppression_hash(address.key)})
     if block == "manual":  # a manual block stops even the confirmation email
-        session.rollback()
-        return
+        return None
     # Two concurrent signups of one address make one row: the loser gets no id back.
     subscriber_id = conn.scalar(
         _insert_subscriber_statement(),
@@ -187,15 +194,11 @@ def subscribe(request: SignupRequest) -> None:
             "created_at": now,
         },
     )
-    has_pending = bool(events) or any(existing.get(n, (0, ""))[1] == PENDING for n in ids)
-    job_id = None
     if is_new:
-        job_id = _add_confirmation_job(conn, subscriber_id, now)
-    elif has_pending:
-        job_id = _queue_confirmation(subscriber_id, now)
-    session.commit()
-    if job_id is not None:
-        jobs.hand_over_soon(job_id, CONFIRMATION_TASK)
+        return _add_confirmation_job(conn, subscriber_id, now)
+    if events or any(existing.get(n, (0, ""))[1] == PENDING for n in ids):
+        return _queue_confirmation(conn, subscriber_id, now)
+    return None
 
 
 def _add_subscriptions(
@@ -259,14 +262,14 @@ def _add_confirmation_job(conn: Connection, subscriber_id: int, now: datetime) -
     )
 
 
-def _queue_confirmation(subscriber_id: int, now: datetime) -> int | None:
+def _queue_confirmation(conn: Connection, subscriber_id: int, now: datetime) -> int | None:
     """Add the confirmation job unless one went out to this address within the pause.
 
     The conditional UPDATE makes the check and the claim one step, so concurrent signups of
     one address queue one email.
     """
     pause = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_SECONDS"])
-    claimed = db.session.execute(
+    claimed = conn.execute(
         update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
@@ -279,7 +282,7 @@ def _queue_confirmation(subscriber_id: int, now: datetime) -> int | None:
     )
     if claimed.rowcount != 1:
         return None
-    return _add_confirmation_job(db.session.connection(), subscriber_id, now)
+    return _add_confirmation_job(conn, subscriber_id, now)
 
 
 def _record(subscription: Subscription, previous: str | None, cause: str) -> None:
@@ -299,7 +302,7 @@ def resend_confirmation(subscriber_id: int) -> None:
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or not any(s.status == PENDING for s in subscriber.subscriptions):
         return
-    job_id = _queue_confirmation(subscriber_id, utcnow())
+    job_id = _queue_confirmation(db.session.connection(), subscriber_id, utcnow())
     db.session.commit()
     if job_id is not None:
         jobs.hand_over([job_id], CONFIRMATION_TASK)
