@@ -95,7 +95,7 @@ def _check_envelope(
             raise ValueError(f"line break in address {address!r}")
         if not smtputf8 and not address.isascii():
             raise PermanentMailError(None, f"non-ASCII address {address!r} needs smtputf8=True")
-    return bytes(message), recipients
+    return message if isinstance(message, bytes) else bytes(message), recipients
 
 
 def _decode(text: bytes | str) -> str:

@@ -23,10 +23,20 @@ from collections.abc import Sequence
 CRLF = b"\r\n"
 _EOL = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.M)
+_PLAIN_ADDRESS = re.compile(r'[^\s<>()\[\]\\,;:"@]+@[^\s<>()\[\]\\,;:"@]+')
+
+
+class DataBytes(bytes):
+    """A message its maker guarantees to be in DATA form already (see `prepare`): CRLF line
+    ends only, no line starting with a dot, a final CRLF. `prepare` trusts it unread."""
+
+    __slots__ = ()
 
 
 def is_prepared(message: bytes) -> bool:
     """True if `message` already is DATA: CRLF line ends only, no line starts with a dot."""
+    if type(message) is DataBytes:
+        return True
     crlf = message.count(CRLF)
     return (
         message.endswith(CRLF)
@@ -45,8 +55,15 @@ def prepare(message: bytes) -> bytes:
     return data if data.endswith(CRLF) else data + CRLF
 
 
+def quote_address(address: str) -> str:
+    """`smtplib.quoteaddr`, without its address parser for a plain `local@domain`."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _command(conn: smtplib.SMTP, verb: str, address: str, options: Sequence[str]) -> bytes:
-    line = f"{verb}:{smtplib.quoteaddr(address)}"
+    line = f"{verb}:{quote_address(address)}"
     if options and conn.does_esmtp:
         line += " " + " ".join(options)
     return line.encode(conn.command_encoding) + CRLF

@@ -33,10 +33,11 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 @cache
-def _insert(dialect: str):
+def _insert(dialect: str, returning: bool):
     module = postgresql if dialect == "postgresql" else sqlite
     table = Delivery.__table__
-    return module.insert(table).on_conflict_do_nothing().returning(table.c.status)
+    statement = module.insert(table).on_conflict_do_nothing()
+    return statement.returning(table.c.status) if returning else statement
 
 
 _UPDATE = (
@@ -110,17 +111,32 @@ class Ledger:
         conn = self._connection()
         if self.dialect == "postgresql":
             conn.execute(_ASYNC_COMMIT)
-        written: list[str] = []
-        if self._inserts:  # a row already there (another worker wrote it) is not counted
-            written += conn.execute(_insert(self.dialect), self._inserts).scalars().all()
+        written = self._insert(conn) if self._inserts else Counter()
         if self._updates:
             conn.execute(_UPDATE, self._updates)
-            written += [row["status"] for row in self._updates]
+            written.update(row["status"] for row in self._updates)
         conn.commit()
         self._inserts, self._updates = [], []
-        for status in written:
+        for status, count in written.items():
             if status in COUNTERS:
-                self.pending[COUNTERS[status]] += 1
+                self.pending[COUNTERS[status]] += count
+
+    def _insert(self, conn: Connection) -> Counter[str]:
+        """Insert the new rows; count those really inserted (not already there), by status.
+
+        SQLite's executemany sums its row counts, the cheapest way; psycopg's does not, so
+        PostgreSQL returns the inserted rows' statuses instead.
+        """
+        if self.dialect != "sqlite":
+            statement = _insert(self.dialect, returning=True)
+            return Counter(conn.execute(statement, self._inserts).scalars())
+        groups: dict[str, list[dict]] = {}
+        for row in self._inserts:
+            groups.setdefault(row["status"], []).append(row)
+        statement = _insert(self.dialect, returning=False)
+        return Counter(
+            {status: conn.execute(statement, rows).rowcount for status, rows in groups.items()}
+        )
 
     def flush(self) -> None:
         """Write the buffered rows, then add the tallied counters to the send's row."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 
@@ -58,6 +59,12 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
     )
     reader = Recipient(7, "olena@gmail.com", ".Olena\r\n.Bcc: x@y.org", False, "a.b.c", "d.e")
     raw = personalize(template, 3, reader)
-    assert wire.is_prepared(raw)
+    assert type(raw) is wire.DataBytes  # trusted by the transport without a scan
+    assert wire.is_prepared(bytes(raw))  # and rightly so
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message.get_body(("plain",)).get_content().startswith(".top\n.\nend")
+    assert message["To"].addresses[0].display_name.startswith(".Olena")
+
+    broken = dataclasses.replace(reader, unsubscribe_token="a\n.b")  # never from itsdangerous
+    raw = personalize(template, 3, broken)
+    assert type(raw) is bytes and wire.prepare(raw) != raw  # so the transport stuffs it

@@ -170,3 +170,24 @@ def test_some_recipients_refused_still_sends_and_reports_them() -> None:
     reply, refused = wire.sendmail(conn, MESSAGE, SENDER, ["x@example.org", RCPT])
     assert reply == (250, b"ok") and refused == {"x@example.org": (550, b"who")}
     assert conn.sent[-1] == MESSAGE + b".\r\n" and conn.data_started
+
+
+def test_data_bytes_are_trusted_unread() -> None:
+    message = wire.DataBytes(b"Subject: x\r\n\r\nbody\r\n")
+    assert wire.prepare(message) is message
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@b.org", "jürgen@bücher.example", "a(b)@x.org", "A <a@b.org>", '"a b"@x.org', "<>"],
+)
+def test_quote_address_matches_smtplib(address: str) -> None:
+    assert wire.quote_address(address) == smtplib.quoteaddr(address)
+
+
+def test_quote_address_matches_smtplib_on_random_addresses() -> None:
+    rng = random.Random(11)
+    alphabet = 'ab.@ <>()"\\,;:[]+ü'
+    for _ in range(5000):
+        address = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10)))
+        assert wire.quote_address(address) == smtplib.quoteaddr(address), address
