@@ -18,10 +18,9 @@ a 5xx fails the delivery for good, marks the subscription bounced and suppresses
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import time
-from collections import deque
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -103,7 +102,7 @@ def _template(send_id: int) -> personalize.MessageTemplate:
 @lru_cache(maxsize=32)
 def _cached_template(send_id: int, database: str, public_url: str) -> personalize.MessageTemplate:
     """The send's prebuilt message, made once per worker process from the frozen content."""
-    send = db.session.get(Send, send_id)
+    send = db.session.get(Send, send_id, populate_existing=True)
     newsletter = db.session.get(Newsletter, send.newsletter_id)
     sender = newsletter.from_address or current_app.config["MAIL_FROM"]
     domain = sender.rpartition("@")[2] or "localhost"
@@ -117,7 +116,7 @@ def _cached_template(send_id: int, database: str, public_url: str) -> personaliz
     )
 
 
-def _recipients(send: Send, batch: SendBatch) -> list[_Row]:
+def _recipients(send_id: int, newsletter_id: int, batch: SendBatch) -> list[_Row]:
     """The batch's confirmed readers not yet done in the ledger, in id order."""
     rows = db.session.execute(
         select(
@@ -132,10 +131,10 @@ def _recipients(send: Send, batch: SendBatch) -> list[_Row]:
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .outerjoin(
-            Delivery, and_(Delivery.subscriber_id == Subscriber.id, Delivery.send_id == send.id)
+            Delivery, and_(Delivery.subscriber_id == Subscriber.id, Delivery.send_id == send_id)
         )
         .where(
-            Subscription.newsletter_id == send.newsletter_id,
+            Subscription.newsletter_id == newsletter_id,
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscriber.id > batch.after_id,
             Subscriber.id <= batch.upto_id,
@@ -234,14 +233,16 @@ def run_batch(batch_id: int) -> float | None:
     batch = claim_batch(batch_id)
     if batch is None:
         return None
-    send = db.session.get(Send, batch.send_id, populate_existing=True)
+    send = db.session.execute(  # not the content: the template is cached per process
+        select(Send.id, Send.status, Send.newsletter_id).where(Send.id == batch.send_id)
+    ).one()
     if send.status != SendStatus.SENDING:
         _release(batch_id, send.status)
         return None
     newsletter = db.session.get(Newsletter, send.newsletter_id)
     rate = newsletter.rate_limit_per_second or setting("SEND_RATE_LIMIT")
     template = _template(send.id)
-    rows = _recipients(send, batch)
+    rows = _recipients(send.id, send.newsletter_id, batch)
     suppressed = _suppressed(rows)
     send_id = send.id
     db.session.commit()
@@ -273,8 +274,14 @@ def _deliver_rows(
     unsub = signing.Minter(token_service("unsubscribe"))
     prefs = signing.Minter(token_service("preferences"))
     window = 2 * relay.connections()
-    in_flight: deque[tuple[_Row, Future[str]]] = deque()
+    answers: queue.SimpleQueue[relay.Answer] = queue.SimpleQueue()
+    in_flight: dict[int, _Row] = {}  # by subscriber id
     tally = _Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
+
+    def take(block: bool = True) -> None:
+        answer = answers.get(block)
+        _answer(ledger, newsletter_id, in_flight.pop(answer.tag), answer, tally)
+
     checked = time.monotonic()
     stop: str | None = None
     for row in rows:
@@ -299,14 +306,19 @@ def _deliver_rows(
         ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
         if len(in_flight) + ledger.unwritten >= window:
             # Let half the window come back, then write every answer back so far at once.
-            while len(in_flight) > window // 2 or (in_flight and in_flight[0][1].done()):
-                _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+            while len(in_flight) > window // 2:
+                take()
+            while not answers.empty():
+                take(block=False)
             ledger.write()
-        in_flight.append((row, relay.submit(message, template.sender, row.address, row.smtputf8)))
+        in_flight[row.subscriber_id] = row
+        relay.submit(
+            message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
+        )
         if tally.too_many():
             break
     while in_flight:  # whatever happens next, every message handed over is recorded
-        _answer(ledger, newsletter_id, *in_flight.popleft(), tally)
+        take()
     ledger.write()
     if stop is None and tally.too_many():
         reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"
@@ -336,27 +348,28 @@ class _Tally:
 
 
 def _answer(
-    ledger: Ledger, newsletter_id: int, row: _Row, future: Future[str], tally: _Tally
+    ledger: Ledger, newsletter_id: int, row: _Row, answer: relay.Answer, tally: _Tally
 ) -> None:
-    """Record the relay's answer to one message."""
-    try:
-        answer = future.result()
-    except PermanentMailError as exc:
-        tally.in_a_row, tally.last = tally.in_a_row + 1, str(exc)
-        _bounce(ledger, newsletter_id, row, str(exc))
-    except TransientMailError as exc:
-        tally.in_a_row, tally.last = tally.in_a_row + 1, str(exc)
+    """Record the relay's answer to one message (an unexpected error stops the batch)."""
+    error = answer.error
+    if isinstance(error, PermanentMailError):
+        tally.in_a_row, tally.last = tally.in_a_row + 1, str(error)
+        _bounce(ledger, newsletter_id, row, str(error))
+    elif isinstance(error, TransientMailError):
+        tally.in_a_row, tally.last = tally.in_a_row + 1, str(error)
         tally.transient += 1
-        _record(ledger, row, DeliveryStatus.QUEUED, str(exc))
+        _record(ledger, row, DeliveryStatus.QUEUED, str(error))
+    elif error is not None:
+        raise error
     else:
         tally.in_a_row = 0
-        _record(ledger, row, DeliveryStatus.SENT, answer)
+        _record(ledger, row, DeliveryStatus.SENT, answer.result)
 
 
 def _finish_batch(send_id: int, batch_id: int, transient: int) -> float | None:
     batch = db.session.get(SendBatch, batch_id, populate_existing=True)
-    send = db.session.get(Send, send_id, populate_existing=True)
-    deadline = send.started_at + timedelta(seconds=setting("SEND_RETRY_DEADLINE_SECONDS"))
+    started_at = db.session.scalar(select(Send.started_at).where(Send.id == send_id))
+    deadline = started_at + timedelta(seconds=setting("SEND_RETRY_DEADLINE_SECONDS"))
     if transient:
         delay = retry_delay(batch.attempts)
         if utcnow() + timedelta(seconds=delay) < deadline:

@@ -107,8 +107,15 @@ def plan_send(send_id: int) -> int:
     made = 0
     size = int(setting("SEND_BATCH_SIZE"))
     lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))
-    while True:
-        send = db.session.get(Send, send_id, populate_existing=True)
+    while True:  # only the columns planning needs: the row also holds the whole content
+        send = db.session.execute(
+            select(
+                Send.status,
+                Send.newsletter_id,
+                Send.checkpoint_subscriber_id,
+                Send.max_subscriber_id,
+            ).where(Send.id == send_id)
+        ).first()
         if send is None or send.status != SendStatus.SENDING:
             break
         after, max_id = send.checkpoint_subscriber_id, send.max_subscriber_id or 0
@@ -139,8 +146,11 @@ def plan_send(send_id: int) -> int:
                     created_at=now,
                 )
             )
-        send.checkpoint_subscriber_id = upto
-        send.lease_until = now + lease
+        db.session.execute(
+            update(Send)
+            .where(Send.id == send_id)
+            .values(checkpoint_subscriber_id=upto, lease_until=now + lease)
+        )
         db.session.commit()
         if ids:
             batch_id = db.session.scalar(

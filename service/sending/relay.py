@@ -3,14 +3,20 @@
 A far relay answers each command after a round trip, so one connection carries a few dozen
 messages a second. Batches hand finished messages to this process-wide pool of
 `SEND_CONNECTIONS` threads, each holding ONE persistent transport (reconnecting on failure),
-and record the answers as they come back. Database connections stay one per Celery thread;
+and collect the answers as they come back. Database connections stay one per Celery thread;
 the relay sees at most `SEND_CONNECTIONS` connections per worker process.
+
+The hand-over is two C-level `queue.SimpleQueue`s per message (jobs in, answers out to the
+batch's own queue) rather than an executor and a `Future` each: a future costs a condition
+variable and a lock round per message, which at thousands of messages a second is CPU the
+sending itself needs.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 from flask import current_app
 
@@ -18,23 +24,16 @@ from service.config import ROOT
 from service.mail.transports import Transport, transport_from_url
 from service.sending import setting
 
-_local = threading.local()
 _lock = threading.Lock()
-_pools: dict[tuple[str, int], ThreadPoolExecutor] = {}
+_pools: dict[tuple[str, int], queue.SimpleQueue] = {}
 
 
-def _transport(url: str) -> Transport:
-    cached = getattr(_local, "transport", None)
-    if cached is None or _local.url != url:
-        if cached is not None:
-            cached.close()
-        _local.transport = transport_from_url(url, base_dir=ROOT)
-        _local.url = url
-    return _local.transport
+class Answer(NamedTuple):
+    """The relay's answer to one submitted message: `result` text, or the `error` raised."""
 
-
-def _send(url: str, message: bytes, sender: str, recipient: str, smtputf8: bool) -> str:
-    return _transport(url).send(message, sender, [recipient], smtputf8=smtputf8)
+    tag: Any
+    result: str | None
+    error: BaseException | None
 
 
 def connections() -> int:
@@ -42,12 +41,41 @@ def connections() -> int:
     return max(1, int(setting("SEND_CONNECTIONS")))
 
 
-def submit(message: bytes, sender: str, recipient: str, smtputf8: bool) -> Future[str]:
-    """Queue `message` for sending on one of the pool's connections; the future has the answer."""
+def _sender(url: str, jobs: queue.SimpleQueue) -> None:
+    """One pool thread: one transport, sending jobs until the process ends."""
+    transport: Transport = transport_from_url(url, base_dir=ROOT)
+    while True:
+        message, sender, recipient, smtputf8, answers, tag = jobs.get()
+        try:
+            result = transport.send(message, sender, [recipient], smtputf8=smtputf8)
+        except BaseException as exc:  # handed to the batch, which decides
+            answers.put(Answer(tag, None, exc))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            answers.put(Answer(tag, result, None))
+
+
+def _jobs() -> queue.SimpleQueue:
     url = current_app.config["MAIL_URL"]
     key = (url, connections())
     with _lock:
-        pool = _pools.get(key)
-        if pool is None:
-            pool = _pools[key] = ThreadPoolExecutor(key[1], thread_name_prefix="smtp")
-    return pool.submit(_send, url, message, sender, recipient, smtputf8)
+        jobs = _pools.get(key)
+        if jobs is None:
+            jobs = _pools[key] = queue.SimpleQueue()
+            for n in range(key[1]):
+                name = f"smtp-{n}"
+                threading.Thread(target=_sender, args=(url, jobs), name=name, daemon=True).start()
+    return jobs
+
+
+def submit(
+    message: bytes,
+    sender: str,
+    recipient: str,
+    smtputf8: bool,
+    answers: queue.SimpleQueue,
+    tag: Any,
+) -> None:
+    """Queue `message` for one of the pool's connections; its `Answer` goes to `answers`."""
+    _jobs().put((message, sender, recipient, smtputf8, answers, tag))
