@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 
-from service import jobs
+from service import jobs, signup_statement
 from service.extensions import db, insert_ignoring_conflicts
 from service.mail import send_transactional
 from service.models import (
@@ -143,9 +143,48 @@ def subscribe(request: SignupRequest) -> None:
     """
     with db.engine.begin() as conn:
         ids = newsletter_ids(request.newsletters, conn)
-        job_id = _record_signup(conn, request, ids, utcnow())
+        now = utcnow()
+        job_id = None
+        if conn.dialect.name == "postgresql":
+            job_id = signup_statement.record_new_signup(
+                conn,
+                CONFIRMATION_TASK,
+                {
+                    **_subscriber_values(request),
+                    **_consent_values(request),
+                    "hash": suppression_hash(request.address.key),
+                    "newsletter_ids": ids,
+                },
+                now,
+                now + jobs.REDISPATCH_AFTER,
+            )
+        if job_id is None:  # not a new address (or not PostgreSQL): statement by statement
+            job_id = _record_signup(conn, request, ids, now)
     if job_id is not None:
         jobs.hand_over_soon(job_id, CONFIRMATION_TASK)
+
+
+def _subscriber_values(request: SignupRequest) -> dict[str, Any]:
+    address = request.address
+    return {
+        "email": address.display,
+        "email_ascii": address.ascii,
+        "email_key": address.key,
+        "smtputf8": address.smtputf8,
+        "name": request.name,
+        "locale": request.locale,
+    }
+
+
+def _consent_values(request: SignupRequest) -> dict[str, Any]:
+    """The proof of opt-in: what was asked for, from where, by which browser."""
+    return {
+        "newsletters": ",".join(request.newsletters),
+        "ip": request.ip,
+        "user_agent": (request.user_agent or "")[:400] or None,
+        "source_url": (request.source_url or "")[:2000] or None,
+        "form": request.form,
+    }
 
 
 def _record_signup(
@@ -160,12 +199,7 @@ def _record_signup(
     subscriber_id = conn.scalar(
         _insert_subscriber_statement(),
         {
-            "email": address.display,
-            "email_ascii": address.ascii,
-            "email_key": address.key,
-            "smtputf8": address.smtputf8,
-            "name": request.name,
-            "locale": request.locale,
+            **_subscriber_values(request),
             "state_version": 0,
             "last_confirmation_sent_at": now,
             "created_at": now,
@@ -184,13 +218,9 @@ def _record_signup(
     conn.execute(
         _INSERT_CONSENT,
         {
+            **_consent_values(request),
             "subscriber_id": subscriber_id,
             "action": "signup",
-            "newsletters": ",".join(request.newsletters),
-            "ip": request.ip,
-            "user_agent": (request.user_agent or "")[:400] or None,
-            "source_url": (request.source_url or "")[:2000] or None,
-            "form": request.form,
             "created_at": now,
         },
     )

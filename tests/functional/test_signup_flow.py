@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from service.extensions import db
+from service.models import ConsentRecord, OutboxJob, Subscriber, Subscription, SubscriptionEvent
 from tests.conftest import unique_email
 
 THANKS = "Thank you for signing up for this newsletter. We've sent you a confirmation email."
@@ -138,3 +140,33 @@ def test_form_post_from_browser_gets_a_page_in_its_language(client, smtp, daily,
     assert "Дякуємо за підписку" in response.get_data(as_text=True)
     message = wait_for_mail_to(smtp, email)
     assert daily.name in message.message["Subject"] and other.name in message.message["Subject"]
+
+
+def test_a_new_address_writes_every_record_of_the_signup(client, app, newsletter, smtp):
+    """What one signup leaves behind, on each backend (PostgreSQL writes it in one statement)."""
+    first, second = newsletter(), newsletter()
+    email = unique_email()
+    response = signup(client, email, [first.slug, second.slug], name="Olena <b>",
+                      source_url="https://news.example.org/article", form="article-footer")
+    assert response.status_code == 202
+    reader = db.session.scalar(db.select(Subscriber).where(Subscriber.email == email))
+    assert (reader.name, reader.locale, reader.state_version) == ("Olena <b>", "en", 0)
+    subscriptions = db.session.scalars(
+        db.select(Subscription).where(Subscription.subscriber_id == reader.id)).all()
+    assert sorted((s.newsletter_id, s.status) for s in subscriptions) == [
+        (first.id, "pending"), (second.id, "pending")]
+    events = db.session.scalars(db.select(SubscriptionEvent).where(
+        SubscriptionEvent.subscription_id.in_([s.id for s in subscriptions]))).all()
+    assert sorted((e.from_status, e.to_status, e.cause) for e in events) == [
+        (None, "pending", "signup")] * 2
+    [consent] = db.session.scalars(
+        db.select(ConsentRecord).where(ConsentRecord.subscriber_id == reader.id)).all()
+    assert (consent.action, consent.newsletters, consent.source_url, consent.form) == (
+        "signup", f"{first.slug},{second.slug}", "https://news.example.org/article",
+        "article-footer")
+    assert consent.ip == "127.0.0.1" and consent.user_agent
+    jobs = [j for j in db.session.scalars(db.select(OutboxJob))
+            if j.payload == {"subscriber_id": reader.id}]
+    assert [j.task for j in jobs] == ["mail.send_confirmation"]
+    assert smtp.wait_for_recipient(email, timeout=20)  # the job's email goes out
+

@@ -232,7 +232,7 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     assert statuses(reader.id) == {daily.slug: "pending"}
     db.session.expire_all()
     assert is_suppressed(reader.email_key)  # still suppressed until the reader confirms
-    messages = smtp.wait_for(1, timeout=20)
+    messages = smtp.wait_for_recipient(email, timeout=20)
     assert messages[0].recipients == (email,)
     assert "/confirm/" in messages[0].message.get_body(("plain",)).get_content()
 
@@ -294,17 +294,18 @@ def test_manage_link_by_email_same_answer_for_unknown(client, smtp, newsletter):
     daily = newsletter()
     reader = make_reader(daily)
     known = client.post("/manage", data={"email": reader.email})
-    unknown = client.post("/manage", data={"email": unique_email()})
+    stranger = unique_email()
+    unknown = client.post("/manage", data={"email": stranger})
     assert known.status_code == unknown.status_code == 200
     strip = lambda r: r.get_data(as_text=True)  # noqa: E731
     assert strip(known) == strip(unknown)
-    message = smtp.wait_for(1, timeout=20)[0]
+    message = smtp.wait_for_recipient(reader.email, timeout=20)[0]
     assert message.recipients == (reader.email,)
     text = message.message.get_body(("plain",)).get_content()
     link = re.search(r"(http\S+/preferences/\S+)", text).group(1)
     assert client.get(path_of(link)).status_code == 200
     assert "multipart/alternative" in message.message.get_content_type()
-    assert len(smtp.messages) == 1  # nothing went to the unknown address
+    assert not [m for m in smtp.messages if stranger in m.recipients]  # nothing to a stranger
     assert client.post("/manage", data={"email": "not an address"}).status_code == 422
 
 
@@ -451,7 +452,7 @@ def test_manual_block_from_the_cli_stops_every_email(app, client, smtp, newslett
     assert db.session.scalar(select(Subscriber).where(Subscriber.email_key == email)) is None
     assert client.post("/manage", data={"email": email}).status_code == 200
     time.sleep(1)
-    assert smtp.messages == []
+    assert not [m for m in smtp.messages if email in m.recipients]
 
     assert runner.invoke(args=["suppressions", "remove", email]).exit_code == 0
     assert runner.invoke(args=["suppressions", "check", email]).exit_code == 1

@@ -161,6 +161,21 @@ class SMTPServer:
                 raise TimeoutError(f"expected {count} message(s) within {timeout}s, got {got}")
             return list(self._messages)
 
+    def wait_for_recipient(self, address: str, timeout: float = 10.0) -> list[ReceivedMessage]:
+        """Wait until a message to ``address`` arrived; return the messages to it.
+
+        Other tests' mail may still be arriving on a shared server, so tests that wait for
+        their own message wait for it by recipient, not by count.
+        """
+
+        def mine() -> list[ReceivedMessage]:
+            return [m for m in self._messages if address in m.recipients]
+
+        with self._cond:
+            if not self._cond.wait_for(mine, timeout):
+                raise TimeoutError(f"no message to {address} within {timeout}s")
+            return mine()
+
     def clear(self) -> None:
         """Forget messages, logins, the session count and pending failures."""
         with self._cond:
