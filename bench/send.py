@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import signal
 import smtplib
 import socket
@@ -348,6 +349,7 @@ def run_once(n: int, args) -> dict:
         for proc in reversed(procs):
             stop(proc)
         drop_database(pg_name)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
