@@ -119,12 +119,6 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )
-    # A database server can drop idle connections, so check each one on checkout; a SQLite
-    # file cannot, and the check would be one more statement per request.
-    settings.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS",
-        {"pool_pre_ping": not settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")},
-    )
     if not settings["ALLOWED_ORIGINS"] and development:
         settings["ALLOWED_ORIGINS"] = ["*"]
     if not settings["SECRET_KEYS"]:
