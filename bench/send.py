@@ -4,6 +4,7 @@ Run by hand (not in CI), as root (smtp-sink drops privileges with `-u nobody`):
 
     .venv/bin/python bench/send.py --n 20000 100000            # into Postfix's smtp-sink
     .venv/bin/python bench/send.py --n 20000 --slow 0.010 --concurrency 32   # slow relay
+    .venv/bin/python bench/send.py --n 20000 --slow 0.010 --slow-latency ...  # 10 ms away
 
 For each N it makes a scratch database (SQLite, or `--postgres` on 127.0.0.1:5432 as user
 postgres) with N confirmed subscribers, starts a private redis-server (broker and rate-limit
@@ -79,7 +80,9 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_sink(port: int, slow: float | None, max_connections: int) -> subprocess.Popen:
+def start_sink(
+    port: int, slow: float | None, max_connections: int, latency: bool = False
+) -> subprocess.Popen:
     if slow:
         cmd = [
             str(VENV / "python"),
@@ -90,6 +93,7 @@ def start_sink(port: int, slow: float | None, max_connections: int) -> subproces
             str(slow),
             "--max-connections",
             str(max_connections),
+            *(["--latency"] if latency else []),
         ]
     else:
         cmd = ["/usr/sbin/smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", str(max_connections)]
@@ -280,7 +284,7 @@ def run_once(n: int, args) -> dict:
         )
         wait_port(redis_port)
         max_conn = max(1000, 4 * args.workers * args.connections)
-        procs.append(start_sink(sink_port, args.slow, max_conn))
+        procs.append(start_sink(sink_port, args.slow, max_conn, args.slow_latency))
         env = {
             **os.environ,
             "APP_ENV": "test",
@@ -362,10 +366,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=300)
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections per worker")
     parser.add_argument("--slow", type=float, default=None, help="slow sink delay in seconds")
+    parser.add_argument(
+        "--slow-latency",
+        action="store_true",
+        help="the slow sink answers pipelined commands together (a relay a round trip away)",
+    )
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--raw-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    sink = f"slow sink ({args.slow * 1000:.0f} ms/reply)" if args.slow else "smtp-sink"
+    mode = "round trip" if args.slow_latency else "reply"
+    sink = f"slow sink ({args.slow * 1000:.0f} ms/{mode})" if args.slow else "smtp-sink"
     print(
         f"{sink}, {'PostgreSQL' if args.postgres else 'SQLite'}, {args.workers} worker "
         f"processes x {args.concurrency} threads, batches of {args.batch_size}"

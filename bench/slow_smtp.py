@@ -4,7 +4,13 @@
 discards every message, counts them, and limits concurrent connections (`--max-connections`,
 extra ones get `421` as real relays do). Run by hand or from bench/send.py:
 
-    .venv/bin/python bench/slow_smtp.py --port 2526 --delay 0.010
+    .venv/bin/python bench/slow_smtp.py --port 2526 --delay 0.010 [--latency]
+
+By default it handles one command at a time: it waits `delay`, answers, then reads the next
+command, so commands a client pipelines (RFC 2920, advertised) still cost one delay each.
+With `--latency` each answer leaves `delay` after its command arrived while the next
+commands are already read, which is what a relay a round trip away looks like to a
+pipelining client: MAIL, RCPT and DATA sent together are answered together.
 """
 
 from __future__ import annotations
@@ -19,13 +25,18 @@ EHLO = b"250-slow-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 
 class Sink:
     """Counts messages and open connections."""
 
-    def __init__(self, delay: float, max_connections: int) -> None:
+    def __init__(self, delay: float, max_connections: int, latency: bool = False) -> None:
         self.delay = delay
+        self.latency = latency
         self.max_connections = max_connections
         self.connections = 0
         self.messages = 0
 
     async def reply(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """Answer `delay` after now: at once in latency mode (in order), else wait for it."""
+        if self.latency:
+            asyncio.get_running_loop().call_later(self.delay, writer.write, data)
+            return
         await asyncio.sleep(self.delay)
         writer.write(data)
         await writer.drain()
@@ -50,6 +61,7 @@ class Sink:
                     await self.reply(writer, b"250 2.0.0 queued\r\n")
                 elif verb == b"QUIT":
                     await self.reply(writer, b"221 bye\r\n")
+                    await asyncio.sleep(self.delay if self.latency else 0)
                     break
                 else:
                     await self.reply(writer, b"250 ok\r\n")
@@ -60,9 +72,11 @@ class Sink:
             writer.close()
 
 
-async def serve(host: str, port: int, delay: float, max_connections: int) -> None:
+async def serve(
+    host: str, port: int, delay: float, max_connections: int, latency: bool = False
+) -> None:
     """Serve until SIGTERM/SIGINT; print the message count on exit."""
-    sink = Sink(delay, max_connections)
+    sink = Sink(delay, max_connections, latency)
     server = await asyncio.start_server(sink.handle, host, port, backlog=1024)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,8 +94,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=2526)
     parser.add_argument("--delay", type=float, default=0.010)
     parser.add_argument("--max-connections", type=int, default=200)
+    parser.add_argument("--latency", action="store_true", help="answer pipelined commands together")
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port, args.delay, args.max_connections))
+    asyncio.run(serve(args.host, args.port, args.delay, args.max_connections, args.latency))
 
 
 if __name__ == "__main__":
