@@ -32,7 +32,9 @@ from service.models import Newsletter
 from tests.support.smtp_server import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 TEST_SECRET = "test-secret-key-not-for-production"
 
 
@@ -82,8 +84,21 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
@@ -99,10 +114,30 @@ def start_worker(env: dict[str, str], log_path: Path, *extra: str) -> subprocess
     """Start a real Celery worker for `tasks.worker` and wait until it is ready."""
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "threads",
-         "--concurrency", "4", "--loglevel", "info", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h", *extra],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks.worker",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "info",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -134,15 +169,29 @@ class Stack:
     extra: dict = field(default_factory=dict)
 
 
-def stack_env(database_url: str, broker_url: str, redis_url: str, mail_url: str,
-              instance: Path, public_url: str = "http://127.0.0.1:5999") -> dict[str, str]:
+def stack_env(
+    database_url: str,
+    broker_url: str,
+    redis_url: str,
+    mail_url: str,
+    instance: Path,
+    public_url: str = "http://127.0.0.1:5999",
+) -> dict[str, str]:
     """The environment every process of a test stack runs with."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "MAIL_"))}
     env.update(
-        APP_ENV="test", DATABASE_URL=database_url, CELERY_BROKER_URL=broker_url,
-        REDIS_URL=redis_url, MAIL_URL=mail_url, SECRET_KEY=TEST_SECRET, PUBLIC_URL=public_url,
-        INSTANCE_PATH=str(instance), RATELIMIT_ENABLED="false", PYTHONPATH=str(ROOT),
-        MAIL_FROM="newsletter@news.example.org", OUTBOX_RELAY_INTERVAL="2",
+        APP_ENV="test",
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        REDIS_URL=redis_url,
+        MAIL_URL=mail_url,
+        SECRET_KEY=TEST_SECRET,
+        PUBLIC_URL=public_url,
+        INSTANCE_PATH=str(instance),
+        RATELIMIT_ENABLED="false",
+        PYTHONPATH=str(ROOT),
+        MAIL_FROM="newsletter@news.example.org",
+        OUTBOX_RELAY_INTERVAL="2",
     )
     return env
 
@@ -223,8 +272,9 @@ def stack(request, tmp_path_factory, redis_server, smtp_server) -> Iterator[Stac
     app = app_for(env)
     migrate(app)
     worker = start_worker(env, instance / "worker.log")
-    yield Stack(backend=backend, app=app, env=env, smtp=smtp_server, worker=worker,
-                redis=redis_server)
+    yield Stack(
+        backend=backend, app=app, env=env, smtp=smtp_server, worker=worker, redis=redis_server
+    )
     stop_process(worker)
     with app.app_context():
         db.engine.dispose()
@@ -274,8 +324,13 @@ def newsletter(app: Flask):
 @pytest.fixture
 def sqlite_app(tmp_path, redis_server) -> Iterator[Flask]:
     """A plain app on a fresh SQLite file, no worker: for fast tests of services and pages."""
-    env = stack_env(f"sqlite:///{tmp_path / 'unit.db'}", f"{redis_server.url}/3",
-                    f"{redis_server.url}/0", "memory://", tmp_path)
+    env = stack_env(
+        f"sqlite:///{tmp_path / 'unit.db'}",
+        f"{redis_server.url}/3",
+        f"{redis_server.url}/0",
+        "memory://",
+        tmp_path,
+    )
     app = app_for(env)
     migrate(app)
     with app.app_context():
@@ -289,8 +344,13 @@ def sqlite_app_with(sqlite_app, tmp_path, redis_server):
     """Factory: another app on `sqlite_app`'s database, with config overrides (its own context)."""
 
     def make(**overrides: object) -> Flask:
-        env = stack_env(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], f"{redis_server.url}/3",
-                        f"{redis_server.url}/0", "memory://", tmp_path)
+        env = stack_env(
+            sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
+            f"{redis_server.url}/3",
+            f"{redis_server.url}/0",
+            "memory://",
+            tmp_path,
+        )
         return app_for(env, **overrides)
 
     return make

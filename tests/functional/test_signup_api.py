@@ -28,13 +28,26 @@ def test_invalid_address_with_typo_suggestion(web, slug):
     response = web.post(URL, json={"email": "ivan@gmail.con", "newsletters": slug})
     assert response.status_code == 422
     assert response.json == {
-        "status": "error", "code": "invalid_email", "field": "email",
-        "message": "Please, enter correct email address", "suggestion": "ivan@gmail.com",
+        "status": "error",
+        "code": "invalid_email",
+        "field": "email",
+        "message": "Please, enter correct email address",
+        "suggestion": "ivan@gmail.com",
     }
 
 
-@pytest.mark.parametrize("address", ["plainaddress", "a@localhost", "a@b.test", '"q"@gmail.com',
-                                     "a@[127.0.0.1]", "a\r\n@gmail.com", "x" * 65 + "@gmail.com"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "plainaddress",
+        "a@localhost",
+        "a@b.test",
+        '"q"@gmail.com',
+        "a@[127.0.0.1]",
+        "a\r\n@gmail.com",
+        "x" * 65 + "@gmail.com",
+    ],
+)
 def test_unacceptable_addresses(web, slug, address):
     response = web.post(URL, json={"email": address, "newsletters": [slug]})
     assert response.status_code == 422 and response.json["code"] == "invalid_email"
@@ -53,10 +66,15 @@ def test_unknown_newsletter(web, slug):
     assert response.json["code"] == "unknown_newsletter" and response.json["field"] == "newsletters"
 
 
-@pytest.mark.parametrize("data,content_type", [
-    ("{not json", "application/json"), ("[1, 2]", "application/json"),
-    ('{"email": 5, "newsletters": {"a": 1}}', "application/json"), ("email=a", "text/plain"),
-])
+@pytest.mark.parametrize(
+    "data,content_type",
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"email": 5, "newsletters": {"a": 1}}', "application/json"),
+        ("email=a", "text/plain"),
+    ],
+)
 def test_malformed_bodies(web, slug, data, content_type):
     response = web.post(URL, data=data, content_type=content_type)
     assert response.status_code in (400, 422)
@@ -66,7 +84,9 @@ def test_malformed_bodies(web, slug, data, content_type):
 
 
 def test_body_over_16_kib(web, slug):
-    response = web.post(URL, data='{"email": "' + "a" * 17000 + '"}', content_type="application/json")
+    response = web.post(
+        URL, data='{"email": "' + "a" * 17000 + '"}', content_type="application/json"
+    )
     assert response.status_code == 413 and response.json["code"] == "too_large"
 
 
@@ -87,20 +107,29 @@ def test_form_encoded_repeated_and_comma_separated(web, slug, sqlite_app):
 def test_messages_are_localized(web, slug):
     response = web.post(URL, json={"email": "bad", "newsletters": [slug], "locale": "uk"})
     assert response.json["message"] == "Будь ласка, введіть коректну адресу електронної пошти"
-    response = web.post(URL, json={"email": "bad", "newsletters": [slug]},
-                        headers={"Accept-Language": "uk-UA,uk;q=0.9,en;q=0.5"})
+    response = web.post(
+        URL,
+        json={"email": "bad", "newsletters": [slug]},
+        headers={"Accept-Language": "uk-UA,uk;q=0.9,en;q=0.5"},
+    )
     assert response.json["message"].startswith("Будь ласка")
 
 
 def test_cors_preflight_and_allowed_origin(tmp_path, redis_server, sqlite_app):
     from tests.conftest import stack_env
 
-    env = stack_env(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], f"{redis_server.url}/3",
-                    f"{redis_server.url}/0", "memory://", tmp_path)
+    env = stack_env(
+        sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
+        f"{redis_server.url}/3",
+        f"{redis_server.url}/0",
+        "memory://",
+        tmp_path,
+    )
     app = app_for(env, ALLOWED_ORIGINS=["https://news.example.org"])
     web = app.test_client()
-    ok = web.options(URL, headers={"Origin": "https://news.example.org",
-                                   "Access-Control-Request-Method": "POST"})
+    ok = web.options(
+        URL, headers={"Origin": "https://news.example.org", "Access-Control-Request-Method": "POST"}
+    )
     assert ok.status_code == 204
     assert ok.headers["Access-Control-Allow-Origin"] == "https://news.example.org"
     assert "Access-Control-Allow-Credentials" not in ok.headers
@@ -111,13 +140,25 @@ def test_cors_preflight_and_allowed_origin(tmp_path, redis_server, sqlite_app):
 def test_rate_limited_per_address_with_retry_after(tmp_path, redis_server, sqlite_app, slug):
     from tests.conftest import stack_env
 
-    env = stack_env(sqlite_app.config["SQLALCHEMY_DATABASE_URI"], f"{redis_server.url}/3",
-                    f"{redis_server.url}/0", "memory://", tmp_path)
-    app = app_for(env, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://",
-                  SIGNUP_RATE_LIMIT_ADDRESS="2/hour", SIGNUP_RATE_LIMIT_IP="100/hour")
+    env = stack_env(
+        sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
+        f"{redis_server.url}/3",
+        f"{redis_server.url}/0",
+        "memory://",
+        tmp_path,
+    )
+    app = app_for(
+        env,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        SIGNUP_RATE_LIMIT_ADDRESS="2/hour",
+        SIGNUP_RATE_LIMIT_IP="100/hour",
+    )
     web = app.test_client()
     email = unique_email()
-    codes = [web.post(URL, json={"email": email, "newsletters": [slug]}).status_code for _ in range(3)]
+    codes = [
+        web.post(URL, json={"email": email, "newsletters": [slug]}).status_code for _ in range(3)
+    ]
     assert codes == [202, 202, 429]
     limited = web.post(URL, json={"email": email.upper(), "newsletters": [slug]})
     assert limited.status_code == 429

@@ -15,12 +15,17 @@ THANKS = "Thank you for signing up for this newsletter. We've sent you a confirm
 
 
 def signup(client, email, newsletters=("daily",), **fields):
-    return client.post("/api/v1/subscriptions", json={"email": email, "newsletters": list(newsletters), **fields})
+    return client.post(
+        "/api/v1/subscriptions", json={"email": email, "newsletters": list(newsletters), **fields}
+    )
 
 
 def status_of(client, api_key, email):
-    response = client.get("/api/v1/subscribers", query_string={"email": email},
-                          headers={"Authorization": f"Bearer {api_key}"})
+    response = client.get(
+        "/api/v1/subscribers",
+        query_string={"email": email},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
     assert response.status_code == 200
     found = response.json["subscribers"]
     return {s["newsletter"]: s["status"] for s in found[0]["subscriptions"]} if found else None
@@ -64,7 +69,7 @@ def test_signup_confirm_end_to_end(client, smtp, api_key, daily, app):
     assert daily.name in parsed["Subject"]
     url = confirm_url(message)
     assert url.startswith(app.config["PUBLIC_URL"] + "/confirm/")
-    path = url[len(app.config["PUBLIC_URL"]):]
+    path = url[len(app.config["PUBLIC_URL"]) :]
 
     # Mail scanners follow links: GET and HEAD must not confirm.
     page = client.get(path)
@@ -87,12 +92,14 @@ def test_same_answer_and_one_email_for_every_state(client, smtp, api_key, daily)
     pending_again = signup(client, email.upper(), [daily.slug])
     assert first.status_code == pending_again.status_code == 202
     assert first.json == pending_again.json
-    path = confirm_url(wait_for_mail_to(smtp, email))[len("http://127.0.0.1:5999"):]
+    path = confirm_url(wait_for_mail_to(smtp, email))[len("http://127.0.0.1:5999") :]
     client.post(path)
     confirmed_again = signup(client, email, [daily.slug])
     assert confirmed_again.status_code == 202 and confirmed_again.json == first.json
     time.sleep(1.0)  # give the worker time to send anything it wrongly queued
-    assert len([m for m in smtp.messages if email.lower() in [r.lower() for r in m.recipients]]) == 1
+    assert (
+        len([m for m in smtp.messages if email.lower() in [r.lower() for r in m.recipients]]) == 1
+    )
     assert status_of(client, api_key, email) == {daily.slug: "confirmed"}
 
 
@@ -133,7 +140,10 @@ def test_form_post_from_browser_gets_a_page_in_its_language(client, smtp, daily,
     response = client.post(
         "/api/v1/subscriptions",
         data={"email": email, "newsletters": f"{daily.slug},{other.slug}"},
-        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "uk-UA,uk;q=0.9"},
+        headers={
+            "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+            "Accept-Language": "uk-UA,uk;q=0.9",
+        },
     )
     assert response.status_code == 202
     assert response.mimetype == "text/html"
@@ -146,27 +156,47 @@ def test_a_new_address_writes_every_record_of_the_signup(client, app, newsletter
     """What one signup leaves behind, on each backend (PostgreSQL writes it in one statement)."""
     first, second = newsletter(), newsletter()
     email = unique_email()
-    response = signup(client, email, [first.slug, second.slug], name="Olena <b>",
-                      source_url="https://news.example.org/article", form="article-footer")
+    response = signup(
+        client,
+        email,
+        [first.slug, second.slug],
+        name="Olena <b>",
+        source_url="https://news.example.org/article",
+        form="article-footer",
+    )
     assert response.status_code == 202
     reader = db.session.scalar(db.select(Subscriber).where(Subscriber.email == email))
     assert (reader.name, reader.locale, reader.state_version) == ("Olena <b>", "en", 0)
     subscriptions = db.session.scalars(
-        db.select(Subscription).where(Subscription.subscriber_id == reader.id)).all()
+        db.select(Subscription).where(Subscription.subscriber_id == reader.id)
+    ).all()
     assert sorted((s.newsletter_id, s.status) for s in subscriptions) == [
-        (first.id, "pending"), (second.id, "pending")]
-    events = db.session.scalars(db.select(SubscriptionEvent).where(
-        SubscriptionEvent.subscription_id.in_([s.id for s in subscriptions]))).all()
-    assert sorted((e.from_status, e.to_status, e.cause) for e in events) == [
-        (None, "pending", "signup")] * 2
+        (first.id, "pending"),
+        (second.id, "pending"),
+    ]
+    events = db.session.scalars(
+        db.select(SubscriptionEvent).where(
+            SubscriptionEvent.subscription_id.in_([s.id for s in subscriptions])
+        )
+    ).all()
+    assert (
+        sorted((e.from_status, e.to_status, e.cause) for e in events)
+        == [(None, "pending", "signup")] * 2
+    )
     [consent] = db.session.scalars(
-        db.select(ConsentRecord).where(ConsentRecord.subscriber_id == reader.id)).all()
+        db.select(ConsentRecord).where(ConsentRecord.subscriber_id == reader.id)
+    ).all()
     assert (consent.action, consent.newsletters, consent.source_url, consent.form) == (
-        "signup", f"{first.slug},{second.slug}", "https://news.example.org/article",
-        "article-footer")
+        "signup",
+        f"{first.slug},{second.slug}",
+        "https://news.example.org/article",
+        "article-footer",
+    )
     assert consent.ip == "127.0.0.1" and consent.user_agent
-    jobs = [j for j in db.session.scalars(db.select(OutboxJob))
-            if j.payload == {"subscriber_id": reader.id}]
+    jobs = [
+        j
+        for j in db.session.scalars(db.select(OutboxJob))
+        if j.payload == {"subscriber_id": reader.id}
+    ]
     assert [j.task for j in jobs] == ["mail.send_confirmation"]
     assert smtp.wait_for_recipient(email, timeout=20)  # the job's email goes out
-

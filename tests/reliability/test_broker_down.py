@@ -20,8 +20,13 @@ from tests.conftest import (
 
 def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_server):
     broker = RedisServer().start()
-    env = stack_env(f"sqlite:///{tmp_path / 'outage.db'}", f"{broker.url}/0", f"{broker.url}/1",
-                    smtp_server.url, tmp_path)
+    env = stack_env(
+        f"sqlite:///{tmp_path / 'outage.db'}",
+        f"{broker.url}/0",
+        f"{broker.url}/1",
+        smtp_server.url,
+        tmp_path,
+    )
     app = app_for(env)
     migrate(app)
     worker = None
@@ -36,7 +41,9 @@ def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_se
             addresses = [unique_email(), unique_email()]
             for email in addresses:
                 started = time.monotonic()
-                response = web.post("/api/v1/subscriptions", json={"email": email, "newsletters": "daily"})
+                response = web.post(
+                    "/api/v1/subscriptions", json={"email": email, "newsletters": "daily"}
+                )
                 assert response.status_code == 202
                 assert time.monotonic() - started < 1.0
             assert jobs.wait_for_hand_over()
