@@ -273,7 +273,8 @@ def _deliver_rows(
     send_id, newsletter_id = ledger.send_id, template.newsletter_id
     unsub = signing.Minter(token_service("unsubscribe"))
     prefs = signing.Minter(token_service("preferences"))
-    window = 2 * relay.connections()
+    connections = relay.pool()
+    window = 2 * connections.size
     answers: queue.SimpleQueue[relay.Answer] = queue.SimpleQueue()
     in_flight: dict[int, _Row] = {}  # by subscriber id
     tally = _Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
@@ -312,7 +313,7 @@ def _deliver_rows(
                 take(block=False)
             ledger.write()
         in_flight[row.subscriber_id] = row
-        relay.submit(
+        connections.submit(
             message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
         )
         if tally.too_many():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 import html
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -34,6 +35,7 @@ _TO_ADDRESS = "nl-recipient@placeholder.invalid"
 _MSGID = "nl-message-id@placeholder.invalid"
 _TEXT_BODY = b"NLxTEXTxBODYxMARKER"
 _HTML_BODY = b"NLxHTMLxBODYxMARKER"
+_B64_LINE = re.compile(rb".{1,76}", re.S)
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,7 @@ def _to_line(recipient: Recipient) -> bytes:
 
 def _b64(text: str) -> bytes:
     """Base64 in CRLF-separated lines of 76 characters (what `base64.encodebytes` makes)."""
-    encoded = binascii.b2a_base64(text.encode(), newline=False)
-    return b"\r\n".join([encoded[i : i + 76] for i in range(0, len(encoded), 76)])
+    return b"\r\n".join(_B64_LINE.findall(binascii.b2a_base64(text.encode(), newline=False)))
 
 
 def _fill(text: str, recipient: Recipient, name: str) -> str:

@@ -25,7 +25,7 @@ from service.mail.transports import Transport, transport_from_url
 from service.sending import setting
 
 _lock = threading.Lock()
-_pools: dict[tuple[str, int], queue.SimpleQueue] = {}
+_pools: dict[tuple[str, int], Pool] = {}
 
 
 class Answer(NamedTuple):
@@ -56,26 +56,35 @@ def _sender(url: str, jobs: queue.SimpleQueue) -> None:
             answers.put(Answer(tag, result, None))
 
 
-def _jobs() -> queue.SimpleQueue:
-    url = current_app.config["MAIL_URL"]
-    key = (url, connections())
+class Pool:
+    """This process's sender threads for one relay URL (made once, shared by all batches)."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.size = size
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        for n in range(size):
+            threading.Thread(
+                target=_sender, args=(url, self._jobs), name=f"smtp-{n}", daemon=True
+            ).start()
+
+    def submit(
+        self,
+        message: bytes,
+        sender: str,
+        recipient: str,
+        smtputf8: bool,
+        answers: queue.SimpleQueue,
+        tag: Any,
+    ) -> None:
+        """Queue `message` for one of the connections; its `Answer` goes to `answers`."""
+        self._jobs.put((message, sender, recipient, smtputf8, answers, tag))
+
+
+def pool() -> Pool:
+    """The pool for the app's `MAIL_URL` and `SEND_CONNECTIONS`, started on first use."""
+    key = (current_app.config["MAIL_URL"], connections())
     with _lock:
-        jobs = _pools.get(key)
-        if jobs is None:
-            jobs = _pools[key] = queue.SimpleQueue()
-            for n in range(key[1]):
-                name = f"smtp-{n}"
-                threading.Thread(target=_sender, args=(url, jobs), name=name, daemon=True).start()
-    return jobs
-
-
-def submit(
-    message: bytes,
-    sender: str,
-    recipient: str,
-    smtputf8: bool,
-    answers: queue.SimpleQueue,
-    tag: Any,
-) -> None:
-    """Queue `message` for one of the pool's connections; its `Answer` goes to `answers`."""
-    _jobs().put((message, sender, recipient, smtputf8, answers, tag))
+        found = _pools.get(key)
+        if found is None:
+            found = _pools[key] = Pool(*key)
+    return found

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import email
 import email.policy
 
 from service.mail import RenderedEmail, wire
+from service.sending import personalize as personalize_module
 from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
 
 
@@ -68,3 +70,10 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
     broken = dataclasses.replace(reader, unsubscribe_token="a\n.b")  # never from itsdangerous
     raw = personalize(template, 3, broken)
     assert type(raw) is bytes and wire.prepare(raw) != raw  # so the transport stuffs it
+
+
+def test_bodies_are_base64_in_76_character_lines():
+    text = "Привіт, читачу! " * 40
+    assert personalize_module._b64(text) == base64.encodebytes(text.encode()).replace(
+        b"\n", b"\r\n"
+    ).rstrip(b"\r\n")

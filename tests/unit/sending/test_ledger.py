@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import event, func, select
 
@@ -96,7 +98,6 @@ def test_batch_never_has_more_than_its_window_unwritten(
 ) -> None:
     """Accepted-but-unwritten plus in-flight messages stay within 2 x connections."""
     send, readers = send_with_readers
-    sqlite_app.config["SEND_CONNECTIONS"] = connections
     window = 2 * connections
     submitted, worst = [0], [0]
 
@@ -105,7 +106,7 @@ def test_batch_never_has_more_than_its_window_unwritten(
         worst[0] = max(worst[0], submitted[0] - ledger_rows(send.id))
         answers.put(relay.Answer(tag, "250 ok", None))  # the relay answers at once
 
-    monkeypatch.setattr(relay, "submit", submit)
+    monkeypatch.setattr(relay, "pool", lambda: SimpleNamespace(size=connections, submit=submit))
     template = build_template(
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
         sender="n@news.example.org",

@@ -16,8 +16,10 @@ def test_answers_and_errors_come_back_tagged_over_at_most_n_connections(sqlite_a
         sqlite_app.config.update(MAIL_URL=server.url, SEND_CONNECTIONS=3)
         server.fail_next(550, "5.1.1 No such user", recipient="r7@example.org")
         answers: queue.SimpleQueue = queue.SimpleQueue()
+        pool = relay.pool()
+        assert pool is relay.pool() and pool.size == 3
         for n in range(20):
-            relay.submit(MESSAGE, "n@example.org", f"r{n}@example.org", False, answers, n)
+            pool.submit(MESSAGE, "n@example.org", f"r{n}@example.org", False, answers, n)
         got = {a.tag: a for a in (answers.get(timeout=10) for _ in range(20))}
 
         assert sorted(got) == list(range(20))
