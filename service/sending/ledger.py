@@ -5,9 +5,10 @@ ONE executemany and ONE commit (group commit). The batch writes before it lets m
 messages go out than its in-flight window allows (see `delivery`), so the accepted but
 unwritten messages plus those in flight never exceed that window: a worker killed mid-batch
 re-sends at most the window, never more. On PostgreSQL the commit does not wait for the
-WAL flush (`synchronous_commit = off` for that transaction only): a worker that dies loses
+WAL flush (`synchronous_commit = off` on its connection): a worker that dies loses
 nothing committed, and a database crash could lose the last fraction of a second of rows,
-which means a few duplicates, never a miss. The send's counters are tallied in memory and
+which means a few duplicates, never a miss (set once per batch on the ledger's connection
+and reset before it goes back to the pool). The send's counters are tallied in memory and
 added to the row every second (`flush`); `recount` sets them exactly from the ledger when
 the send finishes, so a worker killed before its flush leaves no trace in the final figures.
 """
@@ -29,7 +30,8 @@ COUNTERS = {
     DeliveryStatus.FAILED: "failed",
     DeliveryStatus.SKIPPED: "skipped",
 }
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_ASYNC_COMMIT = text("SET synchronous_commit TO OFF")
+_SYNC_COMMIT = text("RESET synchronous_commit")
 
 
 @cache
@@ -65,16 +67,23 @@ class Ledger:
 
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
+        # On PostgreSQL its commits stop waiting for the WAL flush for as long as the batch
+        # holds it (one SET per batch, not one per commit); `close` restores the default.
         if self._conn is None:
             self._conn = db.engine.connect()
+            if self.dialect == "postgresql":
+                self._conn.execute(_ASYNC_COMMIT)
+                self._conn.commit()
         return self._conn
 
     def close(self) -> None:
         """Write what is buffered, flush the counters and return the connection to the pool."""
-        self.flush()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        try:
+            self.flush()
+        finally:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                _release(conn, self.dialect)
 
     @property
     def unwritten(self) -> int:
@@ -109,8 +118,6 @@ class Ledger:
         if not self.unwritten:
             return
         conn = self._connection()
-        if self.dialect == "postgresql":
-            conn.execute(_ASYNC_COMMIT)
         written = self._insert(conn) if self._inserts else Counter()
         if self._updates:
             conn.execute(_UPDATE, self._updates)
@@ -147,6 +154,20 @@ class Ledger:
         db.session.execute(update(Send).where(Send.id == self.send_id).values(**values))
         db.session.commit()
         self.pending.clear()
+
+
+def _release(conn: Connection, dialect: str) -> None:
+    """Back to the pool with the default commit behaviour (or discarded if that fails)."""
+    try:
+        if dialect == "postgresql":
+            conn.rollback()
+            conn.execute(_SYNC_COMMIT)
+            conn.commit()
+    except Exception:
+        conn.invalidate()
+        raise
+    finally:
+        conn.close()
 
 
 def recount(send_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from service.extensions import db
 from service.mail import RenderedEmail
@@ -13,7 +13,7 @@ from service.models import Delivery, DeliveryStatus, Newsletter, Send, Subscribe
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
 from service.sending.personalize import UNSUB_TOKEN, build_template
-from tests.conftest import unique_email
+from tests.conftest import app_for, migrate, scratch_postgres, stack_env, unique_email
 
 
 @pytest.fixture
@@ -120,3 +120,42 @@ def test_batch_never_has_more_than_its_window_unwritten(
     ledger.close()
     assert submitted[0] == 40 and ledger_rows(send.id) == 40
     assert 1 < worst[0] <= window
+
+
+def test_postgres_commits_without_waiting_only_while_the_batch_holds_the_connection(
+    tmp_path, redis_server
+) -> None:
+    with scratch_postgres() as url:
+        env = stack_env(
+            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+        )
+        app = app_for(env)
+        migrate(app)
+        with app.app_context():
+            news = Newsletter(slug="pg-ledger", name="PG")
+            reader = Subscriber(email=(e := unique_email()), email_ascii=e, email_key=e)
+            db.session.add_all([news, reader])
+            db.session.commit()
+            send = Send(newsletter_id=news.id, status="sending")
+            db.session.add(send)
+            db.session.commit()
+            send_id, reader_id = send.id, reader.id
+            db.session.close()  # its connection back to the pool: the ledger takes it
+
+            ledger = Ledger(send_id)
+            ledger.add(reader_id, DeliveryStatus.SENT, "250 ok", attempts=1)
+            ledger.write()
+            held = ledger._conn
+            dbapi = held.connection.dbapi_connection
+            assert held.execute(text("SHOW synchronous_commit")).scalar() == "off"
+            ledger.close()
+
+            db.session.remove()
+            checked_out = [db.engine.connect() for _ in range(2)]  # every pooled connection
+            [same] = [c for c in checked_out if c.connection.dbapi_connection is dbapi]
+            assert same.execute(text("SHOW synchronous_commit")).scalar() == "on"
+            for conn in checked_out:
+                conn.close()
+            assert db.session.get(Send, send_id).sent == 1
+            db.session.remove()
+            db.engine.dispose()
