@@ -43,10 +43,12 @@ def connections() -> int:
 
 def _sender(url: str, jobs: queue.SimpleQueue) -> None:
     """One pool thread: one transport, sending jobs until the process ends."""
-    transport: Transport = transport_from_url(url, base_dir=ROOT)
+    transport: Transport | None = None
     while True:
         message, sender, recipient, smtputf8, answers, tag = jobs.get()
         try:
+            if transport is None:  # a bad URL is the batch's error, not a dead thread
+                transport = transport_from_url(url, base_dir=ROOT)
             result = transport.send(message, sender, [recipient], smtputf8=smtputf8)
         except BaseException as exc:  # handed to the batch, which decides
             answers.put(Answer(tag, None, exc))

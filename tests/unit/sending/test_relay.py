@@ -27,3 +27,11 @@ def test_answers_and_errors_come_back_tagged_over_at_most_n_connections(sqlite_a
         assert all(got[n].result.startswith("250") for n in got if n != 7)
         assert len(server.wait_for(19)) == 19
         assert server.sessions <= 3
+
+
+def test_an_unusable_relay_url_comes_back_as_the_error(sqlite_app) -> None:
+    sqlite_app.config.update(MAIL_URL="smtp://", SEND_CONNECTIONS=1)
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+    relay.pool().submit(MESSAGE, "n@example.org", "r@example.org", False, answers, "only")
+    answer = answers.get(timeout=10)
+    assert answer.tag == "only" and isinstance(answer.error, ValueError)
