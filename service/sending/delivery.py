@@ -176,6 +176,7 @@ def _bounce(ledger: Ledger, newsletter_id: int, row: _Row, response: str) -> Non
     )
     db.session.commit()
     _record(ledger, row, DeliveryStatus.BOUNCED, response)
+    ledger.write()  # rare: written with the suppression, so a crash cannot turn it into a skip
 
 
 def _record(ledger: Ledger, row: _Row, status: DeliveryStatus, response: str) -> None:

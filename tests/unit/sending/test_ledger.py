@@ -159,3 +159,15 @@ def test_postgres_commits_without_waiting_only_while_the_batch_holds_the_connect
             assert db.session.get(Send, send_id).sent == 1
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> None:
+    send, readers = send_with_readers
+    ledger = Ledger(send.id)
+    ledger.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    bounced = delivery._Row(
+        readers[1].id, readers[1].email, None, False, readers[1].email_key, None, 0
+    )
+    delivery._bounce(ledger, send.newsletter_id, bounced, "550 5.1.1 no such user")
+    assert ledger.unwritten == 0 and ledger_rows(send.id) == 2
+    ledger.close()
