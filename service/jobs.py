@@ -11,6 +11,7 @@ to Celery.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -97,8 +98,8 @@ class _Courier:
 
     The request that queued a job answers at once; the thread waits a few milliseconds for
     more, then publishes every job queued so far together, so under load one Celery message
-    carries many jobs and publishing costs next to nothing per signup. A job the thread never reaches (the
-    process died) is still in the outbox: the relay re-dispatches it after `REDISPATCH_AFTER`.
+    carries many jobs. A job the thread never reaches (the process died) is still in the
+    outbox: the relay re-dispatches it after `REDISPATCH_AFTER`.
     """
 
     def __init__(self) -> None:
@@ -149,6 +150,8 @@ class _Courier:
 
 
 _courier = _Courier()
+# A process that exits (a deploy, gunicorn's max-requests) first lets the courier finish.
+atexit.register(_courier.wait, 2.0)
 
 
 def hand_over_soon(job_id: int, task: str) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +18,7 @@ from flask import Flask
 
 from service import jobs
 from service.extensions import db
-from tests.conftest import RedisServer
+from tests.conftest import RedisServer, stack_env
 
 TASK = "mail.send_confirmation"
 
@@ -63,3 +65,32 @@ def test_hand_over_soon_hands_every_job_over_once(private_broker_app):
     messages = _queued_ids(private_broker_app)
     assert sorted(i for m in messages for i in m) == ids
     assert 1 <= len(messages) <= len(ids)
+
+
+def test_a_process_that_exits_hands_its_queued_jobs_over_first(private_broker_app, tmp_path):
+    """The courier's linger must not lose a job when the process ends right after a signup."""
+    env = stack_env(
+        private_broker_app.config["SQLALCHEMY_DATABASE_URI"],
+        private_broker_app.config["CELERY_BROKER_URL"],
+        private_broker_app.config["REDIS_URL"],
+        "memory://",
+        tmp_path,
+    )
+    script = (
+        "from service import create_app, jobs\n"
+        "from service.extensions import db\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        f"    first = jobs.add_job({TASK!r}, {{'subscriber_id': 0}})\n"
+        f"    last = jobs.add_job({TASK!r}, {{'subscriber_id': 0}})\n"
+        "    db.session.commit()\n"
+        f"    jobs.hand_over([first.id], {TASK!r})  # a process that has published before\n"
+        f"    jobs.hand_over_soon(last.id, {TASK!r})\n"
+        "    print(first.id, last.id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    first, last = map(int, done.stdout.split()[-2:])
+    assert _queued_ids(private_broker_app) == [[first], [last]]
