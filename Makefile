@@ -39,3 +39,5 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/signup.py
+	$(BIN)/python bench/send.py --n 20000 100000 --concurrency 2 --connections 2
+	$(BIN)/python bench/send.py --n 20000 --slow 0.010 --connections 64 --concurrency 2

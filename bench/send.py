@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VENV = ROOT / ".venv" / "bin"
+SMTP_SINK = "/usr/sbin/smtp-sink"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -96,7 +97,9 @@ def start_sink(
             *(["--latency"] if latency else []),
         ]
     else:
-        cmd = ["/usr/sbin/smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", str(max_connections)]
+        if not Path(SMTP_SINK).exists():
+            raise SystemExit(f"{SMTP_SINK} is missing: apt-get install postfix (or use --slow)")
+        cmd = [SMTP_SINK, "-u", "nobody", f"127.0.0.1:{port}", str(max_connections)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
