@@ -154,11 +154,10 @@ def subscribe(request: SignupRequest) -> None:
 
 
 def _write_signup(request: SignupRequest) -> int | None:
-    """One transaction; the confirmation job to hand over, if one is due."""
-    with db.engine.begin() as conn:
-        ids = newsletter_ids(request.newsletters, conn)
-        now = utcnow()
-        if conn.dialect.name == "postgresql":
+    """Store the signup; the confirmation job to hand over, if one is due."""
+    if db.engine.dialect.name == "postgresql":
+        # One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             job_id = signup_statement.record_new_signup(
                 conn,
                 CONFIRMATION_TASK,
@@ -166,15 +165,17 @@ def _write_signup(request: SignupRequest) -> int | None:
                     **_subscriber_values(request),
                     **_consent_values(request),
                     "hash": suppression_hash(request.address.key),
-                    "newsletter_ids": ids,
+                    "newsletter_ids": newsletter_ids(request.newsletters, conn),
                 },
-                now,
-                now + jobs.REDISPATCH_AFTER,
+                utcnow(),
+                utcnow() + jobs.REDISPATCH_AFTER,
             )
-            if job_id is not None:
-                return job_id
-        # Not a new address (or not PostgreSQL): statement by statement.
-        return _record_signup(conn, request, ids, now)
+        if job_id is not None:
+            return job_id
+    # Not a new address (or not PostgreSQL): statement by statement, in one transaction.
+    with db.engine.begin() as conn:
+        ids = newsletter_ids(request.newsletters, conn)
+        return _record_signup(conn, request, ids, utcnow())
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:
