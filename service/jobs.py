@@ -38,7 +38,7 @@ BROKER_BACKOFF_SECONDS = 5.0
 REDISPATCH_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 JOBS_PER_MESSAGE = 50  # small enough that a backlog spreads over every worker
-HAND_OVER_LINGER_SECONDS = 0.02  # how long the courier gathers jobs before publishing
+HAND_OVER_LINGER_SECONDS = 0.1  # how long the courier gathers jobs before publishing
 
 
 def add_job(task: str, payload: dict[str, Any]) -> OutboxJob:
