@@ -125,11 +125,10 @@ def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list
     return [found[slug] for slug in wanted]
 
 
-def _insert_subscriber_statement() -> Any:
+def _insert_subscriber_statement(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id, for this database's dialect."""
-    dialect = db.session.get_bind().dialect.name
     if dialect not in _INSERT_SUBSCRIBER:
-        _INSERT_SUBSCRIBER[dialect] = insert_ignoring_conflicts(_SUBSCRIBERS).returning(
+        _INSERT_SUBSCRIBER[dialect] = insert_ignoring_conflicts(_SUBSCRIBERS, dialect).returning(
             _SUBSCRIBERS.c.id
         )
     return _INSERT_SUBSCRIBER[dialect]
@@ -211,7 +210,7 @@ def _record_signup(
         return None
     # Two concurrent signups of one address make one row: the loser gets no id back.
     subscriber_id = conn.scalar(
-        _insert_subscriber_statement(),
+        _insert_subscriber_statement(conn.dialect.name),
         {
             **_subscriber_values(request),
             "state_version": 0,
