@@ -15,11 +15,8 @@ migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 
-def insert_ignoring_conflicts(model: Any, dialect: str | None = None) -> Any:
-    """An INSERT into a model or table that skips rows violating a unique key (PostgreSQL, SQLite).
-
-    `dialect` defaults to the session's database.
-    """
-    dialect = dialect or db.session.get_bind().dialect.name
+def insert_ignoring_conflicts(model: Any) -> Any:
+    """An INSERT into a model or table that skips rows violating a unique key (PostgreSQL, SQLite)."""
+    dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()

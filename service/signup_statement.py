@@ -1,10 +1,13 @@
-"""PostgreSQL: a new reader's whole signup as one statement, one round trip instead of six.
+"""A new reader's signup in as few statements as the database allows.
+
+PostgreSQL: the whole signup as one statement, one round trip instead of six.
 
 A chain of data-modifying CTEs inserts the subscriber (unless the address is known or blocked
 by hand), its pending subscriptions, their events, the consent record and the confirmation's
 outbox job, and returns the job's id. A known or blocked address inserts nothing and returns
 no row; `service.subscriptions` then takes its general path, statement by statement, in the
-same transaction. SQLite has no data-modifying CTEs, and no round trips to save.
+same transaction. SQLite has no data-modifying CTEs: it uses `new_subscriber` alone, which
+folds the manual-block check into the insert.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from service.models import (
@@ -53,33 +57,38 @@ def _param(column: Column) -> Any:
     return bindparam(column.name, type_=column.type)
 
 
+_NOW = bindparam("now", type_=_SUBSCRIBERS.c.created_at.type)
+
+
 @cache
-def _statement(task: str) -> Select:
-    now = bindparam("now", type_=_SUBSCRIBERS.c.created_at.type)
-    pending = literal(SubscriptionStatus.PENDING.value)
+def new_subscriber(dialect: str) -> Any:
+    """INSERT the subscriber unless the address is known or blocked by hand, RETURNING its id.
+
+    Parameters: the subscriber's fields, `hash` (its suppression hash) and `now`. Both
+    backends use it: SQLite on its own, PostgreSQL as the head of `_statement`.
+    """
+    module = postgresql if dialect == "postgresql" else sqlite
     blocked = select(Suppression.__table__.c.id).where(
         Suppression.__table__.c.email_hash == bindparam("hash"),
         Suppression.__table__.c.reason == "manual",
     )
-    subscriber_columns = [_SUBSCRIBERS.c[name] for name in _SUBSCRIBER_FIELDS]
-    subscriber = (
-        insert(_SUBSCRIBERS)
+    columns = [_SUBSCRIBERS.c[name] for name in _SUBSCRIBER_FIELDS]
+    return (
+        module.insert(_SUBSCRIBERS)
         .from_select(
-            [
-                *subscriber_columns,
-                "state_version",
-                "last_confirmation_sent_at",
-                "created_at",
-                "updated_at",
-            ],
-            select(*map(_param, subscriber_columns), literal(0), now, now, now).where(
-                ~exists(blocked)
-            ),
+            [*columns, "state_version", "last_confirmation_sent_at", "created_at", "updated_at"],
+            select(*map(_param, columns), literal(0), _NOW, _NOW, _NOW).where(~exists(blocked)),
         )
         .on_conflict_do_nothing()
         .returning(_SUBSCRIBERS.c.id)
-        .cte("new_subscriber")
     )
+
+
+@cache
+def _statement(task: str) -> Select:
+    now = _NOW
+    pending = literal(SubscriptionStatus.PENDING.value)
+    subscriber = new_subscriber("postgresql").cte("new_subscriber")
     newsletter = (
         func.unnest(bindparam("newsletter_ids", type_=ARRAY(Integer)))
         .table_valued("id")

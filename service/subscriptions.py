@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, or_, select, updat
 from sqlalchemy.exc import DBAPIError
 
 from service import jobs, signup_statement
-from service.extensions import db, insert_ignoring_conflicts
+from service.extensions import db
 from service.mail import send_transactional
 from service.models import (
     ConsentRecord,
@@ -98,7 +98,6 @@ _INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(_SUBSCRIPTIONS.c.id)
 _INSERT_EVENTS = insert(SubscriptionEvent.__table__)
 _INSERT_CONSENT = insert(ConsentRecord.__table__)
 _INSERT_JOB = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
-_INSERT_SUBSCRIBER: dict[str, Any] = {}
 
 
 def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list[int]:
@@ -123,15 +122,6 @@ def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list
     if unknown:
         raise UnknownNewsletter(", ".join(unknown))
     return [found[slug] for slug in wanted]
-
-
-def _insert_subscriber_statement(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, for this database's dialect."""
-    if dialect not in _INSERT_SUBSCRIBER:
-        _INSERT_SUBSCRIBER[dialect] = insert_ignoring_conflicts(_SUBSCRIBERS, dialect).returning(
-            _SUBSCRIBERS.c.id
-        )
-    return _INSERT_SUBSCRIBER[dialect]
 
 
 def subscribe(request: SignupRequest) -> None:
@@ -205,23 +195,17 @@ def _record_signup(
 ) -> int | None:
     """Write the signup; return the confirmation job to hand over, if one is due."""
     address = request.address
-    block = conn.scalar(_BLOCK_REASON, {"hash": suppression_hash(address.key)})
-    if block == "manual":  # a manual block stops even the confirmation email
-        return None
+    email_hash = suppression_hash(address.key)
     # Two concurrent signups of one address make one row: the loser gets no id back.
     subscriber_id = conn.scalar(
-        _insert_subscriber_statement(conn.dialect.name),
-        {
-            **_subscriber_values(request),
-            "state_version": 0,
-            "last_confirmation_sent_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
+        signup_statement.new_subscriber(conn.dialect.name),
+        {**_subscriber_values(request), "hash": email_hash, "now": now},
     )
     is_new = subscriber_id is not None
     existing: dict[int, tuple[int, str]] = {}
     if not is_new:
+        if conn.scalar(_BLOCK_REASON, {"hash": email_hash}) == "manual":
+            return None  # a manual block stops even the confirmation email
         subscriber_id = conn.scalar(_SUBSCRIBER_ID, {"key": address.key})
         existing = {
             row.newsletter_id: (row.id, row.status)
