@@ -81,7 +81,7 @@ _SLUG_CACHE_SECONDS = 60.0
 _slug_cache: dict[tuple[str, str], tuple[int, float]] = {}
 
 # The hot path's statements, built once (building them per request costs more than running
-# them) on the plain tables, and run on the session's connection: Core, not the ORM's
+# them) on the plain tables, and run on a connection of their own: Core, not the ORM's
 # bulk-insert machinery, which costs several times more per statement.
 _SUBSCRIBERS, _SUBSCRIPTIONS = Subscriber.__table__, Subscription.__table__
 _NEWSLETTER_IDS = select(Newsletter.slug, Newsletter.id).where(
@@ -129,7 +129,7 @@ def subscribe(request: SignupRequest) -> None:
 
     This is the hot path: prebuilt Core statements in one transaction of its own (no ORM
     session), one commit, and the confirmation handed to the courier. A new address (the
-    common case) takes one statement on PostgreSQL (`service.signup_statement`) and six on
+    common case) takes one statement on PostgreSQL (`service.signup_statement`) and five on
     SQLite; a known one a few more.
     """
     try:
@@ -146,6 +146,7 @@ def _write_signup(request: SignupRequest) -> int | None:
     """Store the signup; the confirmation job to hand over, if one is due."""
     if db.engine.dialect.name == "postgresql":
         # One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
+        now = utcnow()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             job_id = signup_statement.record_new_signup(
                 conn,
@@ -156,8 +157,8 @@ def _write_signup(request: SignupRequest) -> int | None:
                     "hash": suppression_hash(request.address.key),
                     "newsletter_ids": newsletter_ids(request.newsletters, conn),
                 },
-                utcnow(),
-                utcnow() + jobs.REDISPATCH_AFTER,
+                now,
+                now + jobs.REDISPATCH_AFTER,
             )
         if job_id is not None:
             return job_id
