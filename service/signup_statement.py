@@ -5,8 +5,8 @@ PostgreSQL: the whole signup as one statement, one round trip instead of six.
 A chain of data-modifying CTEs inserts the subscriber (unless the address is known or blocked
 by hand), its pending subscriptions, their events, the consent record and the confirmation's
 outbox job, and returns the job's id. A known or blocked address inserts nothing and returns
-no row; `service.subscriptions` then takes its general path, statement by statement, in the
-same transaction. SQLite has no data-modifying CTEs: it uses `new_subscriber` alone, which
+no row; `service.subscriptions` then takes its general path, statement by statement, in a
+transaction. SQLite has no data-modifying CTEs: it uses `new_subscriber` alone, which
 folds the manual-block check into the insert.
 """
 
