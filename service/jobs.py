@@ -132,16 +132,15 @@ class _Courier:
             time.sleep(HAND_OVER_LINGER_SECONDS)  # let more jobs join this message
             while not self._queue.empty():
                 items.append(self._queue.get())
-            by_app: dict[Flask, list[tuple[int, str]]] = defaultdict(list)
+            by_task: dict[tuple[Flask, str], list[int]] = defaultdict(list)
             for app, task, job_id in items:
-                by_app[app].append((job_id, task))
-            for app, pending in by_app.items():
+                by_task[app, task].append(job_id)
+            for (app, task), ids in by_task.items():
                 with app.app_context():
                     try:
-                        for task in {task for _, task in pending}:
-                            hand_over([i for i, t in pending if t == task], task)
+                        hand_over(ids, task)
                     except Exception:  # the jobs stay in the outbox for the relay
-                        log.exception("hand-over of %s jobs failed", len(pending))
+                        log.exception("hand-over of %s jobs failed", len(ids))
                     finally:
                         db.session.remove()
             with self._finished:

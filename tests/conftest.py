@@ -321,15 +321,11 @@ def newsletter(app: Flask):
     return make
 
 
-@pytest.fixture
-def sqlite_app(tmp_path, redis_server) -> Iterator[Flask]:
-    """A plain app on a fresh SQLite file, no worker: for fast tests of services and pages."""
+@contextmanager
+def plain_app(database_url: str, redis_server: RedisServer, instance: Path) -> Iterator[Flask]:
+    """A migrated app on `database_url` with no worker, its context pushed, disposed on exit."""
     env = stack_env(
-        f"sqlite:///{tmp_path / 'unit.db'}",
-        f"{redis_server.url}/3",
-        f"{redis_server.url}/0",
-        "memory://",
-        tmp_path,
+        database_url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", instance
     )
     app = app_for(env)
     migrate(app)
@@ -337,6 +333,13 @@ def sqlite_app(tmp_path, redis_server) -> Iterator[Flask]:
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path, redis_server) -> Iterator[Flask]:
+    """A plain app on a fresh SQLite file, no worker: for fast tests of services and pages."""
+    with plain_app(f"sqlite:///{tmp_path / 'unit.db'}", redis_server, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture
@@ -354,6 +357,13 @@ def sqlite_app_with(sqlite_app, tmp_path, redis_server):
         return app_for(env, **overrides)
 
     return make
+
+
+@pytest.fixture
+def postgres_app(tmp_path, redis_server) -> Iterator[Flask]:
+    """A plain app on a scratch PostgreSQL database, no worker, its context pushed."""
+    with scratch_postgres() as url, plain_app(url, redis_server, tmp_path) as app:
+        yield app
 
 
 @pytest.fixture

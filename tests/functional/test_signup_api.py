@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import app_for, unique_email
+from tests.conftest import unique_email
 
 URL = "/api/v1/subscriptions"
 
@@ -115,17 +115,8 @@ def test_messages_are_localized(web, slug):
     assert response.json["message"].startswith("Будь ласка")
 
 
-def test_cors_preflight_and_allowed_origin(tmp_path, redis_server, sqlite_app):
-    from tests.conftest import stack_env
-
-    env = stack_env(
-        sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
-        f"{redis_server.url}/3",
-        f"{redis_server.url}/0",
-        "memory://",
-        tmp_path,
-    )
-    app = app_for(env, ALLOWED_ORIGINS=["https://news.example.org"])
+def test_cors_preflight_and_allowed_origin(sqlite_app_with):
+    app = sqlite_app_with(ALLOWED_ORIGINS=["https://news.example.org"])
     web = app.test_client()
     ok = web.options(
         URL, headers={"Origin": "https://news.example.org", "Access-Control-Request-Method": "POST"}
@@ -137,18 +128,8 @@ def test_cors_preflight_and_allowed_origin(tmp_path, redis_server, sqlite_app):
     assert "Access-Control-Allow-Origin" not in denied.headers
 
 
-def test_rate_limited_per_address_with_retry_after(tmp_path, redis_server, sqlite_app, slug):
-    from tests.conftest import stack_env
-
-    env = stack_env(
-        sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
-        f"{redis_server.url}/3",
-        f"{redis_server.url}/0",
-        "memory://",
-        tmp_path,
-    )
-    app = app_for(
-        env,
+def test_rate_limited_per_address_with_retry_after(sqlite_app_with, slug):
+    app = sqlite_app_with(
         RATELIMIT_ENABLED=True,
         RATELIMIT_STORAGE_URI="memory://",
         SIGNUP_RATE_LIMIT_ADDRESS="2/hour",

@@ -14,28 +14,16 @@ from service.extensions import db
 from service.models import Newsletter, Subscriber
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
-    app_for,
-    migrate,
-    scratch_postgres,
-    stack_env,
     unique_email,
 )
 
 
 @pytest.fixture
-def pg_app(tmp_path, redis_server):
-    with scratch_postgres() as url:
-        env = stack_env(
-            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
-        )
-        app = app_for(env)
-        migrate(app)
-        with app.app_context():
-            db.session.add(Newsletter(slug="daily", name="Ukraine Daily"))
-            db.session.commit()
-            yield app, url.rsplit("/", 1)[1]
-            db.session.remove()
-            db.engine.dispose()
+def pg_app(postgres_app):
+    """The app and its database's name, with the newsletter readers sign up for."""
+    db.session.add(Newsletter(slug="daily", name="Ukraine Daily"))
+    db.session.commit()
+    return postgres_app, postgres_app.config["SQLALCHEMY_DATABASE_URI"].rsplit("/", 1)[1]
 
 
 def _kill_sessions(database_name: str) -> int:

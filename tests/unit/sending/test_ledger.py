@@ -13,7 +13,7 @@ from service.models import Delivery, DeliveryStatus, Newsletter, Send, Subscribe
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
 from service.sending.personalize import UNSUB_TOKEN, build_template
-from tests.conftest import app_for, migrate, scratch_postgres, stack_env, unique_email
+from tests.conftest import unique_email
 
 
 @pytest.fixture
@@ -123,42 +123,33 @@ def test_batch_never_has_more_than_its_window_unwritten(
 
 
 def test_postgres_commits_without_waiting_only_while_the_batch_holds_the_connection(
-    tmp_path, redis_server
+    postgres_app,
 ) -> None:
-    with scratch_postgres() as url:
-        env = stack_env(
-            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
-        )
-        app = app_for(env)
-        migrate(app)
-        with app.app_context():
-            news = Newsletter(slug="pg-ledger", name="PG")
-            reader = Subscriber(email=(e := unique_email()), email_ascii=e, email_key=e)
-            db.session.add_all([news, reader])
-            db.session.commit()
-            send = Send(newsletter_id=news.id, status="sending")
-            db.session.add(send)
-            db.session.commit()
-            send_id, reader_id = send.id, reader.id
-            db.session.close()  # its connection back to the pool: the ledger takes it
+    news = Newsletter(slug="pg-ledger", name="PG")
+    reader = Subscriber(email=(e := unique_email()), email_ascii=e, email_key=e)
+    db.session.add_all([news, reader])
+    db.session.commit()
+    send = Send(newsletter_id=news.id, status="sending")
+    db.session.add(send)
+    db.session.commit()
+    send_id, reader_id = send.id, reader.id
+    db.session.close()  # its connection back to the pool: the ledger takes it
 
-            ledger = Ledger(send_id)
-            ledger.add(reader_id, DeliveryStatus.SENT, "250 ok", attempts=1)
-            ledger.write()
-            held = ledger._conn
-            dbapi = held.connection.dbapi_connection
-            assert held.execute(text("SHOW synchronous_commit")).scalar() == "off"
-            ledger.close()
+    ledger = Ledger(send_id)
+    ledger.add(reader_id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    ledger.write()
+    held = ledger._conn
+    dbapi = held.connection.dbapi_connection
+    assert held.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    ledger.close()
 
-            db.session.remove()
-            checked_out = [db.engine.connect() for _ in range(2)]  # every pooled connection
-            [same] = [c for c in checked_out if c.connection.dbapi_connection is dbapi]
-            assert same.execute(text("SHOW synchronous_commit")).scalar() == "on"
-            for conn in checked_out:
-                conn.close()
-            assert db.session.get(Send, send_id).sent == 1
-            db.session.remove()
-            db.engine.dispose()
+    db.session.remove()
+    checked_out = [db.engine.connect() for _ in range(2)]  # every pooled connection
+    [same] = [c for c in checked_out if c.connection.dbapi_connection is dbapi]
+    assert same.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    for conn in checked_out:
+        conn.close()
+    assert db.session.get(Send, send_id).sent == 1
 
 
 def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> None:
