@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+import time_machine
 
 from service.digests import DigestContent, compose, render_digest
 from service.extensions import db
@@ -310,6 +311,11 @@ def _serve_placeholder_image(route):
 
 
 def test_cli_preview_writes_html_and_says_when_skipped(sqlite_app, tmp_path):
+    with time_machine.travel(NOW, tick=True):  # the articles are dated relative to NOW
+        _check_cli_preview(sqlite_app, tmp_path)
+
+
+def _check_cli_preview(sqlite_app, tmp_path):
     newsletter = make_newsletter(min_new_articles=2)
     runner = sqlite_app.test_cli_runner()
     out = tmp_path / "digest.html"
