@@ -78,7 +78,7 @@ def suppression_hash(email_key: str) -> str:
 
 
 _SLUG_CACHE_SECONDS = 60.0
-_slug_cache: dict[tuple[str, str], tuple[int, float]] = {}
+_slug_cache: dict[tuple[Any, str], tuple[int, float]] = {}
 
 # The hot path's statements, built once (building them per request costs more than running
 # them) on the plain tables, and run on a connection of their own: Core, not the ORM's
@@ -100,13 +100,13 @@ _INSERT_CONSENT = insert(ConsentRecord.__table__)
 _INSERT_JOB = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
 
 
-def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list[int]:
+def newsletter_ids(slugs: Sequence[str]) -> list[int]:
     """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing.
 
     Known slugs are cached per process for a minute; an unknown one is always looked up.
     """
     wanted = list(dict.fromkeys(slugs))
-    database = str(db.engine.url)
+    database = db.engine.url
     now = time.monotonic()
     found = {}
     for slug in wanted:
@@ -115,9 +115,10 @@ def newsletter_ids(slugs: Sequence[str], conn: Connection | None = None) -> list
             found[slug] = hit[0]
     missing = [slug for slug in wanted if slug not in found]
     if missing:
-        for slug, id_ in (conn or db.session).execute(_NEWSLETTER_IDS, {"slugs": missing}):
-            found[slug] = id_
-            _slug_cache[(database, slug)] = (id_, now)
+        with db.engine.connect() as conn:
+            for slug, id_ in conn.execute(_NEWSLETTER_IDS, {"slugs": missing}):
+                found[slug] = id_
+                _slug_cache[(database, slug)] = (id_, now)
     unknown = [slug for slug in wanted if slug not in found]
     if unknown:
         raise UnknownNewsletter(", ".join(unknown))
@@ -144,28 +145,25 @@ def subscribe(request: SignupRequest) -> None:
 
 def _write_signup(request: SignupRequest) -> int | None:
     """Store the signup; the confirmation job to hand over, if one is due."""
-    if db.engine.dialect.name == "postgresql":
-        # One statement is atomic by itself: no BEGIN and COMMIT round trips around it.
-        now = utcnow()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            job_id = signup_statement.record_new_signup(
-                conn,
-                CONFIRMATION_TASK,
-                {
-                    **_subscriber_values(request),
-                    **_consent_values(request),
-                    "hash": suppression_hash(request.address.key),
-                    "newsletter_ids": newsletter_ids(request.newsletters, conn),
-                },
-                now,
-                now + jobs.REDISPATCH_AFTER,
-            )
-        if job_id is not None:
-            return job_id
-    # Not a new address (or not PostgreSQL): statement by statement, in one transaction.
+    ids = newsletter_ids(request.newsletters)
+    now = utcnow()
+    job_id = signup_statement.record_new_signup(
+        db.engine,
+        CONFIRMATION_TASK,
+        {
+            **_subscriber_values(request),
+            **_consent_values(request),
+            "hash": suppression_hash(request.address.key),
+        },
+        ids,
+        now,
+        now + jobs.REDISPATCH_AFTER,
+    )
+    if job_id is not None:
+        return job_id
+    # A known address: statement by statement, in one transaction.
     with db.engine.begin() as conn:
-        ids = newsletter_ids(request.newsletters, conn)
-        return _record_signup(conn, request, ids, utcnow())
+        return _record_signup(conn, request, ids, now)
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:

@@ -1,6 +1,19 @@
 """HTTP: the blueprints, registered in one place."""
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
+
+
+class NoCookieSessions(SecureCookieSessionInterface):
+    """The service keeps no cookie sessions: nothing to sign or verify on each request.
+
+    Flask's default opens a signed-cookie session for every request (a key derivation each
+    time); no view here uses `flask.session`, and the public API must never set cookies.
+    """
+
+    def open_session(self, app: Flask, request: object) -> None:
+        """No session: Flask falls back to a null session."""
+        return None
 
 
 def register_blueprints(app: Flask) -> None:
@@ -21,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
         unsubscribe,
     )
 
+    app.session_interface = NoCookieSessions()
     errors.register(app)
     for module in (
         health,

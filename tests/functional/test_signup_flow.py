@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 
 from service.extensions import db
-from service.models import ConsentRecord, OutboxJob, Subscriber, Subscription, SubscriptionEvent
+from service.models import (
+    ConsentRecord,
+    OutboxJob,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    utcnow,
+)
 from tests.conftest import unique_email
 
 THANKS = "Thank you for signing up for this newsletter. We've sent you a confirmation email."
@@ -199,4 +207,10 @@ def test_a_new_address_writes_every_record_of_the_signup(client, app, newsletter
         if j.payload == {"subscriber_id": reader.id}
     ]
     assert [j.task for j in jobs] == ["mail.send_confirmation"]
+    # One clock reading, stored so that it reads back as the same aware UTC time everywhere.
+    stamps = {reader.created_at, reader.updated_at, consent.created_at, jobs[0].created_at}
+    stamps |= {s.created_at for s in subscriptions} | {e.created_at for e in events}
+    [stamp] = stamps
+    assert stamp.utcoffset() == timedelta(0) and abs(utcnow() - stamp) < timedelta(minutes=1)
+    assert jobs[0].available_at - stamp == timedelta(minutes=5)  # left to the hand-over first
     assert smtp.wait_for_recipient(email, timeout=20)  # the job's email goes out
