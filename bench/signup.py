@@ -6,6 +6,9 @@ seeds a scratch database, starts a private redis-server (the Celery broker) and 
 free ports, drives wrk with bench/signup.lua (a unique address per request), then runs the
 floor (bench/floor_app.py: Flask + email-validator + one SQLite insert) under the same gunicorn
 settings. Prints the median of the runs: signups/s, p50/p99 latency, and ours/floor.
+A signup request stores one outbox job; no worker runs during the wrk runs, so afterwards the
+bench applies the whole backlog the way one worker process does (`apply_signups`, a Celery
+message's worth of jobs per transaction) and prints that rate too: the workers must keep up.
 Every process it starts is stopped by pid; the scratch PostgreSQL database is dropped.
 `--profile 200` instead profiles 200 signups through the test client with cProfile.
 """
@@ -13,6 +16,7 @@ Every process it starts is stopped by pid; the scratch PostgreSQL database is dr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -145,6 +149,7 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
         newsletter_cmd(env, "db", "upgrade", "heads")
         newsletter_cmd(env, "seed-demo")
         ours = measure("service:create_app()", env, args)
+        ours["apply"] = apply_backlog(env)
     finally:
         if backend == "postgresql":
             subprocess.run(
@@ -155,6 +160,48 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
     floor_env = dict(env, FLOOR_DB=str(tmp / f"floor-{backend}.db"))
     floor = measure("bench.floor_app:app", floor_env, args)
     return {"ours": ours, "floor": floor}
+
+
+def apply_backlog(env: dict[str, str]) -> dict[str, float]:
+    """Apply every stored signup in a process of its own, as one worker would; the rate."""
+    out = subprocess.run(
+        [str(VENV / "python"), __file__, "--apply-backlog"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def _apply_backlog_here() -> None:
+    """`--apply-backlog`: apply the pending signup jobs of $DATABASE_URL; print JSON."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import select
+
+    from service import create_app, jobs
+    from service.extensions import db
+    from service.models import JobStatus, OutboxJob
+    from service.subscriptions import SIGNUP_TASK, apply_signups
+
+    app = create_app()
+    with app.app_context():
+        pending = select(OutboxJob.id).where(
+            OutboxJob.task == SIGNUP_TASK, OutboxJob.status == JobStatus.PENDING
+        )
+        ids = list(db.session.scalars(pending.order_by(OutboxJob.id)))
+        db.session.remove()
+        started, cpu = time.perf_counter(), time.process_time()
+        applied = 0
+        for start in range(0, len(ids), jobs.JOBS_PER_MESSAGE):
+            applied += apply_signups(ids[start : start + jobs.JOBS_PER_MESSAGE])
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        json.dumps(
+            {"applied": applied, "per_second": applied / wall, "cpu_ms": cpu / applied * 1000}
+        )
+    )
 
 
 def profile(requests: int, tmp: Path, redis_url: str) -> None:
@@ -223,7 +270,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--profile", type=int, default=0, help="cProfile N signups instead")
+    parser.add_argument("--apply-backlog", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.apply_backlog:
+        _apply_backlog_here()
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-signup-") as tmpdir:
         tmp = Path(tmpdir)
@@ -261,6 +312,11 @@ def main() -> None:
             )
         ratio = pair["ours"]["rps"] / pair["floor"]["rps"]
         print(f"{backend:<11} ours/floor = {ratio:.2f}")
+        apply = pair["ours"]["apply"]
+        print(
+            f"{backend:<11} then one worker process applied the {apply['applied']} stored signups:"
+            f" {apply['per_second']:.0f}/s, {apply['cpu_ms']:.2f} ms CPU each"
+        )
     sys.stdout.flush()
 
 

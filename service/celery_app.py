@@ -9,6 +9,7 @@ from celery import Celery, Task
 from flask import Flask
 
 TASK_MODULES = [
+    "tasks.signups",
     "tasks.mail",
     "tasks.outbox",
     "tasks.maintenance",

@@ -1,15 +1,22 @@
-"""Subscribe, confirm and re-send confirmation: plain functions on the database session.
+"""Subscribe, confirm and re-send confirmation: plain functions on the database.
 
-Double opt-in: a signup stores pending subscriptions and a consent record, and queues one
-confirmation email (at most one per address per `CONFIRMATION_RESEND_SECONDS`). The answer is
-the same whatever the address's state, so nothing can be learnt by probing. Confirming with
-the emailed token confirms every pending subscription of that reader; the token is bound to
-the reader's `state_version`, so after any later change an old link cannot be replayed.
+A signup is accepted in two steps. The web request checks it and stores it as one row, an
+outbox job that carries the whole signup (`subscribe`), then answers 202: one durable insert,
+so the signup boxes of a busy article page cost little. A worker then applies it
+(`apply_signups`, many per transaction): the subscriber, pending subscriptions and their
+events, the consent record (stamped with the time of the request), and one confirmation
+email, at most one per address per `CONFIRMATION_RESEND_SECONDS`. The answer is the same
+whatever the address's state, so nothing can be learnt by probing.
+
+Double opt-in: confirming with the emailed token confirms every pending subscription of that
+reader; the token is bound to the reader's `state_version`, so after any later change an old
+link cannot be replayed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +46,8 @@ from service.tokens import TokenInvalid, token_service
 from service.validation import Address
 
 CONFIRMATION_TASK = "mail.send_confirmation"
+SIGNUP_TASK = "signups.apply"
+log = logging.getLogger(__name__)
 
 
 class UnknownNewsletter(ValueError):
@@ -98,6 +107,32 @@ _INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(_SUBSCRIPTIONS.c.id)
 _INSERT_EVENTS = insert(SubscriptionEvent.__table__)
 _INSERT_CONSENT = insert(ConsentRecord.__table__)
 _INSERT_JOB = insert(OutboxJob.__table__).returning(OutboxJob.__table__.c.id)
+_JOBS = OutboxJob.__table__
+_CLAIM_SIGNUPS = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id.in_(bindparam("ids", expanding=True)),
+        _JOBS.c.task == SIGNUP_TASK,
+        _JOBS.c.status == JobStatus.PENDING,
+    )
+    .values(
+        status=JobStatus.DONE,
+        attempts=_JOBS.c.attempts + 1,
+        dispatched_at=bindparam("now", type_=_JOBS.c.dispatched_at.type),
+        finished_at=bindparam("now", type_=_JOBS.c.finished_at.type),
+    )
+    .returning(_JOBS.c.id, _JOBS.c.payload)
+)
+_FAIL_JOB = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("job_id"))
+    .values(status=JobStatus.FAILED, last_error=bindparam("error"))
+)
+_FORGET_PAYLOADS = (
+    update(_JOBS).where(_JOBS.c.id.in_(bindparam("ids", expanding=True))).values(payload={})
+)
+_SUBSCRIBER_FIELDS = ("email", "email_ascii", "email_key", "smtputf8", "name", "locale")
+_CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
 
 
 def newsletter_ids(slugs: Sequence[str]) -> list[int]:
@@ -126,44 +161,55 @@ def newsletter_ids(slugs: Sequence[str]) -> list[int]:
 
 
 def subscribe(request: SignupRequest) -> None:
-    """Record a signup and queue its confirmation; the same outcome for every address state.
+    """Accept a signup: store it as one outbox job and hand that to a worker soon.
 
-    This is the hot path: prebuilt Core statements in one transaction of its own (no ORM
-    session), one commit, and the confirmation handed to the courier. A new address (the
-    common case) takes one statement on PostgreSQL (`service.signup_statement`) and five on
-    SQLite; a known one a few more.
+    The job is committed before this returns (the 202 never promises what is not stored). If
+    the broker is down the job waits for beat's relay; a worker applies it either way.
     """
-    try:
-        job_id = _write_signup(request)
-    except DBAPIError as error:  # the server dropped a pooled connection: once more, fresh
-        if not error.connection_invalidated:
-            raise
-        job_id = _write_signup(request)
-    if job_id is not None:
-        jobs.hand_over_soon(job_id, CONFIRMATION_TASK)
-
-
-def _write_signup(request: SignupRequest) -> int | None:
-    """Store the signup; the confirmation job to hand over, if one is due."""
-    ids = newsletter_ids(request.newsletters)
     now = utcnow()
-    job_id = signup_statement.record_new_signup(
-        db.engine,
-        CONFIRMATION_TASK,
-        {
-            **_subscriber_values(request),
-            **_consent_values(request),
-            "hash": suppression_hash(request.address.key),
-        },
-        ids,
-        now,
-        now + jobs.REDISPATCH_AFTER,
+    payload = {
+        **_subscriber_values(request),
+        **_consent_values(request),
+        "newsletter_ids": newsletter_ids(request.newsletters),
+        "at": now.isoformat(),
+    }
+    job_id = signup_statement.record_signup_job(
+        db.engine, SIGNUP_TASK, payload, now, now + jobs.REDISPATCH_AFTER
     )
-    if job_id is not None:
-        return job_id
-    # A known address: statement by statement, in one transaction.
+    jobs.hand_over_soon(job_id, SIGNUP_TASK)
+
+
+def apply_signups(job_ids: int | list[int]) -> int:
+    """Apply the signups of these outbox jobs in one transaction; return how many it applied.
+
+    Claiming a job and applying it commit together, so a job is applied once: a worker that
+    dies half-way leaves the jobs pending for the relay, and a job handed over twice is
+    applied by whoever claims it first. One signup that fails is rolled back alone and its
+    job marked failed. The confirmation emails are handed over after the commit.
+    """
+    ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+    confirmations: list[int] = []
+    applied = 0
     with db.engine.begin() as conn:
-        return _record_signup(conn, request, ids, now)
+        claimed = sorted(conn.execute(_CLAIM_SIGNUPS, {"ids": ids, "now": utcnow()}).all())
+        for job_id, signup in claimed:
+            try:
+                with conn.begin_nested():
+                    confirmation = _record_signup(
+                        conn, signup, datetime.fromisoformat(signup["at"])
+                    )
+            except (DBAPIError, KeyError, TypeError, ValueError) as exc:
+                log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
+                conn.execute(_FAIL_JOB, {"job_id": job_id, "error": repr(exc)[:1000]})
+                continue
+            applied += 1
+            if confirmation is not None:
+                confirmations.append(confirmation)
+        if claimed:  # what the jobs carried is in the signups' rows now: keep no copy
+            conn.execute(_FORGET_PAYLOADS, {"ids": [job_id for job_id, _ in claimed]})
+    if confirmations:
+        jobs.hand_over(confirmations, CONFIRMATION_TASK)
+    return applied
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:
@@ -189,23 +235,23 @@ def _consent_values(request: SignupRequest) -> dict[str, Any]:
     }
 
 
-def _record_signup(
-    conn: Connection, request: SignupRequest, ids: list[int], now: datetime
-) -> int | None:
-    """Write the signup; return the confirmation job to hand over, if one is due."""
-    address = request.address
-    email_hash = suppression_hash(address.key)
+def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> int | None:
+    """Write one signup (as `subscribe` stored it); the confirmation job due, if any."""
+    key = signup["email_key"]
+    email_hash = suppression_hash(key)
+    ids = signup["newsletter_ids"]
+    subscriber = {name: signup[name] for name in _SUBSCRIBER_FIELDS}
     # Two concurrent signups of one address make one row: the loser gets no id back.
     subscriber_id = conn.scalar(
         signup_statement.new_subscriber(conn.dialect.name),
-        {**_subscriber_values(request), "hash": email_hash, "now": now},
+        {**subscriber, "hash": email_hash, "now": now},
     )
     is_new = subscriber_id is not None
     existing: dict[int, tuple[int, str]] = {}
     if not is_new:
         if conn.scalar(_BLOCK_REASON, {"hash": email_hash}) == "manual":
             return None  # a manual block stops even the confirmation email
-        subscriber_id = conn.scalar(_SUBSCRIBER_ID, {"key": address.key})
+        subscriber_id = conn.scalar(_SUBSCRIBER_ID, {"key": key})
         existing = {
             row.newsletter_id: (row.id, row.status)
             for row in conn.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
@@ -214,7 +260,7 @@ def _record_signup(
     conn.execute(
         _INSERT_CONSENT,
         {
-            **_consent_values(request),
+            **{name: signup[name] for name in _CONSENT_FIELDS},
             "subscriber_id": subscriber_id,
             "action": "signup",
             "created_at": now,

@@ -25,10 +25,11 @@ import pytest
 from flask import Flask
 from flask_migrate import upgrade
 
-from service import create_app
+from service import create_app, jobs
 from service.auth import create_api_key
 from service.extensions import db
-from service.models import Newsletter
+from service.models import JobStatus, Newsletter, OutboxJob, Subscriber
+from service.subscriptions import SIGNUP_TASK, apply_signups
 from tests.support.smtp_server import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -378,3 +379,40 @@ def service_log(caplog) -> pytest.LogCaptureFixture:
 def unique_email(domain: str = "gmail.com") -> str:
     """An address no other test uses."""
     return f"reader.{uuid.uuid4().hex[:12]}@{domain}"
+
+
+def _pending_signups() -> list[int]:
+    """Ids of the signup jobs not applied yet (read on a connection of its own)."""
+    with db.engine.connect() as conn:
+        return list(
+            conn.scalars(
+                db.select(OutboxJob.id).where(
+                    OutboxJob.task == SIGNUP_TASK, OutboxJob.status == JobStatus.PENDING
+                )
+            )
+        )
+
+
+def wait_for_signups(timeout: float = 20.0) -> None:
+    """Wait until the stack's Celery worker applied every signup accepted so far."""
+    assert jobs.wait_for_hand_over(timeout), "the courier did not hand the signups over"
+    deadline = time.monotonic() + timeout
+    while pending := _pending_signups():
+        assert time.monotonic() < deadline, f"signup jobs {pending} not applied in {timeout} s"
+        time.sleep(0.02)
+    db.session.commit()  # end the test's own snapshot: what the worker wrote is visible
+
+
+def apply_signups_here() -> int:
+    """Apply pending signups in this process: for apps that run without a worker."""
+    applied = apply_signups(_pending_signups())
+    db.session.commit()
+    return applied
+
+
+def stored(email: str) -> bool:
+    """Is there a reader `email` once the signups accepted so far are applied (no worker)?"""
+    apply_signups_here()
+    db.session.expire_all()
+    key = email.lower()
+    return db.session.query(Subscriber).filter_by(email_key=key).count() == 1

@@ -13,6 +13,7 @@ import http.server
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.conftest import start_worker
 from tests.support.captcha_server import TURNSTILE_PASS, TURNSTILE_SITE_KEY, CaptchaServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +77,11 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(10)
 
 
+PENDING_SIGNUPS = (
+    "SELECT count(*) FROM outbox_jobs WHERE task = 'signups.apply' AND status = 'pending'"
+)
+
+
 @dataclass
 class AppServer:
     """The service running under gunicorn."""
@@ -84,11 +91,16 @@ class AppServer:
     process: subprocess.Popen
     database: Path
 
-    def subscriber_emails(self) -> set[str]:
-        """Every stored address (read straight from the SQLite file)."""
-        import sqlite3
+    def subscriber_emails(self, timeout: float = 30.0) -> set[str]:
+        """Every stored address, once the worker applied the signups accepted so far.
 
+        Read straight from the SQLite file.
+        """
+        deadline = time.monotonic() + timeout
         with sqlite3.connect(self.database) as connection:
+            while connection.execute(PENDING_SIGNUPS).fetchone()[0]:
+                assert time.monotonic() < deadline, f"signups not applied in {timeout} s"
+                time.sleep(0.1)
             return {row[0] for row in connection.execute("SELECT email FROM subscribers")}
 
 
@@ -200,7 +212,16 @@ def embed_env(tmp_path_factory, host_sites) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app_server(embed_env, tmp_path_factory) -> Iterator[AppServer]:
+def worker(embed_env, tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A Celery worker on the embedded SQLite broker, as `make run` has: it applies the
+    signups that every service process below stores."""
+    process = start_worker(embed_env, tmp_path_factory.getbasetemp() / "worker.log")
+    yield process
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_server(embed_env, worker, tmp_path_factory) -> Iterator[AppServer]:
     """The service under gunicorn with rate limits off."""
     server = start_app(embed_env, tmp_path_factory.getbasetemp() / "gunicorn.log")
     yield server
@@ -208,7 +229,7 @@ def app_server(embed_env, tmp_path_factory) -> Iterator[AppServer]:
 
 
 @pytest.fixture
-def limited_server(embed_env, tmp_path) -> Iterator[AppServer]:
+def limited_server(embed_env, worker, tmp_path) -> Iterator[AppServer]:
     """A second service process on the same database that allows 2 signups a minute per IP."""
     env = {**embed_env, "RATELIMIT_ENABLED": "true", "SIGNUP_RATE_LIMIT_IP": "2/minute"}
     server = start_app(env, tmp_path / "gunicorn-limited.log")
@@ -217,7 +238,7 @@ def limited_server(embed_env, tmp_path) -> Iterator[AppServer]:
 
 
 @pytest.fixture
-def patient_server(embed_env, tmp_path) -> Iterator[AppServer]:
+def patient_server(embed_env, worker, tmp_path) -> Iterator[AppServer]:
     """A second service process on the same database that wants 3 s between box and signup."""
     env = {**embed_env, "SIGNUP_MIN_SECONDS": "3"}
     server = start_app(env, tmp_path / "gunicorn-patient.log")
@@ -233,7 +254,7 @@ def captcha_verifier() -> Iterator[CaptchaServer]:
 
 
 @pytest.fixture
-def captcha_server(embed_env, tmp_path, captcha_verifier) -> Iterator[AppServer]:
+def captcha_server(embed_env, worker, tmp_path, captcha_verifier) -> Iterator[AppServer]:
     """A second service process on the same database with Turnstile on (documented test keys)."""
     env = {
         **embed_env,

@@ -18,7 +18,7 @@ from service.models import (
     Suppression,
 )
 from service.subscriptions import suppression_hash
-from tests.conftest import unique_email
+from tests.conftest import unique_email, wait_for_signups
 
 
 def auth(key: str) -> dict[str, str]:
@@ -32,7 +32,7 @@ def new_slug() -> str:
 def signup(client, email: str, slug: str) -> int:
     response = client.post("/api/v1/subscriptions", json={"email": email, "newsletters": [slug]})
     assert response.status_code == 202, response.json
-    db.session.remove()
+    wait_for_signups()
     return db.session.scalar(select(Subscriber.id).where(Subscriber.email_key == email.lower()))
 
 

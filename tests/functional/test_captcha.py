@@ -10,8 +10,8 @@ import pytest
 
 from service.config import ConfigError
 from service.extensions import db
-from service.models import Newsletter, Subscriber
-from tests.conftest import app_for, free_port, stack_env, unique_email
+from service.models import Newsletter
+from tests.conftest import app_for, free_port, stack_env, stored, unique_email
 from tests.support.captcha_server import (
     HCAPTCHA_SECRET,
     HCAPTCHA_SITE_KEY,
@@ -51,11 +51,6 @@ def protected(sqlite_app, sqlite_app_with, verifier):
         return app.test_client()
 
     return make
-
-
-def stored(email: str) -> bool:
-    db.session.expire_all()
-    return db.session.query(Subscriber).filter_by(email_key=email.lower()).count() == 1
 
 
 def test_turnstile_pass_json(protected, verifier):

@@ -12,7 +12,7 @@ from service.models import Newsletter, Subscriber, SubscriptionStatus, utcnow
 from service.subscriptions import SignupRequest, confirmation_token, subscribe
 from service.tokens import TokenExpired, TokenInvalid, TokenService, token_service
 from service.validation import parse_address
-from tests.conftest import unique_email
+from tests.conftest import apply_signups_here, unique_email
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def reader(sqlite_app):
     db.session.commit()
     email = unique_email()
     subscribe(SignupRequest(address=parse_address(email), newsletters=["daily"]))
+    apply_signups_here()
     return db.session.query(Subscriber).filter_by(email_key=email).one()
 
 

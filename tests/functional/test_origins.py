@@ -6,8 +6,8 @@ import pytest
 
 from service.auth import create_api_key
 from service.extensions import db
-from service.models import Newsletter, Subscriber
-from tests.conftest import unique_email
+from service.models import Newsletter
+from tests.conftest import stored, unique_email
 
 URL = "/api/v1/subscriptions"
 SITE = "https://news.example.org"  # the global ALLOWED_ORIGINS
@@ -28,11 +28,6 @@ def web(sqlite_app, sqlite_app_with):
     )
     db.session.commit()
     return sqlite_app_with(ALLOWED_ORIGINS=[SITE]).test_client()
-
-
-def stored(email: str) -> bool:
-    db.session.expire_all()
-    return db.session.query(Subscriber).filter_by(email_key=email.lower()).count() == 1
 
 
 def post(web, origin: str | None, newsletters: list[str], **kwargs):

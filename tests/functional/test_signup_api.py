@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import unique_email
+from tests.conftest import apply_signups_here, unique_email
 
 URL = "/api/v1/subscriptions"
 
@@ -99,6 +99,7 @@ def test_form_encoded_repeated_and_comma_separated(web, slug, sqlite_app):
     email = unique_email()
     response = web.post(URL, data={"email": f"  {email}\t", "newsletters": ["daily", "weekly"]})
     assert response.status_code == 202 and response.json["code"] == "confirmation_sent"
+    apply_signups_here()
     subscriber = db.session.query(Subscriber).filter_by(email_key=email.lower()).one()
     assert sorted(s.newsletter.slug for s in subscriber.subscriptions) == ["daily", "weekly"]
     assert subscriber.email == email

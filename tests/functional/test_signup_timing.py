@@ -9,9 +9,9 @@ import pytest
 import time_machine
 
 from service.extensions import db
-from service.models import Newsletter, Subscriber
+from service.models import Newsletter
 from service.tokens import token_service
-from tests.conftest import unique_email
+from tests.conftest import stored, unique_email
 
 URL = "/api/v1/subscriptions"
 THANKS = "Thank you for signing up for this newsletter. We've sent you a confirmation email."
@@ -22,11 +22,6 @@ def web(sqlite_app_with, sqlite_app):
     db.session.add(Newsletter(slug="daily", name="Ukraine Daily"))
     db.session.commit()
     return sqlite_app_with(SIGNUP_MIN_SECONDS=2).test_client()
-
-
-def stored(email: str) -> bool:
-    db.session.expire_all()
-    return db.session.query(Subscriber).filter_by(email_key=email.lower()).count() == 1
 
 
 def stamp(age_seconds: float) -> str:

@@ -30,7 +30,7 @@ from service.unsubscribe import (
     unsubscribe_token,
     unsubscribe_url,
 )
-from tests.conftest import unique_email
+from tests.conftest import unique_email, wait_for_signups
 
 
 def make_reader(
@@ -229,6 +229,7 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
         "/api/v1/subscriptions", json={"email": email, "newsletters": daily.slug}
     )
     assert response.status_code == 202
+    wait_for_signups()
     assert statuses(reader.id) == {daily.slug: "pending"}
     db.session.expire_all()
     assert is_suppressed(reader.email_key)  # still suppressed until the reader confirms
@@ -449,6 +450,7 @@ def test_manual_block_from_the_cli_stops_every_email(app, client, smtp, newslett
         "/api/v1/subscriptions", json={"email": email, "newsletters": daily.slug}
     )
     assert response.status_code == 202  # the same answer, but nothing stored and nothing sent
+    wait_for_signups()
     assert db.session.scalar(select(Subscriber).where(Subscriber.email_key == email)) is None
     assert client.post("/manage", data={"email": email}).status_code == 200
     time.sleep(1)

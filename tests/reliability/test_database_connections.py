@@ -11,11 +11,8 @@ import pytest
 
 from service import database
 from service.extensions import db
-from service.models import Newsletter, Subscriber
-from tests.conftest import (
-    POSTGRES_ADMIN_URL,
-    unique_email,
-)
+from service.models import Newsletter
+from tests.conftest import POSTGRES_ADMIN_URL, stored, unique_email
 
 
 @pytest.fixture
@@ -35,11 +32,6 @@ def _kill_sessions(database_name: str) -> int:
         ).fetchone()[0]
 
 
-def _stored(email: str) -> bool:
-    db.session.rollback()
-    return db.session.scalar(db.select(Subscriber.id).where(Subscriber.email == email)) is not None
-
-
 def _sign_up(client) -> str:
     email = unique_email()
     response = client.post("/api/v1/subscriptions", json={"email": email, "newsletters": "daily"})
@@ -50,16 +42,16 @@ def _sign_up(client) -> str:
 def test_a_signup_on_a_connection_the_server_dropped_is_retried(pg_app):
     app, name = pg_app
     client = app.test_client()
-    assert _stored(_sign_up(client))
+    assert stored(_sign_up(client))
     db.session.remove()
     assert _kill_sessions(name) >= 1  # every pooled connection of the app is now dead
-    assert _stored(_sign_up(client))
+    assert stored(_sign_up(client))
 
 
 def test_an_idle_pooled_connection_is_checked_and_replaced(pg_app, monkeypatch):
     app, name = pg_app
     client = app.test_client()
-    assert _stored(_sign_up(client))
+    assert stored(_sign_up(client))
     db.session.remove()
     assert _kill_sessions(name) >= 1
     monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)  # every pooled connection is "idle"
