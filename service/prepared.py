@@ -1,11 +1,11 @@
 """Core statements compiled once and run straight on a pooled DBAPI connection.
 
-The signup hot path runs a handful of small INSERTs per request. SQLAlchemy's execution
-machinery (cache lookup, parameter construction, result set-up) costs several times what the
-database spends on each of them, so the hot path compiles its statements once per dialect
-and hands the SQL and the parameters to the driver itself. The SQL still comes from the
-models' tables, and every value still goes through its column type's bind processor, so a
-row written here is the row SQLAlchemy would have written.
+The signup request runs one small INSERT. SQLAlchemy's execution machinery (cache lookup,
+parameter construction, result set-up) costs more than the database spends on it, so the hot
+path compiles its statement once per dialect and hands the SQL and the parameters to the
+driver itself. The SQL still comes from the models' tables, and every value still goes
+through its column type's bind processor, so a row written here is the row SQLAlchemy would
+have written.
 
 `raw_transaction` lends a pooled connection for one unit of work and commits it; a
 connection the server dropped is invalidated (the pool replaces it) and the work is run once
@@ -14,7 +14,7 @@ more on a fresh pool, which is safe because a failed unit of work was rolled bac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -28,15 +28,10 @@ T = TypeVar("T")
 class Prepared:
     """One statement compiled for one dialect, with its literal values and bind processors."""
 
-    def __init__(
-        self,
-        statement: ClauseElement,
-        dialect: Dialect,
-        column_keys: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         if dialect.paramstyle not in ("named", "pyformat"):
             dialect = type(dialect)(paramstyle="named")  # SQLite's default is qmark
-        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         self._literals: dict[str, Any] = {}
         self._processors: dict[str, Callable[[Any], Any]] = {}
@@ -59,10 +54,6 @@ class Prepared:
         cursor.execute(self.sql, self.parameters(values))
         rows = cursor.fetchall()  # SQLite: a RETURNING statement is finished only when drained
         return rows[0][0] if rows else None
-
-    def run(self, cursor: Any, values: dict[str, Any]) -> None:
-        """Run the statement for its effect."""
-        cursor.execute(self.sql, self.parameters(values))
 
 
 class _Disconnected(Exception):

@@ -21,7 +21,7 @@ from service.models import JobStatus, OutboxJob, Subscriber, Suppression
 from service.prepared import Prepared, raw_transaction
 
 _SUBSCRIBERS, _JOBS = Subscriber.__table__, OutboxJob.__table__
-_SUBSCRIBER_FIELDS = ("email", "email_ascii", "email_key", "smtputf8", "name", "locale")
+SUBSCRIBER_FIELDS = ("email", "email_ascii", "email_key", "smtputf8", "name", "locale")
 
 
 def _param(column: Column) -> Any:
@@ -42,7 +42,7 @@ def new_subscriber(dialect: str) -> Any:
         Suppression.__table__.c.email_hash == bindparam("hash"),
         Suppression.__table__.c.reason == "manual",
     )
-    columns = [_SUBSCRIBERS.c[name] for name in _SUBSCRIBER_FIELDS]
+    columns = [_SUBSCRIBERS.c[name] for name in SUBSCRIBER_FIELDS]
     return (
         module.insert(_SUBSCRIBERS)
         .from_select(

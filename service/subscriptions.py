@@ -89,9 +89,9 @@ def suppression_hash(email_key: str) -> str:
 _SLUG_CACHE_SECONDS = 60.0
 _slug_cache: dict[tuple[Any, str], tuple[int, float]] = {}
 
-# The hot path's statements, built once (building them per request costs more than running
-# them) on the plain tables, and run on a connection of their own: Core, not the ORM's
-# bulk-insert machinery, which costs several times more per statement.
+# The statements that apply a signup, built once (building them per signup costs more than
+# running them) on the plain tables: Core, not the ORM's bulk-insert machinery, which costs
+# several times more per statement.
 _SUBSCRIBERS, _SUBSCRIPTIONS = Subscriber.__table__, Subscription.__table__
 _NEWSLETTER_IDS = select(Newsletter.slug, Newsletter.id).where(
     Newsletter.slug.in_(bindparam("slugs", expanding=True))
@@ -131,7 +131,6 @@ _FAIL_JOB = (
 _FORGET_PAYLOADS = (
     update(_JOBS).where(_JOBS.c.id.in_(bindparam("ids", expanding=True))).values(payload={})
 )
-_SUBSCRIBER_FIELDS = ("email", "email_ascii", "email_key", "smtputf8", "name", "locale")
 _CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
 
 
@@ -188,8 +187,8 @@ def apply_signups(job_ids: int | list[int]) -> int:
     job marked failed. The confirmation emails are handed over after the commit.
     """
     ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+    applied: list[int] = []
     confirmations: list[int] = []
-    applied = 0
     with db.engine.begin() as conn:
         claimed = sorted(conn.execute(_CLAIM_SIGNUPS, {"ids": ids, "now": utcnow()}).all())
         for job_id, signup in claimed:
@@ -199,17 +198,18 @@ def apply_signups(job_ids: int | list[int]) -> int:
                         conn, signup, datetime.fromisoformat(signup["at"])
                     )
             except (DBAPIError, KeyError, TypeError, ValueError) as exc:
+                # The job keeps its signup, so it can be looked at and handed over again.
                 log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
                 conn.execute(_FAIL_JOB, {"job_id": job_id, "error": repr(exc)[:1000]})
                 continue
-            applied += 1
+            applied.append(job_id)
             if confirmation is not None:
                 confirmations.append(confirmation)
-        if claimed:  # what the jobs carried is in the signups' rows now: keep no copy
-            conn.execute(_FORGET_PAYLOADS, {"ids": [job_id for job_id, _ in claimed]})
+        if applied:  # what these jobs carried is in the signups' rows now: keep no copy
+            conn.execute(_FORGET_PAYLOADS, {"ids": applied})
     if confirmations:
         jobs.hand_over(confirmations, CONFIRMATION_TASK)
-    return applied
+    return len(applied)
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> i
     key = signup["email_key"]
     email_hash = suppression_hash(key)
     ids = signup["newsletter_ids"]
-    subscriber = {name: signup[name] for name in _SUBSCRIBER_FIELDS}
+    subscriber = {name: signup[name] for name in signup_statement.SUBSCRIBER_FIELDS}
     # Two concurrent signups of one address make one row: the loser gets no id back.
     subscriber_id = conn.scalar(
         signup_statement.new_subscriber(conn.dialect.name),
