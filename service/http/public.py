@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from service import captcha
-from service.extensions import db, limiter
+from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, page, request_locale, wants_html
 from service.i18n import t
 from service.models import Newsletter
@@ -139,8 +139,10 @@ def subscriptions_preflight():
 
 
 @bp.post("/api/v1/subscriptions")
-@limiter.limit(_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or ""))
-@limiter.limit(_address_limit, key_func=_address_limit_key)
+@rate_limited(
+    limiter.limit(_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "")),
+    limiter.limit(_address_limit, key_func=_address_limit_key),
+)
 def create_subscription():
     """Sign an address up for one or more newsletters (double opt-in)."""
     try:
@@ -293,7 +295,7 @@ def confirm_submit(token: str):
 
 
 @bp.post("/confirm/<token>/resend")
-@limiter.limit(_ip_limit)
+@rate_limited(limiter.limit(_ip_limit))
 def confirm_resend(token: str):
     """Send a fresh confirmation link for an expired one (same per-address limit as signup)."""
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from service.extensions import db, limiter
+from service.extensions import db, limiter, rate_limited
 from service.http.errors import page, request_locale
 from service.i18n import t
 from service.models import Subscriber
@@ -192,8 +192,10 @@ def manage_page():
 
 
 @bp.post("/manage")
-@limiter.limit(_manage_ip_limit, key_func=lambda: "manage-ip:" + (request.remote_addr or ""))
-@limiter.limit(_manage_address_limit, key_func=_manage_address_key)
+@rate_limited(
+    limiter.limit(_manage_ip_limit, key_func=lambda: "manage-ip:" + (request.remote_addr or "")),
+    limiter.limit(_manage_address_limit, key_func=_manage_address_key),
+)
 def manage_submit():
     """Email a preference link; the same answer whether or not the address is known."""
     locale = request_locale(request.form.get("locale"))
