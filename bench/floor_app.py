@@ -37,11 +37,14 @@ def _connection():
             import psycopg
 
             conn = psycopg.connect(DB, autocommit=True)
+            with conn.transaction():  # gunicorn's workers start together: one creates it
+                conn.execute("SELECT pg_advisory_xact_lock(20261201)")
+                conn.execute(CREATE)
         else:
             conn = sqlite3.connect(DB, timeout=10, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(CREATE)
+            conn.execute(CREATE)
         _local.conn = conn
     return conn
 
