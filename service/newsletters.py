@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.models import Newsletter
-from service.origins import normalize_origin
+from service.origins import forget_lists, normalize_origin
 from service.validation import InvalidEmail, parse_address
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -87,6 +87,7 @@ def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
     newsletter = Newsletter(slug=slug, **values)
     db.session.add(newsletter)
     db.session.commit()
+    forget_lists()
     return newsletter
 
 
@@ -95,6 +96,7 @@ def update_newsletter(newsletter: Newsletter, fields: Mapping[str, Any]) -> News
     for attribute, value in clean_fields(fields).items():
         setattr(newsletter, attribute, value)
     db.session.commit()
+    forget_lists()
     return newsletter
 
 

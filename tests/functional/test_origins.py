@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import time
 
+import pytest
+from sqlalchemy import select, update
+
+from service import origins
 from service.auth import create_api_key
 from service.extensions import db
 from service.models import Newsletter
+from service.newsletters import update_newsletter
 from tests.conftest import stored, unique_email
 
 URL = "/api/v1/subscriptions"
@@ -183,3 +188,41 @@ def test_cli_creates_and_lists_origins(sqlite_app):
         args=["newsletters", "create", "cli-bad", "--name", "Bad", "--allowed-origin", "nope"]
     )
     assert refused.exit_code == 2 and "--allowed-origin" in refused.output
+
+
+def _allowlist_elsewhere(slug: str, origins: list[str]) -> None:
+    """Change a newsletter's list as another process would: in the database, nothing else."""
+    db.session.execute(
+        update(Newsletter).where(Newsletter.slug == slug).values(allowed_origins=origins)
+    )
+    db.session.commit()
+
+
+def test_lists_are_read_once_per_process_and_refreshed(web, monkeypatch):
+    monkeypatch.setattr(origins, "LISTS_CACHE_SECONDS", 0.3)
+    assert post(web, PARTNER, ["partner"])[0].status_code == 202  # the copy is warm now
+    _allowlist_elsewhere("partner", [STRANGER])
+    assert post(web, PARTNER, ["partner"])[0].status_code == 202  # still this process's copy
+    time.sleep(0.35)
+    assert post(web, PARTNER, ["partner"])[0].status_code == 403
+    assert post(web, STRANGER, ["partner"])[0].status_code == 202
+
+
+def test_a_newsletter_the_copy_lacks_is_looked_up(web):
+    assert post(web, PARTNER, ["partner"])[0].status_code == 202  # the copy is warm now
+    db.session.add(Newsletter(slug="new", name="New", allowed_origins=[SITE + ":8443"]))
+    db.session.commit()  # created elsewhere: this process was not told
+    response, email = post(web, PARTNER, ["new"])
+    assert response.status_code == 403
+    assert not stored(email)
+    assert post(web, SITE + ":8443", ["new"])[0].status_code == 202
+
+
+def test_changes_through_this_process_apply_at_once(web):
+    assert post(web, PARTNER, ["partner"])[0].status_code == 202  # the copy is warm now
+    update_newsletter(
+        db.session.scalar(select(Newsletter).filter_by(slug="partner")),
+        {"allowed_origins": [STRANGER]},
+    )
+    assert post(web, PARTNER, ["partner"])[0].status_code == 403
+    assert post(web, STRANGER, ["partner"])[0].status_code == 202
