@@ -11,6 +11,8 @@ A signup request stores one outbox job; no worker runs during the wrk runs, so a
 bench applies the whole backlog the way one worker process does (`apply_signups`, a Celery
 message's worth of jobs per transaction) and prints that rate too: the workers must keep up.
 Every process it starts is stopped by pid; the scratch PostgreSQL database is dropped.
+`--partner-origin` posts as an embed on a partner site would: with an `Origin` that only the
+newsletter's own allowlist admits (the floor ignores it).
 `--profile 200` instead profiles 200 signups through the test client with cProfile.
 """
 
@@ -33,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
 LUA = ROOT / "bench" / "signup.lua"
+PARTNER_SLUG, PARTNER_ORIGIN = "partner", "https://partner.example.org"
 PG = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
 
 
@@ -91,6 +94,7 @@ def wrk(base: str, args: argparse.Namespace) -> dict[str, float]:
             base + "/api/v1/subscriptions",
             "--",
             uuid.uuid4().hex[:8],
+            *([PARTNER_SLUG, PARTNER_ORIGIN] if args.partner_origin else []),
         ],
         capture_output=True,
         text=True,
@@ -149,6 +153,11 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
     try:
         newsletter_cmd(env, "db", "upgrade", "heads")
         newsletter_cmd(env, "seed-demo")
+        if args.partner_origin:  # signups come from a site on this newsletter's allowlist only
+            newsletter_cmd(
+                env, "newsletters", "create", PARTNER_SLUG, "--name", "Partner",
+                "--allowed-origin", PARTNER_ORIGIN,
+            )  # fmt: skip
         ours = measure("service:create_app()", env, args)
         ours["apply"] = apply_backlog(env)
         floor = measure("bench.floor_app:app", dict(env, FLOOR_DB=str(tmp / "floor.db")), args)
@@ -273,6 +282,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--partner-origin",
+        action="store_true",
+        help="post with an Origin that only a newsletter's own allowlist admits (as an embed)",
+    )
     parser.add_argument("--profile", type=int, default=0, help="cProfile N signups instead")
     parser.add_argument("--apply-backlog", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
