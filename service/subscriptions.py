@@ -19,6 +19,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -184,20 +185,43 @@ def apply_signups(job_ids: int | list[int]) -> int:
     Claiming a job and applying it commit together, so a job is applied once: a worker that
     dies half-way leaves the jobs pending for the relay, and a job handed over twice is
     applied by whoever claims it first. One signup that fails is rolled back alone and its
-    job marked failed. The confirmation emails are handed over after the commit.
+    job marked failed: the batch is applied whole first, and only if one of its signups fails
+    is it applied again with each signup in a savepoint of its own (savepoints cost a third
+    of a signup's time on PostgreSQL). The confirmation emails are handed over after the commit.
     """
     ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+    try:
+        applied, confirmations = _apply_batch(ids, isolate=False)
+    except _SIGNUP_ERRORS as exc:
+        log.info("a signup of jobs %s failed (%r): applying them one by one", ids, exc)
+        applied, confirmations = _apply_batch(ids, isolate=True)
+    if confirmations:
+        jobs.hand_over(confirmations, CONFIRMATION_TASK)
+    return len(applied)
+
+
+_SIGNUP_ERRORS = (DBAPIError, KeyError, TypeError, ValueError)
+
+
+def _apply_batch(ids: list[int], *, isolate: bool) -> tuple[list[int], list[int]]:
+    """Claim and apply these jobs in one transaction: (applied job ids, confirmation jobs).
+
+    With `isolate` each signup gets a savepoint and one that fails marks its job failed;
+    without, a failing signup rolls the whole transaction (the claims too) back and raises.
+    """
     applied: list[int] = []
     confirmations: list[int] = []
     with db.engine.begin() as conn:
         claimed = sorted(conn.execute(_CLAIM_SIGNUPS, {"ids": ids, "now": utcnow()}).all())
         for job_id, signup in claimed:
             try:
-                with conn.begin_nested():
+                with conn.begin_nested() if isolate else nullcontext():
                     confirmation = _record_signup(
                         conn, signup, datetime.fromisoformat(signup["at"])
                     )
-            except (DBAPIError, KeyError, TypeError, ValueError) as exc:
+            except _SIGNUP_ERRORS as exc:
+                if not isolate:
+                    raise
                 # The job keeps its signup, so it can be looked at and handed over again.
                 log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
                 conn.execute(_FAIL_JOB, {"job_id": job_id, "error": repr(exc)[:1000]})
@@ -207,9 +231,7 @@ def apply_signups(job_ids: int | list[int]) -> int:
                 confirmations.append(confirmation)
         if applied:  # what these jobs carried is in the signups' rows now: keep no copy
             conn.execute(_FORGET_PAYLOADS, {"ids": applied})
-    if confirmations:
-        jobs.hand_over(confirmations, CONFIRMATION_TASK)
-    return len(applied)
+    return applied, confirmations
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:

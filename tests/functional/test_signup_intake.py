@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from service.extensions import db
 from service.models import (
@@ -111,6 +111,27 @@ def test_a_signup_that_cannot_be_applied_fails_alone(plain):
     assert first.payload["email"] == bad  # kept, to look at and hand over again
     assert (second.status, second.payload) == (JobStatus.DONE, {})
     assert list(db.session.scalars(select(Subscriber.email))) == [good]
+
+
+def test_a_batch_without_failures_takes_no_savepoints(plain):
+    savepoints: list[str] = []
+    listener = lambda conn, name: savepoints.append(name)  # noqa: E731
+    event.listen(db.engine, "savepoint", listener)
+    try:
+        for _ in range(3):
+            _sign_up(plain, unique_email())
+        assert apply_signups([job.id for job in _jobs(SIGNUP_TASK)]) == 3
+        assert savepoints == []
+        _sign_up(plain, unique_email())
+        _sign_up(plain, unique_email())
+        first, second = _jobs(SIGNUP_TASK)[-2:]
+        first.payload = {**first.payload, "newsletter_ids": [999_999]}
+        db.session.commit()
+        assert apply_signups([first.id, second.id]) == 1
+        assert len(savepoints) == 2  # applied again, each signup in its own savepoint
+    finally:
+        event.remove(db.engine, "savepoint", listener)
+    assert _count(Subscriber) == 4
 
 
 def test_a_second_signup_of_the_address_in_one_batch_adds_no_second_reader(plain):
