@@ -154,10 +154,8 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
         newsletter_cmd(env, "db", "upgrade", "heads")
         newsletter_cmd(env, "seed-demo")
         if args.partner_origin:  # signups come from a site on this newsletter's allowlist only
-            newsletter_cmd(
-                env, "newsletters", "create", PARTNER_SLUG, "--name", "Partner",
-                "--allowed-origin", PARTNER_ORIGIN,
-            )  # fmt: skip
+            partner = ["create", PARTNER_SLUG, "--name", "Partner", "--allowed-origin"]
+            newsletter_cmd(env, "newsletters", *partner, PARTNER_ORIGIN)
         ours = measure("service:create_app()", env, args)
         ours["apply"] = apply_backlog(env)
         floor = measure("bench.floor_app:app", dict(env, FLOOR_DB=str(tmp / "floor.db")), args)
