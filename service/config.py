@@ -62,6 +62,21 @@ def _dev_secret_key(instance: Path) -> str:
     return key_file.read_text().strip()
 
 
+# Sending (service.sending): readers per batch, leases, retries, the relay's rate and
+# connections per worker. Each is read from the environment under its own name.
+SEND_DEFAULTS: dict[str, int | float] = {
+    "SEND_BATCH_SIZE": 300,
+    "SEND_LEASE_SECONDS": 60,
+    "SEND_RETRY_BASE_SECONDS": 5,
+    "SEND_RETRY_MAX_SECONDS": 1800,
+    "SEND_RETRY_DEADLINE_SECONDS": 4 * 3600,
+    "SEND_MAX_CONSECUTIVE_FAILURES": 25,
+    "SEND_RATE_LIMIT": 0.0,
+    "SEND_CONNECTIONS": 4,
+    "SEND_SCHEDULE_CATCHUP_SECONDS": 3600,
+}
+
+
 def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the app settings: defaults, overridden by the environment, then by `test_config`."""
     load_dotenv(ROOT / ".env", override=False)
@@ -115,7 +130,10 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "PENDING_EXPIRY_DAYS": int(env.get("PENDING_EXPIRY_DAYS", "30")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",
     }
+    settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)
+    for name, default in SEND_DEFAULTS.items():
+        settings[name] = type(default)(settings[name])
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )

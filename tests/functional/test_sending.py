@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 
+from service.config import SEND_DEFAULTS
 from service.extensions import db
 from service.models import (
     Article,
@@ -26,7 +27,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.sending import DEFAULTS, fanout, scheduling
+from service.sending import fanout, scheduling
 from service.sending.personalize import UNSUB_TOKEN
 from service.subscriptions import suppression_hash
 from service.tokens import token_service
@@ -226,7 +227,7 @@ def test_too_many_failures_in_a_row_pause_the_send(client, api_key, newsletter, 
     assert body["status"] == "paused"
     assert "in a row" in body["status_reason"]
     # 25 in a row pause it; the messages already in flight (2 per connection) still count
-    assert 25 <= body["failed"] <= 25 + 2 * DEFAULTS["SEND_CONNECTIONS"] and body["sent"] == 0
+    assert 25 <= body["failed"] <= 25 + 2 * SEND_DEFAULTS["SEND_CONNECTIONS"] and body["sent"] == 0
     assert received(smtp, [r.email for r in readers]) == []
 
 

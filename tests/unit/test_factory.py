@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service import create_app
-from service.config import ConfigError, load_settings
+from service.config import SEND_DEFAULTS, ConfigError, load_settings
 
 
 def test_test_config_overrides_environment(monkeypatch, tmp_path):
@@ -49,3 +49,14 @@ def test_relative_sqlite_url_is_made_absolute(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "sqlite:///instance/newsletter.db")
     url = load_settings({"INSTANCE_PATH": str(tmp_path)})["SQLALCHEMY_DATABASE_URI"]
     assert url.startswith("sqlite:////") and url.endswith("/instance/newsletter.db")
+
+
+def test_sending_settings_come_typed_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEND_CONNECTIONS", "16")
+    monkeypatch.setenv("SEND_RATE_LIMIT", "12.5")
+    monkeypatch.delenv("SEND_BATCH_SIZE", raising=False)
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path), "SEND_LEASE_SECONDS": "7"})
+    assert settings["SEND_CONNECTIONS"] == 16 and isinstance(settings["SEND_CONNECTIONS"], int)
+    assert settings["SEND_RATE_LIMIT"] == 12.5
+    assert settings["SEND_LEASE_SECONDS"] == 7  # a test mapping wins, and is typed too
+    assert settings["SEND_BATCH_SIZE"] == SEND_DEFAULTS["SEND_BATCH_SIZE"]
