@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -291,6 +292,8 @@ def main() -> None:
     if args.apply_backlog:
         _apply_backlog_here()
         return
+    if not args.profile and shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (or use --profile N)")
 
     with tempfile.TemporaryDirectory(prefix="bench-signup-") as tmpdir:
         tmp = Path(tmpdir)
