@@ -133,7 +133,11 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)
     for name, default in SEND_DEFAULTS.items():
-        settings[name] = type(default)(settings[name])
+        try:
+            settings[name] = type(default)(settings[name])
+        except (TypeError, ValueError):
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            raise ConfigError(f"{name} must be {kind} (default {default}).") from None
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )

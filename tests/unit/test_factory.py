@@ -60,3 +60,9 @@ def test_sending_settings_come_typed_from_the_environment(monkeypatch, tmp_path)
     assert settings["SEND_RATE_LIMIT"] == 12.5
     assert settings["SEND_LEASE_SECONDS"] == 7  # a test mapping wins, and is typed too
     assert settings["SEND_BATCH_SIZE"] == SEND_DEFAULTS["SEND_BATCH_SIZE"]
+
+
+def test_a_bad_sending_setting_stops_startup_with_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEND_CONNECTIONS", "many")
+    with pytest.raises(ConfigError, match="SEND_CONNECTIONS must be a whole number"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
