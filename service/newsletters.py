@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from sqlalchemy import select
 
+from service import newsletter_index
 from service.extensions import db
 from service.models import Newsletter
-from service.origins import forget_lists, normalize_origin
+from service.origins import normalize_origin
 from service.validation import InvalidEmail, parse_address
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -87,7 +88,7 @@ def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
     newsletter = Newsletter(slug=slug, **values)
     db.session.add(newsletter)
     db.session.commit()
-    forget_lists()
+    newsletter_index.forget()
     return newsletter
 
 
@@ -96,7 +97,7 @@ def update_newsletter(newsletter: Newsletter, fields: Mapping[str, Any]) -> News
     for attribute, value in clean_fields(fields).items():
         setattr(newsletter, attribute, value)
     db.session.commit()
-    forget_lists()
+    newsletter_index.forget()
     return newsletter
 
 

@@ -5,27 +5,17 @@ A signup from an `Origin` is allowed when the origin is the service's own, is in
 list (or that list is `*`), or is in the allowlist of **every** newsletter it asks for. A CORS
 preflight carries no body, so it answers for the union of the global list and all lists.
 
-The newsletters' lists are read once per `LISTS_CACHE_SECONDS` per process (two queries per
-signup cost more than the rest of it): a change made through this process applies at once,
-elsewhere within that time; a slug missing from the copy is always looked up.
+The newsletters' lists come from this process's copy (`service.newsletter_index`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request
-from sqlalchemy import select
 
-from service.extensions import db
-from service.models import Newsletter
-
-LISTS_CACHE_SECONDS = 10.0
-_ALL_LISTS = select(Newsletter.slug, Newsletter.allowed_origins)
-_cached_lists: dict[Any, tuple[float, dict[str, frozenset[str]]]] = {}
+from service.newsletter_index import newsletters
 
 
 def normalize_origin(value: object) -> str:
@@ -60,37 +50,20 @@ def _globally_allowed(origin: str) -> bool:
     return "*" in allowed or origin.rstrip("/") in allowed or origin in _own_origins()
 
 
-def _newsletter_lists(slugs: Sequence[str] = ()) -> dict[str, frozenset[str]]:
-    """Every newsletter's allowlist by slug: this process's copy, unless stale or missing a slug."""
-    database, now = db.engine.url, time.monotonic()
-    cached = _cached_lists.get(database)
-    if cached and now - cached[0] < LISTS_CACHE_SECONDS and all(s in cached[1] for s in slugs):
-        return cached[1]
-    with db.engine.connect() as conn:
-        lists = {slug: frozenset(origins or ()) for slug, origins in conn.execute(_ALL_LISTS)}
-    _cached_lists[database] = (now, lists)
-    return lists
-
-
-def forget_lists() -> None:
-    """Drop this process's copy of the allowlists (after a newsletter was created or changed)."""
-    _cached_lists.clear()
-
-
 def cors_allowed(origin: str) -> bool:
     """May `origin` talk to the signup API at all (global list or any newsletter's list)?"""
     if _globally_allowed(origin):
         return True
-    return any(origin in origins for origins in _newsletter_lists().values())
+    return any(origin in entry.allowed_origins for entry in newsletters().values())
 
 
 def signup_allowed(origin: str | None, slugs: Sequence[str]) -> bool:
     """May `origin` sign readers up to every newsletter in `slugs`? No Origin: not a browser."""
     if origin is None or not slugs or _globally_allowed(origin):
         return True
-    lists = _newsletter_lists(slugs)
+    known = newsletters(slugs)
     # An unknown slug is not this check's business: the signup answers unknown_newsletter.
-    return all(origin in lists[slug] for slug in slugs if slug in lists)
+    return all(origin in known[slug].allowed_origins for slug in slugs if slug in known)
 
 
 def frame_ancestors(extra: Iterable[str] = ()) -> str:

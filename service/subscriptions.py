@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from flask import current_app
 from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from service import jobs, signup_statement
+from service import jobs, newsletter_index, signup_statement
 from service.extensions import db
 from service.mail import send_transactional
 from service.models import (
@@ -87,16 +86,10 @@ def suppression_hash(email_key: str) -> str:
     return hashlib.sha256(email_key.encode()).hexdigest()
 
 
-_SLUG_CACHE_SECONDS = 60.0
-_slug_cache: dict[tuple[Any, str], tuple[int, float]] = {}
-
 # The statements that apply a signup, built once (building them per signup costs more than
 # running them) on the plain tables: Core, not the ORM's bulk-insert machinery, which costs
 # several times more per statement.
 _SUBSCRIBERS, _SUBSCRIPTIONS = Subscriber.__table__, Subscription.__table__
-_NEWSLETTER_IDS = select(Newsletter.slug, Newsletter.id).where(
-    Newsletter.slug.in_(bindparam("slugs", expanding=True))
-)
 _BLOCK_REASON = select(Suppression.__table__.c.reason).where(
     Suppression.__table__.c.email_hash == bindparam("hash")
 )
@@ -136,28 +129,13 @@ _CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
 
 
 def newsletter_ids(slugs: Sequence[str]) -> list[int]:
-    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing.
-
-    Known slugs are cached per process for a minute; an unknown one is always looked up.
-    """
+    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing."""
     wanted = list(dict.fromkeys(slugs))
-    database = db.engine.url
-    now = time.monotonic()
-    found = {}
-    for slug in wanted:
-        hit = _slug_cache.get((database, slug))
-        if hit and now - hit[1] < _SLUG_CACHE_SECONDS:
-            found[slug] = hit[0]
-    missing = [slug for slug in wanted if slug not in found]
-    if missing:
-        with db.engine.connect() as conn:
-            for slug, id_ in conn.execute(_NEWSLETTER_IDS, {"slugs": missing}):
-                found[slug] = id_
-                _slug_cache[(database, slug)] = (id_, now)
-    unknown = [slug for slug in wanted if slug not in found]
+    known = newsletter_index.newsletters(wanted)
+    unknown = [slug for slug in wanted if slug not in known]
     if unknown:
         raise UnknownNewsletter(", ".join(unknown))
-    return [found[slug] for slug in wanted]
+    return [known[slug].id for slug in wanted]
 
 
 def subscribe(request: SignupRequest) -> None:

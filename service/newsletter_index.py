@@ -1,0 +1,50 @@
+"""This process's copy of every newsletter's slug, id and origin allowlist.
+
+Each signup needs the ids of the newsletters it names and, from a browser, their allowlists;
+reading them per request costs more than the rest of a signup. The copy is re-read after
+`COPY_SECONDS`, at once when a slug is missing from it (a newsletter created by another
+process is never refused or let through on stale data), and dropped by `forget` when a
+newsletter is created or changed through this process. Changes made elsewhere apply here
+within `COPY_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import Newsletter
+
+COPY_SECONDS = 10.0
+_ALL = select(Newsletter.slug, Newsletter.id, Newsletter.allowed_origins)
+_copies: dict[Any, tuple[float, dict[str, Entry]]] = {}
+
+
+class Entry(NamedTuple):
+    """What a signup needs of one newsletter."""
+
+    id: int
+    allowed_origins: frozenset[str]
+
+
+def newsletters(slugs: Sequence[str] = ()) -> dict[str, Entry]:
+    """Every newsletter by slug: this process's copy unless it is stale or lacks one of `slugs`."""
+    database, now = db.engine.url, time.monotonic()
+    copy = _copies.get(database)
+    if copy and now - copy[0] < COPY_SECONDS and all(slug in copy[1] for slug in slugs):
+        return copy[1]
+    with db.engine.connect() as conn:
+        entries = {
+            slug: Entry(id_, frozenset(origins or ())) for slug, id_, origins in conn.execute(_ALL)
+        }
+    _copies[database] = (now, entries)
+    return entries
+
+
+def forget() -> None:
+    """Drop this process's copy (a newsletter was created or changed here)."""
+    _copies.clear()
