@@ -2,9 +2,12 @@
 
 `compose` takes the articles published since the newsletter's last sent digest (or a window:
 `DIGEST_WINDOW_HOURS`, else the period of its cron schedule, else 24 hours), applies the
-newsletter's filters, drops duplicates and what the last digest already carried, and groups
-them into a top story, the News Feed and Editors' Picks. It returns plain data, so the result
-can be stored in `Send.content` and rendered later by any process.
+newsletter's filters, drops duplicates and every article a send of the newsletter already
+carries (any send that started and was not cancelled: sent, failed, paused or still sending),
+and groups them into a top story, the News Feed and Editors' Picks. It returns plain data, so
+the result can be stored in `Send.content` and rendered later by any process.
+
+`test_content` is what a test copy shows: the next digest, or else the last issue again.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from service.extensions import db
 from service.jobs import add_job, hand_over
 from service.mail import RenderedEmail, build_message, deliver, header_address, render_email
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
+from service.newsletters import valid_cron
 from service.validation import parse_address
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -129,12 +133,46 @@ def last_sent(newsletter: Newsletter) -> Send | None:
     )
 
 
+def carried_article_ids(newsletter: Newsletter, since: datetime) -> set[int]:
+    """Ids of the articles that the newsletter's sends started at or after `since` carry.
+
+    Cancelled sends do not count (their articles may go out again); every other started send
+    does, finished or not, so an article reaches a reader at most once per newsletter.
+    """
+    contents = db.session.scalars(
+        select(Send.content).where(
+            Send.newsletter_id == newsletter.id,
+            Send.status != SendStatus.CANCELLED,
+            Send.started_at.is_not(None),
+            Send.started_at >= since,
+        )
+    ).all()
+    return {i for content in contents for i in (content or {}).get("article_ids") or []}
+
+
+def last_issue(newsletter: Newsletter) -> tuple[Send, DigestContent] | None:
+    """The newsletter's latest started, not cancelled send that carries a digest, with it."""
+    send = db.session.scalar(
+        select(Send)
+        .where(
+            Send.newsletter_id == newsletter.id,
+            Send.status != SendStatus.CANCELLED,
+            Send.started_at.is_not(None),
+        )
+        .order_by(Send.started_at.desc(), Send.id.desc())
+        .limit(1)
+    )
+    if send is None or not (send.content or {}).get("article_ids"):
+        return None
+    return send, DigestContent.from_dict(send.content)
+
+
 def digest_window(newsletter: Newsletter, now: datetime) -> timedelta:
     """How far back a first digest looks: config, else the cron period, else 24 hours."""
     hours = current_app.config.get("DIGEST_WINDOW_HOURS") or os.environ.get("DIGEST_WINDOW_HOURS")
     if hours:
         return timedelta(hours=float(hours))
-    if newsletter.schedule_cron and croniter.is_valid(newsletter.schedule_cron):
+    if newsletter.schedule_cron and valid_cron(newsletter.schedule_cron):
         runs = croniter(newsletter.schedule_cron, now)
         first = runs.get_next(datetime)
         period = runs.get_next(datetime) - first
@@ -178,10 +216,9 @@ def compose(newsletter: Newsletter, *, now: datetime | None = None) -> DigestCon
     previous = last_sent(newsletter)
     if previous is not None and previous.started_at is not None:
         since = previous.started_at
-        already = set((previous.content or {}).get("article_ids") or [])
     else:
         since = now - digest_window(newsletter, now)
-        already = set()
+    already = carried_article_ids(newsletter, since)
     rows = db.session.scalars(
         select(Article)
         .where(Article.published_at > since, Article.published_at <= now)
@@ -261,7 +298,31 @@ def render_digest(
 
 
 class NothingToSend(LookupError):
-    """The digest would be skipped: too few new articles."""
+    """No test copy can be made: too few new articles and no issue sent yet."""
+
+
+@dataclass
+class TestContent:
+    """What a test copy shows: the next digest, or (`send_id` set) the last issue again."""
+
+    content: DigestContent
+    send_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Which digest it is, for the person who asked."""
+        if self.send_id is None:
+            return "the next digest"
+        return f"the last issue (send {self.send_id}; nothing new since)"
+
+
+def test_content(newsletter: Newsletter) -> TestContent | None:
+    """The next digest of `newsletter`, else its last issue; None if it has neither."""
+    content = compose(newsletter)
+    if content is not None:
+        return TestContent(content)
+    last = last_issue(newsletter)
+    return TestContent(last[1], send_id=last[0].id) if last else None
 
 
 TEST_JOB = "digests.send_test"
@@ -286,17 +347,19 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
     """Compose and mail the digest of `newsletter_id` to one address now, marked as a test.
 
     The links to unsubscribe and preferences are inert placeholders (`TEST`), since the
-    address need not be a subscriber. Raises NothingToSend when the digest would be skipped.
+    address need not be a subscriber. With no new articles it is a copy of the last issue.
+    Raises InvalidEmail for an address the service would not mail (checked first), and
+    NothingToSend when there is neither a next digest nor a last issue.
     """
+    address = parse_address(email, allow_smtputf8=True)
     newsletter = db.session.get(Newsletter, newsletter_id)
     if newsletter is None:
         raise LookupError(f"no newsletter {newsletter_id}")
-    content = compose(newsletter)
-    if content is None:
+    test = test_content(newsletter)
+    if test is None:
         raise NothingToSend(newsletter.slug)
-    rendered = render_sample(content, newsletter, locale, marker="TEST")
+    rendered = render_sample(test.content, newsletter, locale, marker="TEST")
     rendered = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
-    address = parse_address(email, allow_smtputf8=True)
     message = build_message(
         rendered,
         to=header_address(address.ascii),

@@ -32,6 +32,10 @@ FIELDS = {
     "allowed_origins": "allowed_origins",
 }
 MAX_ORIGINS = 50
+# Cron schedules are the classic five fields (minute hour day month weekday). croniter also
+# reads six (seconds last) and seven (years), so "0 0 7 * * *" would run at 00:00 on the 7th.
+CRON_FIELDS = 5
+CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
 
 
 class NewsletterInvalid(ValueError):
@@ -125,12 +129,27 @@ def _text(field: str, limit: int, *, required: bool) -> Any:
     return clean
 
 
+def valid_cron(cron: str) -> bool:
+    """True for a five-field cron expression that croniter understands ('0 7 * * 1-5')."""
+    return len(cron.split()) == CRON_FIELDS and croniter.is_valid(cron)
+
+
 def _schedule(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not croniter.is_valid(value.strip()):
+    if not isinstance(value, str):
+        raise NewsletterInvalid("schedule", "invalid_cron", f"schedule must be like {CRON_EXAMPLE}.")
+    fields = len(value.split())
+    if fields != CRON_FIELDS:
         raise NewsletterInvalid(
-            "schedule", "invalid_cron", "schedule must be a cron expression like '0 7 * * *'."
+            "schedule",
+            "invalid_cron",
+            f"schedule has {fields} fields; it needs {CRON_FIELDS}, like {CRON_EXAMPLE}"
+            + (" (seconds are not supported)." if fields in (6, 7) else "."),
+        )
+    if not valid_cron(value):
+        raise NewsletterInvalid(
+            "schedule", "invalid_cron", f"{value.strip()!r} is not a cron expression like {CRON_EXAMPLE}."
         )
     return " ".join(value.split())
 

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.articles import FeedError, import_feed
-from service.digests import NothingToSend, compose, render_sample, send_test_digest
+from service.digests import NothingToSend, compose, render_sample, send_test_digest, test_content
 from service.extensions import db
 from service.models import Newsletter
 from service.validation import InvalidEmail
@@ -76,18 +76,25 @@ def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
 @click.option("--locale", default="en", show_default=True)
 @with_appcontext
 def test_send(slug: str, email: str, locale: str) -> None:
-    """Mail a test of the digest SLUG would send now to EMAIL (subject marked [TEST])."""
+    """Mail a test of the digest SLUG would send now to EMAIL (subject marked [TEST]).
+
+    With no new articles since the last issue, the test is a copy of that last issue.
+    """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
         raise click.ClickException(f"no newsletter {slug!r}")
     try:
         answer = send_test_digest(newsletter.id, email, locale=locale)
     except NothingToSend:
-        click.echo(f"skipped: too few new articles for {slug}; nothing was sent")
-        return
+        raise click.ClickException(
+            f"nothing to test: {slug} has no new articles and no issue sent yet; "
+            "add articles (`newsletter articles import-feed URL`) first"
+        ) from None
     except InvalidEmail as exc:
         raise click.ClickException(f"{email}: not a deliverable address ({exc})") from exc
-    click.echo(f"test digest sent to {email}: {answer}")
+    test = test_content(newsletter)
+    which = test.label if test else "the digest"
+    click.echo(f"test of {which} sent to {email}: {answer}")
 
 
 COMMANDS = [articles, digest]

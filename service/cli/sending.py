@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.extensions import db
-from service.http.sends import parse_when, send_json
-from service.models import Newsletter, Send, SendStatus
+from service.http.sends import send_json
+from service.models import Newsletter, Send, SendStatus, utcnow
 from service.sending import lifecycle, scheduling
 
 FINAL = {SendStatus.SENT, SendStatus.CANCELLED, SendStatus.SKIPPED, SendStatus.FAILED}
@@ -27,16 +28,41 @@ def _done(send: Send) -> int:
     return send.sent + send.failed + send.skipped
 
 
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {seconds:02d}s"
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def pace(send: Send) -> str:
+    """The send's average rate and duration, from its start to its end (or to now)."""
+    if send.started_at is None:
+        return "not started"
+    end = send.finished_at or utcnow()
+    seconds = max((end - send.started_at).total_seconds(), 0.001)
+    rate = _done(send) / seconds
+    shown = f"{rate:.1f}" if rate < 10 else f"{rate:,.0f}"
+    verb = "took" if send.finished_at else "running for"
+    return f"{shown}/s on average, {verb} {_duration(seconds)}"
+
+
 def follow(send_id: int, *, wait: bool = True, interval: float = 0.5) -> Send:
-    """Draw a progress bar with rate and ETA until the send ends (or once, if not `wait`)."""
+    """Draw a progress bar until the send ends (or once, if not `wait`), then its pace.
+
+    A send that has ended gets no bar, only its totals and pace.
+    """
     send = _load(send_id)
-    started, first = time.monotonic(), _done(send)
+    if send.status in FINAL:
+        click.echo(_summary(send))
+        return send
 
     def label(item: Send | None) -> str:
         if item is None:
             return ""
-        rate = (_done(item) - first) / max(0.001, time.monotonic() - started)
-        return f"{item.status} sent={item.sent} failed={item.failed} {rate:.0f}/s"
+        return f"{item.status} sent={item.sent} failed={item.failed}"
 
     with click.progressbar(
         length=max(1, send.total), label=f"send {send_id}", item_show_func=label, show_pos=True
@@ -52,12 +78,15 @@ def follow(send_id: int, *, wait: bool = True, interval: float = 0.5) -> Send:
             if send.status in FINAL or not wait:
                 break
             time.sleep(interval)
-    elapsed = time.monotonic() - started
-    click.echo(
-        f"{_done(send)}/{send.total} done (sent {send.sent}, failed {send.failed}, "
-        f"skipped {send.skipped}), {(_done(send) - first) / max(elapsed, 0.001):.0f}/s"
-    )
+    click.echo(_summary(send))
     return send
+
+
+def _summary(send: Send) -> str:
+    return (
+        f"{_done(send)}/{send.total} done (sent {send.sent}, failed {send.failed}, "
+        f"skipped {send.skipped}), {pace(send)}"
+    )
 
 
 @click.group("digest")
@@ -67,20 +96,40 @@ def digest() -> None:
 
 @digest.command("send")
 @click.argument("slug")
-@click.option("--at", "at", help="ISO 8601 time to send at (default: now).")
+@click.option(
+    "--at",
+    "at",
+    help="ISO 8601 time to send at (default: now); without a zone, in the newsletter's zone.",
+)
 @click.option("--wait", is_flag=True, help="Show progress until the send ends; exit 0 if sent.")
 @with_appcontext
 def digest_send(slug: str, at: str | None, wait: bool) -> None:
-    """Send newsletter SLUG's digest now or --at a time."""
+    """Send newsletter SLUG's digest now or --at a time.
+
+    Refused (exit 1) while the newsletter has another send scheduled, sending or paused,
+    and for a time in the past.
+    """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
-        raise click.ClickException(f"no newsletter {slug!r}")
+        raise click.ClickException(f"no newsletter {slug!r}; see `newsletter newsletters list`")
     try:
-        when = parse_when(at)
-    except ValueError as exc:
-        raise click.BadParameter("an ISO 8601 time, e.g. 2026-12-01T07:00+02:00", "--at") from exc
-    send = scheduling.create_send(newsletter, when)
-    click.echo(f"send {send.id}: {send.status} at {send.scheduled_at.isoformat()}")
+        when = scheduling.parse_when(at, newsletter.timezone)
+    except scheduling.InvalidTime as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+    try:
+        send = scheduling.create_send(newsletter, when)
+    except scheduling.SendInProgress as exc:
+        other = exc.send.id
+        raise click.ClickException(
+            f"not sent: {exc}. Follow it with `newsletter sends show {other} --wait`, "
+            f"or cancel it with `newsletter sends cancel {other}`."
+        ) from None
+    zone = ZoneInfo(newsletter.timezone or "UTC")
+    local = send.scheduled_at.astimezone(zone)
+    click.echo(
+        f"send {send.id}: {send.status} at {local:%Y-%m-%d %H:%M} {zone.key} "
+        f"({send.scheduled_at:%H:%M} UTC)"
+    )
     if wait:
         send = follow(send.id)
         click.echo(f"send {send.id}: {send.status} {send.status_reason}".rstrip())
@@ -97,12 +146,20 @@ def sends() -> None:
 @click.option("--limit", default=20, show_default=True)
 @with_appcontext
 def sends_list(limit: int) -> None:
-    """The most recent sends."""
+    """The most recent sends, newest first."""
     rows = db.session.scalars(select(Send).order_by(Send.id.desc()).limit(limit)).all()
+    if not rows:
+        click.echo(
+            "no sends yet; start one with `newsletter digest send SLUG` "
+            "(slugs: `newsletter newsletters list`)"
+        )
+        return
+    click.echo(f"{'ID':>6}  {'NEWSLETTER':<24} {'STATUS':<10} {'DONE/TOTAL':<11} SCHEDULED (UTC)")
     for send in rows:
+        reason = f"  {send.status_reason}" if send.status_reason else ""
         click.echo(
             f"{send.id:>6}  {send.newsletter.slug:<24} {send.status:<10} "
-            f"{_done(send)}/{send.total}  {send.scheduled_at:%Y-%m-%d %H:%M}Z"
+            f"{f'{_done(send)}/{send.total}':<11} {send.scheduled_at:%Y-%m-%d %H:%M}{reason}"
         )
 
 

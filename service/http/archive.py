@@ -37,9 +37,26 @@ def _newsletter(slug: str) -> Newsletter:
     return newsletter
 
 
+def distinct_issues(sends: list[Send]) -> list[Send]:
+    """`sends` (newest first) without repeats: an issue whose articles all went out before.
+
+    Since migration 0005 a newsletter cannot send the same digest twice; databases from
+    before it may hold such repeats, and the archive lists each digest once (the first).
+    """
+    seen: set[int] = set()
+    kept: list[Send] = []
+    for send in reversed(sends):
+        articles = set((send.content or {}).get("article_ids") or [])
+        if articles and articles <= seen:
+            continue
+        seen |= articles
+        kept.append(send)
+    return kept[::-1]
+
+
 @bp.get("/<slug>")
 def index(slug: str):
-    """The newsletter's sent issues, newest first."""
+    """The newsletter's sent issues, newest first, each digest once."""
     newsletter = _newsletter(slug)
     sends = db.session.scalars(
         select(Send)
@@ -47,7 +64,7 @@ def index(slug: str):
         .order_by(Send.started_at.desc(), Send.id.desc())
         .limit(200)
     ).all()
-    return page("pages/archive.html", newsletter=newsletter, sends=sends)
+    return page("pages/archive.html", newsletter=newsletter, sends=distinct_issues(sends))
 
 
 @bp.get("/<slug>/<int:send_id>")

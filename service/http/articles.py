@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from service.articles import ArticleError, upsert_article, upsert_articles
 from service.auth import require_api_key
-from service.digests import compose, render_sample, request_test_digest
+from service.digests import compose, render_sample, request_test_digest, test_content
 from service.extensions import db
 from service.http.errors import api_error
 from service.models import Newsletter
@@ -54,6 +54,7 @@ def _newsletter(slug: str) -> Newsletter | None:
 
 
 NO_ARTICLES = "too few new articles: this digest would be skipped"
+NO_TEST = "nothing to test: no new articles and no issue sent yet"
 
 
 @bp.post("/digest-preview/<slug>/test")
@@ -66,8 +67,8 @@ def digest_test(slug: str):
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("email"), str):
         return api_error(422, "required", "email is required", field="email")
-    if compose(newsletter) is None:
-        return api_error(409, "no_articles", NO_ARTICLES)
+    if test_content(newsletter) is None:  # else the next digest or the last issue
+        return api_error(409, "no_articles", NO_TEST)
     try:
         job_id = request_test_digest(newsletter, data["email"], locale=data.get("locale", "en"))
     except InvalidEmail as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
@@ -38,20 +38,14 @@ def send_json(send: Send) -> dict:
     }
 
 
-def parse_when(value: object) -> datetime | None:
-    """An ISO 8601 time (UTC if it names no zone), or None for absent/empty; ValueError if bad."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError("not a string")
-    when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 @bp.post("/newsletters/<slug>/sends")
 @require_api_key
 def create_send(slug: str):
-    """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now."""
+    """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now.
+
+    A time without a zone is in the newsletter's time zone; a past time is a 422. A newsletter
+    that already has a scheduled, sending or paused send answers 409 `send_in_progress`.
+    """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
         return api_error(404, "not_found", f"No newsletter {slug!r}.", field="slug")
@@ -62,12 +56,19 @@ def create_send(slug: str):
     if not isinstance(body, dict):
         return api_error(400, "bad_request", "The body must be a JSON object.")
     try:
-        when = parse_when(body.get("scheduled_at"))
-    except ValueError:
+        when = scheduling.parse_when(body.get("scheduled_at"), newsletter.timezone)
+    except scheduling.InvalidTime as exc:
+        return api_error(422, "invalid", f"scheduled_at: {exc}.", field="scheduled_at")
+    try:
+        send = scheduling.create_send(newsletter, when)
+    except scheduling.SendInProgress as exc:
         return api_error(
-            422, "invalid", "scheduled_at must be an ISO 8601 time.", field="scheduled_at"
+            409,
+            "send_in_progress",
+            f"{exc}; wait for it to end, or cancel it with POST /api/v1/sends/{exc.send.id}/cancel.",
+            send_id=exc.send.id,
+            send_status=exc.send.status,
         )
-    send = scheduling.create_send(newsletter, when)
     return jsonify(id=send.id, status=send.status), 201
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.models.base import Base, utcnow
@@ -23,6 +23,10 @@ class SendStatus(StrEnum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     FAILED = "failed"
+
+
+ACTIVE_STATUSES = (SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.PAUSED)
+ACTIVE_SQL = "status IN ('scheduled', 'sending', 'paused')"
 
 
 class DeliveryStatus(StrEnum):
@@ -42,6 +46,14 @@ class Send(Base):
     __table_args__ = (
         UniqueConstraint("newsletter_id", "slot_key"),
         Index("ix_sends_status_scheduled_at", "status", "scheduled_at"),
+        # At most one active send per newsletter (migration 0005): a second is refused.
+        Index(
+            "uq_sends_one_active_per_newsletter",
+            "newsletter_id",
+            unique=True,
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

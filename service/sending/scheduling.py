@@ -1,9 +1,20 @@
 """Sends come from two places: a newsletter's cron schedule (evaluated by beat) and ops.
 
+A newsletter has at most one active (scheduled, sending or paused) send: a partial unique
+index on `sends.newsletter_id` (migration 0005) makes the database refuse a second, so two
+`digest send` at once, from any processes, make one send and `create_send` raises
+`SendInProgress` naming the other.
+
 `create_cron_sends` makes at most one send per newsletter and cron slot, whatever the number
 of beat processes: the slot's key is unique per newsletter (`sends.newsletter_id, slot_key`)
-and the insert skips a duplicate. `tick` (beat, every `SEND_TICK_SECONDS`) makes the due cron
-sends, starts every scheduled send whose time has come, and runs the watchdog.
+and the insert skips a duplicate. A slot that comes while another send of the newsletter is
+active is skipped for good: it is logged and recorded as a `skipped` send naming the other
+(the articles it would have carried go out with the next slot). `tick` (beat, every
+`SEND_TICK_SECONDS`) makes the due cron sends, starts every scheduled send whose time has
+come, and runs the watchdog.
+
+A stored schedule that is not a five-field cron (`service.newsletters.valid_cron`) is logged
+and ignored.
 """
 
 from __future__ import annotations
@@ -15,9 +26,12 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db, insert_ignoring_conflicts
 from service.models import Newsletter, Send, SendStatus, utcnow
+from service.models.send import ACTIVE_STATUSES
+from service.newsletters import CRON_FIELDS, valid_cron
 from service.sending import START_TASK, setting
 from service.sending.lifecycle import publish
 from service.sending.watchdog import watchdog
@@ -25,15 +39,85 @@ from service.sending.watchdog import watchdog
 log = logging.getLogger(__name__)
 
 
+# A time this far in the past is still taken as "now" (a clock's skew, a slow typist).
+PAST_GRACE = timedelta(minutes=1)
+
+
+class SendInProgress(RuntimeError):
+    """The newsletter already has an active send; `send` is that one."""
+
+    def __init__(self, send: Send):
+        super().__init__(
+            f"send {send.id} of this newsletter is {send.status} "
+            f"(scheduled for {send.scheduled_at:%Y-%m-%d %H:%M} UTC)"
+        )
+        self.send = send
+
+
+class InvalidTime(ValueError):
+    """A send time that cannot be read, or lies in the past; the message says what to type."""
+
+
+def active_send(newsletter_id: int) -> Send | None:
+    """The newsletter's scheduled, sending or paused send, if any (there is at most one)."""
+    return db.session.scalar(
+        select(Send).where(
+            Send.newsletter_id == newsletter_id,
+            Send.status.in_([s.value for s in ACTIVE_STATUSES]),
+        )
+    )
+
+
+def parse_when(value: object, timezone: str, now: datetime | None = None) -> datetime | None:
+    """An ISO 8601 send time, or None (absent or empty: now); raises InvalidTime.
+
+    A time without a zone is read in the newsletter's `timezone`. A time more than a minute
+    in the past is refused: to send now, give no time.
+    """
+    if value is None or value == "":
+        return None
+    zone = ZoneInfo(timezone or "UTC")
+    example = f"e.g. 2026-12-01T07:00 (read in {zone.key}) or 2026-12-01T07:00+02:00"
+    if not isinstance(value, str):
+        raise InvalidTime(f"an ISO 8601 time is needed, {example}")
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidTime(f"{value!r} is not an ISO 8601 time; {example}") from None
+    when = when if when.tzinfo else when.replace(tzinfo=zone)
+    now = now or utcnow()
+    if when < now - PAST_GRACE:
+        raise InvalidTime(
+            f"{when.isoformat()} is in the past (now: {now.astimezone(zone):%Y-%m-%d %H:%M} "
+            f"{zone.key}); give a later time, or none to send now"
+        )
+    return when
+
+
 def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) -> Send:
-    """A one-off send of `newsletter` at `scheduled_at` (now if None); starts it if due."""
+    """A one-off send of `newsletter` at `scheduled_at` (now if None); starts it if due.
+
+    Raises SendInProgress if the newsletter already has an active send: the database's
+    unique index decides, so of two concurrent calls exactly one makes a send.
+    """
+    newsletter_id = newsletter.id
     when = (scheduled_at or utcnow()).astimezone(UTC)
-    send = Send(newsletter_id=newsletter.id, status=SendStatus.SCHEDULED, scheduled_at=when)
-    db.session.add(send)
-    db.session.commit()
-    if when <= utcnow():
-        dispatch_start(send.id)
-    return send
+    for _ in range(3):  # the other send may end between our INSERT and our look at it
+        send = Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED, scheduled_at=when)
+        db.session.add(send)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            other = active_send(newsletter_id)
+            db.session.commit()
+            if other is not None:
+                raise SendInProgress(other) from None
+            continue
+        if when <= utcnow():
+            dispatch_start(send.id)
+        return send
+    raise RuntimeError(f"newsletter {newsletter_id}: could not create a send")
 
 
 def dispatch_start(send_id: int) -> None:
@@ -67,6 +151,8 @@ def create_cron_sends(now: datetime | None = None, only: Sequence[int] | None = 
     newsletters = db.session.execute(query).all()
     for newsletter_id, cron, timezone, created_at in newsletters:
         try:
+            if not valid_cron(cron):
+                raise ValueError(f"not a {CRON_FIELDS}-field cron expression")
             slot = last_slot(cron, timezone or "UTC", now)
         except (ValueError, KeyError) as exc:
             log.warning("newsletter %s: bad schedule %r: %s", newsletter_id, cron, exc)
@@ -83,9 +169,38 @@ def create_cron_sends(now: datetime | None = None, only: Sequence[int] | None = 
             )
             .returning(Send.id)
         ).first()
-        created += inserted is not None
+        if inserted is not None:
+            created += 1
+        else:
+            _skip_if_blocked(newsletter_id, slot)
     db.session.commit()
     return created
+
+
+def _skip_if_blocked(newsletter_id: int, slot: datetime) -> None:
+    """A slot whose insert was ignored: a duplicate (nothing to do) or blocked by an active send.
+
+    A blocked slot is logged and recorded as a `skipped` send, so later ticks do not retry it.
+    """
+    slot_key = slot.strftime("%Y-%m-%dT%H:%MZ")
+    exists = db.session.scalar(
+        select(Send.id).where(Send.newsletter_id == newsletter_id, Send.slot_key == slot_key)
+    )
+    other = None if exists is not None else active_send(newsletter_id)
+    if other is None:
+        return
+    reason = f"cron slot skipped: send {other.id} was {other.status}"
+    log.warning("newsletter %s: %s %s", newsletter_id, slot_key, reason)
+    db.session.execute(
+        insert_ignoring_conflicts(Send).values(
+            newsletter_id=newsletter_id,
+            slot_key=slot_key,
+            status=SendStatus.SKIPPED,
+            status_reason=reason,
+            scheduled_at=slot,
+            finished_at=utcnow(),
+        )
+    )
 
 
 def start_due(now: datetime | None = None, limit: int = 100) -> int:
