@@ -313,7 +313,7 @@ class TestContent:
         """Which digest it is, for the person who asked."""
         if self.send_id is None:
             return "the next digest"
-        return f"the last issue (send {self.send_id}; nothing new since)"
+        return f"the last issue, send {self.send_id}: nothing new since"
 
 
 def test_content(newsletter: Newsletter) -> TestContent | None:

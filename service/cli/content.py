@@ -94,7 +94,7 @@ def test_send(slug: str, email: str, locale: str) -> None:
         raise click.ClickException(f"{email}: not a deliverable address ({exc})") from exc
     test = test_content(newsletter)
     which = test.label if test else "the digest"
-    click.echo(f"test of {which} sent to {email}: {answer}")
+    click.echo(f"test digest sent to {email} ({which}): {answer}")
 
 
 COMMANDS = [articles, digest]
