@@ -138,7 +138,9 @@ def _schedule(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise NewsletterInvalid("schedule", "invalid_cron", f"schedule must be like {CRON_EXAMPLE}.")
+        raise NewsletterInvalid(
+            "schedule", "invalid_cron", f"schedule must be like {CRON_EXAMPLE}."
+        )
     fields = len(value.split())
     if fields != CRON_FIELDS:
         raise NewsletterInvalid(
@@ -149,7 +151,9 @@ def _schedule(value: Any) -> str | None:
         )
     if not valid_cron(value):
         raise NewsletterInvalid(
-            "schedule", "invalid_cron", f"{value.strip()!r} is not a cron expression like {CRON_EXAMPLE}."
+            "schedule",
+            "invalid_cron",
+            f"{value.strip()!r} is not a cron expression like {CRON_EXAMPLE}.",
         )
     return " ".join(value.split())
 
