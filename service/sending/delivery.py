@@ -37,7 +37,6 @@ from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import DBAPIError
 
 from service.extensions import db, insert_ignoring_conflicts
 from service.mail import RenderedEmail
@@ -57,9 +56,16 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.sending import personalize, ratelimit, relay, setting, signing
+from service.sending import (
+    on_fresh_connection,
+    personalize,
+    ratelimit,
+    relay,
+    setting,
+    signing,
+)
 from service.sending.content import unsubscribe_url
-from service.sending.ledger import Ledger, is_disconnect
+from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
 from service.subscriptions import suppression_hash
 from service.tokens import token_service
@@ -68,8 +74,6 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 1.0
 MAX_BATCH_FAILURES = 3  # unexpected failures before a batch is parked as `failed`
-DB_RETRIES = 3  # tries of a unit of work whose database connection was dropped
-DB_RETRY_PAUSE = 0.5  # seconds, times the try's number
 
 
 @dataclass
@@ -247,40 +251,28 @@ def run_batch(batch_id: int) -> float | None:
     """Deliver batch `batch_id`; return a countdown if it must be tried again later.
 
     A database connection the server dropped mid-batch costs a retry here, on a fresh
-    connection, resuming from the ledger (`DB_RETRIES` times, `DB_RETRY_PAUSE` apart); any
+    connection, resuming from the ledger (`on_fresh_connection`); any
     other unexpected error is the batch's failure (`_fail_batch`): retried after a back-off,
     parked after `MAX_BATCH_FAILURES`.
     """
-    batch = _retrying(lambda: claim_batch(batch_id))
+    batch = on_fresh_connection(lambda: claim_batch(batch_id))
     if batch is None:
         return None
     send_id = batch.send_id
     try:
-        return _retrying(lambda: _work(send_id, batch_id))
+        return on_fresh_connection(lambda: _work(send_id, batch_id))
     except Exception as error:
         db.session.rollback()
         log.exception("batch %s failed", batch_id)
         failure = error
-    return _retrying(lambda: _fail_batch(send_id, batch_id, failure))
-
-
-def _retrying(work):
-    """Run `work`; if the database dropped the connection, roll back and run it again."""
-    for attempt in range(1, DB_RETRIES + 1):
-        try:
-            return work()
-        except DBAPIError as error:
-            db.session.rollback()
-            if not is_disconnect(error) or attempt == DB_RETRIES:
-                raise
-            log.warning("database connection lost (%s); retrying on a fresh one", error.orig)
-            time.sleep(DB_RETRY_PAUSE * attempt)
-    raise AssertionError("unreachable")
+    return on_fresh_connection(lambda: _fail_batch(send_id, batch_id, failure))
 
 
 def _work(send_id: int, batch_id: int) -> float | None:
     """Deliver the batch's readers not yet in the ledger (the batch's lease is ours)."""
     batch = db.session.get(SendBatch, batch_id, populate_existing=True)
+    if batch.status != BatchStatus.RUNNING:  # a retry after the batch was ended or released
+        return None
     send = db.session.execute(  # not the content: the template is cached per process
         select(Send.status, Send.newsletter_id).where(Send.id == send_id)
     ).one()

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
+from service.sending import is_disconnect
 
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
@@ -40,11 +41,6 @@ COUNTERS = {
 }
 _ASYNC_COMMIT = text("SET synchronous_commit TO OFF")
 _SYNC_COMMIT = text("RESET synchronous_commit")
-
-
-def is_disconnect(error: BaseException) -> bool:
-    """Did this database error come from a connection the server dropped?"""
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 @cache
