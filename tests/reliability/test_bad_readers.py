@@ -82,9 +82,11 @@ def test_a_batch_that_keeps_failing_is_parked_and_the_send_ends_failed(tmp_path)
         assert (send.sent, send.failed) == (40, 0)
 
         key = create_api_key("parked-test")
-        body = kit.app.test_client().get(
-            f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"}
-        ).get_json()
+        body = (
+            kit.app.test_client()
+            .get(f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"})
+            .get_json()
+        )
         assert body["status"] == "failed" and body["sent"] == 40
         [shown] = body["failed_batches"]
         assert shown["id"] == parked[0].id and "decode" in shown["error"]
