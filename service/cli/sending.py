@@ -171,6 +171,14 @@ def sends_show(send_id: int, wait: bool) -> None:
     """A send's status and counters, with a progress bar."""
     send = follow(send_id, wait=wait)
     for key, value in send_json(send).items():
+        if key == "failed_batches":  # parked batches: one line each, with the error
+            for batch in value:
+                click.echo(
+                    f"{'failed batch':>13}: {batch['id']} (readers {batch['readers_after_id']}"
+                    f" < id <= {batch['readers_upto_id']}, {batch['failures']} failures):"
+                    f" {batch['error']}"
+                )
+            continue
         click.echo(f"{key:>13}: {value}")
 
 

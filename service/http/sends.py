@@ -11,7 +11,7 @@ from service.auth import require_api_key
 from service.extensions import db
 from service.http.errors import api_error
 from service.models import Newsletter, Send
-from service.sending import lifecycle, scheduling
+from service.sending import delivery, lifecycle, scheduling
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
 
@@ -35,6 +35,7 @@ def send_json(send: Send) -> dict:
         "scheduled_at": iso(send.scheduled_at),
         "started_at": iso(send.started_at),
         "finished_at": iso(send.finished_at),
+        "failed_batches": delivery.parked_batches(send.id),
     }
 
 

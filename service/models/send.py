@@ -89,6 +89,7 @@ class BatchStatus(StrEnum):
     WAITING = "waiting"  # some recipients got a 4xx: a Celery retry is due
     DONE = "done"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # parked: it kept failing for an unexpected reason (`error`)
 
 
 class SendBatch(Base):
@@ -111,6 +112,9 @@ class SendBatch(Base):
     upto_id: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Unexpected failures (not a relay's 4xx/5xx): after a few the batch is parked, `error` says why.
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -9,10 +9,20 @@ goes past that window, so a worker killed mid-batch re-sends at most the window.
 Unsubscribe and preference tokens are minted by `signing.Minter` (one key derivation per
 batch instead of one per token).
 
-Failures come in two kinds: a 4xx leaves the delivery `queued` and the batch is retried with
-exponential back-off and jitter until `SEND_RETRY_DEADLINE_SECONDS` after the send started;
-a 5xx fails the delivery for good, marks the subscription bounced and suppresses the address.
-`SEND_MAX_CONSECUTIVE_FAILURES` failures in a row pause the whole send, with the reason.
+Failures, by kind:
+- a 4xx (or a relay that cannot be reached) leaves the delivery `queued` and the batch is
+  retried with exponential back-off and jitter until `SEND_RETRY_DEADLINE_SECONDS` after the
+  send started; `SEND_MAX_CONSECUTIVE_FAILURES` of them in a row stop the batch early (the
+  relay is down or throttling: the rest waits for the retry instead of failing one by one);
+- a 5xx fails the delivery for good, marks the subscription bounced and suppresses the
+  address; that many failures in a row pause the whole send, with the reason;
+- a message that cannot be built from the reader's row fails alone (`failed`, the reason in
+  the ledger's response) and the batch goes on;
+- a database connection the server dropped is retried on a fresh connection, resuming from
+  the ledger (`run_batch`);
+- anything else fails the batch (every answer already back is written first); it is retried
+  after a back-off and parked as `failed`, with the error, after `MAX_BATCH_FAILURES`. The
+  rest of the send goes on; a send with a parked batch ends `failed`, naming it.
 """
 
 from __future__ import annotations
@@ -46,7 +56,14 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.sending import personalize, ratelimit, relay, setting, signing
+from service.sending import (
+    on_fresh_connection,
+    personalize,
+    ratelimit,
+    relay,
+    setting,
+    signing,
+)
 from service.sending.content import unsubscribe_url
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
@@ -56,6 +73,7 @@ from service.tokens import token_service
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 1.0
+MAX_BATCH_FAILURES = 3  # unexpected failures before a batch is parked as `failed`
 
 
 @dataclass
@@ -230,22 +248,42 @@ def retry_delay(attempts: int) -> float:
 
 
 def run_batch(batch_id: int) -> float | None:
-    """Deliver batch `batch_id`; return a countdown if some messages must be retried later."""
-    batch = claim_batch(batch_id)
+    """Deliver batch `batch_id`; return a countdown if it must be tried again later.
+
+    A database connection the server dropped mid-batch costs a retry here, on a fresh
+    connection, resuming from the ledger (`on_fresh_connection`); any
+    other unexpected error is the batch's failure (`_fail_batch`): retried after a back-off,
+    parked after `MAX_BATCH_FAILURES`.
+    """
+    batch = on_fresh_connection(lambda: claim_batch(batch_id))
     if batch is None:
         return None
+    send_id = batch.send_id
+    try:
+        return on_fresh_connection(lambda: _work(send_id, batch_id))
+    except Exception as error:
+        db.session.rollback()
+        log.exception("batch %s failed", batch_id)
+        failure = error
+    return on_fresh_connection(lambda: _fail_batch(send_id, batch_id, failure))
+
+
+def _work(send_id: int, batch_id: int) -> float | None:
+    """Deliver the batch's readers not yet in the ledger (the batch's lease is ours)."""
+    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
+    if batch.status != BatchStatus.RUNNING:  # a retry after the batch was ended or released
+        return None
     send = db.session.execute(  # not the content: the template is cached per process
-        select(Send.id, Send.status, Send.newsletter_id).where(Send.id == batch.send_id)
+        select(Send.status, Send.newsletter_id).where(Send.id == send_id)
     ).one()
     if send.status != SendStatus.SENDING:
         _release(batch_id, send.status)
         return None
     newsletter = db.session.get(Newsletter, send.newsletter_id)
     rate = newsletter.rate_limit_per_second or setting("SEND_RATE_LIMIT")
-    template = _template(send.id)
-    rows = _recipients(send.id, send.newsletter_id, batch)
+    template = _template(send_id)
+    rows = _recipients(send_id, send.newsletter_id, batch)
     suppressed = _suppressed(rows)
-    send_id = send.id
     db.session.commit()
     ledger = Ledger(send_id)
     try:
@@ -255,6 +293,43 @@ def run_batch(batch_id: int) -> float | None:
     if outcome is None:
         return None
     return _finish_batch(send_id, batch_id, outcome)
+
+
+def _fail_batch(send_id: int, batch_id: int, error: BaseException) -> float | None:
+    """An unexpected error: retry the batch after a back-off, or park it as `failed`."""
+    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
+    batch.failures += 1
+    batch.error = f"{type(error).__name__}: {error}"[:2000]
+    if batch.failures >= MAX_BATCH_FAILURES:
+        batch.status, batch.lease_until = BatchStatus.FAILED, None
+        db.session.commit()
+        log.error("batch %s parked after %s failures: %s", batch_id, batch.failures, batch.error)
+        finish_if_complete(send_id)
+        return None
+    delay = retry_delay(batch.failures)
+    lease = timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
+    batch.status, batch.lease_until = BatchStatus.WAITING, utcnow() + lease
+    db.session.commit()
+    return delay
+
+
+def parked_batches(send_id: int) -> list[dict]:
+    """The send's parked batches (failed for an unexpected reason), for people to read."""
+    batches = db.session.scalars(
+        select(SendBatch)
+        .where(SendBatch.send_id == send_id, SendBatch.status == BatchStatus.FAILED)
+        .order_by(SendBatch.id)
+    )
+    return [
+        {
+            "id": b.id,
+            "readers_after_id": b.after_id,
+            "readers_upto_id": b.upto_id,
+            "failures": b.failures,
+            "error": b.error,
+        }
+        for b in batches
+    ]
 
 
 def _deliver_rows(
@@ -270,6 +345,8 @@ def _deliver_rows(
     At most `window` messages are in flight or answered-but-unwritten at any time: when
     that many are out, the batch waits until half the window came back and writes every
     answer it has in one commit, while the other half keeps the connections busy.
+    Whatever stops the loop (an error included), every message handed to the relay is
+    answered and written to the ledger before the batch ends, so none is sent twice.
     """
     send_id, newsletter_id = ledger.send_id, template.newsletter_id
     unsub = signing.Minter(token_service("unsubscribe"))
@@ -286,45 +363,60 @@ def _deliver_rows(
 
     checked = time.monotonic()
     stop: str | None = None
-    for row in rows:
-        if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
-            checked = time.monotonic()
-            status = _still_ours(ledger, batch_id)
-            if status != SendStatus.SENDING:
-                stop = status
+    try:
+        for row in rows:
+            if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
+                checked = time.monotonic()
+                status = _still_ours(ledger, batch_id)
+                if status != SendStatus.SENDING:
+                    stop = status
+                    break
+            if tally.unexpected is not None:
                 break
-        if row.email_key in suppressed:
-            _record(ledger, row, DeliveryStatus.SKIPPED, "suppressed")
-            continue
-        recipient = personalize.Recipient(
-            subscriber_id=row.subscriber_id,
-            address=row.address,
-            name=row.name,
-            smtputf8=row.smtputf8,
-            unsubscribe_token=unsub.dumps({"s": row.subscriber_id, "n": newsletter_id}),
-            preferences_token=prefs.dumps({"s": row.subscriber_id}),
-        )
-        message = personalize.personalize(template, send_id, recipient)
-        ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
-        if len(in_flight) + ledger.unwritten >= window:
-            # Let half the window come back, then write every answer back so far at once.
-            while len(in_flight) > window // 2:
-                take()
-            while not answers.empty():
-                take(block=False)
-            ledger.write()
-        in_flight[row.subscriber_id] = row
-        connections.submit(
-            message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
-        )
-        if tally.too_many():
-            break
-    while in_flight:  # whatever happens next, every message handed over is recorded
-        take()
-    ledger.write()
+            if row.email_key in suppressed:
+                _record(ledger, row, DeliveryStatus.SKIPPED, "suppressed")
+                continue
+            try:
+                message = personalize.personalize(
+                    template,
+                    send_id,
+                    personalize.Recipient(
+                        subscriber_id=row.subscriber_id,
+                        address=row.address,
+                        name=row.name,
+                        smtputf8=row.smtputf8,
+                        unsubscribe_token=unsub.dumps({"s": row.subscriber_id, "n": newsletter_id}),
+                        preferences_token=prefs.dumps({"s": row.subscriber_id}),
+                    ),
+                )
+            except Exception as error:  # this reader's data: the message fails alone
+                _unbuildable(ledger, row, error, tally)
+                continue
+            ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
+            if len(in_flight) + ledger.unwritten >= window:
+                # Let half the window come back, then write every answer back so far at once.
+                while len(in_flight) > window // 2:
+                    take()
+                while not answers.empty():
+                    take(block=False)
+                ledger.write()
+            in_flight[row.subscriber_id] = row
+            connections.submit(
+                message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
+            )
+            if tally.too_many() or tally.deferring():
+                break
+    except BaseException:
+        db.session.rollback()  # the session may be unusable (a dropped connection)
+        raise
+    finally:  # whatever happens next, every message handed over is recorded
+        while in_flight:
+            take()
+        ledger.write()
+    if tally.unexpected is not None:
+        raise tally.unexpected
     if stop is None and tally.too_many():
         reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"
-        ledger.flush()
         try:
             pause_send(send_id, reason)
         except Exception:  # already paused or cancelled by someone else
@@ -338,33 +430,56 @@ def _deliver_rows(
 
 @dataclass
 class _Tally:
-    """Failures in a row (to pause a send whose relay refuses everything) and 4xx answers."""
+    """Failures in a row: refusals (5xx) pause the send, deferrals (4xx) defer the batch.
+
+    Also counts 4xx answers, and keeps the first unexpected error (raised once every
+    answer is written).
+    """
 
     limit: int
     in_a_row: int = 0
+    deferred_in_a_row: int = 0
     transient: int = 0
     last: str = ""
+    unexpected: BaseException | None = None
 
     def too_many(self) -> bool:
         return self.in_a_row >= self.limit
+
+    def deferring(self) -> bool:
+        """The relay defers everything (down, or 421s): stop and retry the batch later."""
+        return self.deferred_in_a_row >= self.limit
+
+
+def _unbuildable(ledger: Ledger, row: _Row, error: BaseException, tally: _Tally) -> None:
+    """A message that cannot be built for this reader fails alone, its reason in the ledger."""
+    reason = f"message could not be built: {type(error).__name__}: {error}"
+    log.warning("send %s, reader %s: %s", ledger.send_id, row.subscriber_id, reason)
+    tally.in_a_row, tally.last = tally.in_a_row + 1, reason
+    _record(ledger, row, DeliveryStatus.FAILED, reason)
 
 
 def _answer(
     ledger: Ledger, newsletter_id: int, row: _Row, answer: relay.Answer, tally: _Tally
 ) -> None:
-    """Record the relay's answer to one message (an unexpected error stops the batch)."""
+    """Record the relay's answer to one message (an unexpected error is kept in the tally)."""
     error = answer.error
     if isinstance(error, PermanentMailError):
-        tally.in_a_row, tally.last = tally.in_a_row + 1, str(error)
+        tally.in_a_row, tally.deferred_in_a_row = tally.in_a_row + 1, 0
+        tally.last = str(error)
         _bounce(ledger, newsletter_id, row, str(error))
     elif isinstance(error, TransientMailError):
-        tally.in_a_row, tally.last = tally.in_a_row + 1, str(error)
+        tally.deferred_in_a_row += 1
+        tally.last = str(error)
         tally.transient += 1
         _record(ledger, row, DeliveryStatus.QUEUED, str(error))
-    elif error is not None:
-        raise error
+    elif isinstance(error, ValueError):  # the transport's envelope check: this reader's data
+        _unbuildable(ledger, row, error, tally)
+    elif error is not None:  # not this reader's: the batch fails, this reader is retried
+        if tally.unexpected is None:
+            tally.unexpected = error
     else:
-        tally.in_a_row = 0
+        tally.in_a_row = tally.deferred_in_a_row = 0
         _record(ledger, row, DeliveryStatus.SENT, answer.result)
 
 
@@ -389,19 +504,19 @@ def _finish_batch(send_id: int, batch_id: int, transient: int) -> float | None:
 
 def _give_up(send_id: int, batch: SendBatch) -> None:
     """The retry deadline passed: the batch's still-queued deliveries fail for good."""
-    ids = db.session.scalars(
-        select(Delivery.id).where(
+    failed = db.session.execute(
+        update(Delivery)
+        .where(
             Delivery.send_id == send_id,
             Delivery.status == DeliveryStatus.QUEUED,
             Delivery.subscriber_id > batch.after_id,
             Delivery.subscriber_id <= batch.upto_id,
         )
-    ).all()
-    if ids:
+        .values(status=DeliveryStatus.FAILED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if failed:  # in the same commit as the rows, like the ledger's own counters
         db.session.execute(
-            update(Delivery).where(Delivery.id.in_(ids)).values(status=DeliveryStatus.FAILED)
-        )
-        db.session.execute(
-            update(Send).where(Send.id == send_id).values(failed=Send.failed + len(ids))
+            update(Send).where(Send.id == send_id).values(failed=Send.failed + failed)
         )
     db.session.commit()

@@ -27,7 +27,7 @@ from service.models import (
     SubscriptionStatus,
     utcnow,
 )
-from service.sending import BATCH_TASK, setting
+from service.sending import BATCH_TASK, on_fresh_connection, setting
 from service.sending.content import compose_content
 from service.sending.lifecycle import finish_if_complete, publish
 
@@ -103,7 +103,14 @@ def claim_planner(send_id: int) -> bool:
 
 
 def plan_send(send_id: int) -> int:
-    """Cut the send's recipients into batches from its checkpoint on; return batches made."""
+    """Cut the send's recipients into batches from its checkpoint on; return batches made.
+
+    A database connection dropped on the way costs a retry from the checkpoint.
+    """
+    return on_fresh_connection(lambda: _plan(send_id))
+
+
+def _plan(send_id: int) -> int:
     made = 0
     size = int(setting("SEND_BATCH_SIZE"))
     lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))

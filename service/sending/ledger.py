@@ -4,13 +4,20 @@ Answers are buffered (`add`) and written by `write`: every answer that came back
 ONE executemany and ONE commit (group commit). The batch writes before it lets more
 messages go out than its in-flight window allows (see `delivery`), so the accepted but
 unwritten messages plus those in flight never exceed that window: a worker killed mid-batch
-re-sends at most the window, never more. On PostgreSQL the commit does not wait for the
-WAL flush (`synchronous_commit = off` on its connection): a worker that dies loses
-nothing committed, and a database crash could lose the last fraction of a second of rows,
-which means a few duplicates, never a miss (set once per batch on the ledger's connection
-and reset before it goes back to the pool). The send's counters are tallied in memory and
-added to the row every second (`flush`); `recount` sets them exactly from the ledger when
-the send finishes, so a worker killed before its flush leaves no trace in the final figures.
+re-sends at most the window, never more.
+
+The send's counters (`sent`, `failed`, `skipped`) are added to in the SAME transaction as
+the rows they count, by exactly the rows that transaction really inserted or moved out of
+`queued`: every committed state has counters equal to the ledger, so what the API and
+`sends show` read is the ledger's figure, whatever runs, stops or is cancelled meanwhile.
+`recount` sets them from the ledger again (under the send row's lock) as a last check.
+
+A connection the database server dropped (a restart, `pg_terminate_backend`) costs one
+retry on a fresh connection: the buffered answers stay buffered until a commit took them.
+On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit = off` on its
+connection): a worker that dies loses nothing committed, and a database crash could lose
+the last fraction of a second of rows, which means a few duplicates, never a miss (set once
+per connection and reset before it goes back to the pool).
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from __future__ import annotations
 from collections import Counter
 from functools import cache
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
+from service.sending import is_disconnect
 
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
@@ -42,25 +51,41 @@ def _insert(dialect: str, returning: bool):
     return statement.returning(table.c.status) if returning else statement
 
 
-_UPDATE = (
-    update(Delivery.__table__)
-    .where(Delivery.__table__.c.id == bindparam("delivery_id"))
-    .values(
-        status=bindparam("status"),
-        attempts=bindparam("attempts"),
-        response=bindparam("response"),
-        updated_at=bindparam("updated_at"),
+def _update(row: dict):
+    """Move one `queued` row on (a row another worker finished already is left alone)."""
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == row["delivery_id"], table.c.status == DeliveryStatus.QUEUED)
+        .values(
+            status=row["status"],
+            attempts=row["attempts"],
+            response=row["response"],
+            updated_at=row["updated_at"],
+        )
     )
-)
+
+
+def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> None:
+    """Add ledger rows, counted by status, to the send's counters (in `conn`'s transaction)."""
+    values: Counter[str] = Counter()
+    for status, count in statuses.items():
+        if status in COUNTERS and count:
+            values[COUNTERS[status]] += count
+    if values:
+        conn.execute(
+            update(Send)
+            .where(Send.id == send_id)
+            .values({name: getattr(Send, name) + count for name, count in values.items()})
+        )
 
 
 class Ledger:
-    """Writes one send's delivery rows in groups and tallies its counters."""
+    """Writes one send's delivery rows in groups, with the counters in the same commit."""
 
     def __init__(self, send_id: int) -> None:
         self.send_id = send_id
         self.dialect = db.engine.dialect.name
-        self.pending: Counter[str] = Counter()
         self._conn: Connection | None = None
         self._inserts: list[dict] = []
         self._updates: list[dict] = []
@@ -68,7 +93,7 @@ class Ledger:
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
         # On PostgreSQL its commits stop waiting for the WAL flush for as long as the batch
-        # holds it (one SET per batch, not one per commit); `close` restores the default.
+        # holds it (one SET per connection, not one per commit); `close` restores the default.
         if self._conn is None:
             self._conn = db.engine.connect()
             if self.dialect == "postgresql":
@@ -77,9 +102,9 @@ class Ledger:
         return self._conn
 
     def close(self) -> None:
-        """Write what is buffered, flush the counters and return the connection to the pool."""
+        """Write what is buffered and return the connection to the pool."""
         try:
-            self.flush()
+            self.write()
         finally:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -114,19 +139,41 @@ class Ledger:
             self._updates.append({"delivery_id": delivery_id, **values})
 
     def write(self) -> None:
-        """Write every buffered row in one transaction (one statement per kind of row)."""
+        """Write every buffered row and its counters in one transaction.
+
+        A connection the server dropped is replaced once; the rows stay buffered until
+        a commit took them, so an accepted message is never forgotten (nor sent again).
+        """
         if not self.unwritten:
             return
-        conn = self._connection()
-        written = self._insert(conn) if self._inserts else Counter()
-        if self._updates:
-            conn.execute(_UPDATE, self._updates)
-            written.update(row["status"] for row in self._updates)
-        conn.commit()
+        try:
+            self._write()
+        except DBAPIError as error:
+            if not is_disconnect(error):
+                raise
+            self._discard()
+            self._write()  # on a fresh connection; a second failure propagates
         self._inserts, self._updates = [], []
-        for status, count in written.items():
-            if status in COUNTERS:
-                self.pending[COUNTERS[status]] += count
+
+    def _write(self) -> None:
+        conn = self._connection()
+        try:
+            written = self._insert(conn) if self._inserts else Counter()
+            for row in self._updates:  # rare (retries after a 4xx): one statement each
+                if conn.execute(_update(row)).rowcount == 1:
+                    written[row["status"]] += 1
+            add_to_counters(conn, self.send_id, written)
+            conn.commit()
+        except BaseException:
+            if not conn.invalidated:
+                conn.rollback()
+            raise
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.invalidate()
+            conn.close()
 
     def _insert(self, conn: Connection) -> Counter[str]:
         """Insert the new rows; count those really inserted (not already there), by status.
@@ -146,20 +193,14 @@ class Ledger:
         )
 
     def flush(self) -> None:
-        """Write the buffered rows, then add the tallied counters to the send's row."""
+        """Write the buffered rows now (the counters go with them)."""
         self.write()
-        if not self.pending:
-            return
-        values = {name: getattr(Send, name) + count for name, count in self.pending.items()}
-        db.session.execute(update(Send).where(Send.id == self.send_id).values(**values))
-        db.session.commit()
-        self.pending.clear()
 
 
 def _release(conn: Connection, dialect: str) -> None:
     """Back to the pool with the default commit behaviour (or discarded if that fails)."""
     try:
-        if dialect == "postgresql":
+        if dialect == "postgresql" and not conn.invalidated:
             conn.rollback()
             conn.execute(_SYNC_COMMIT)
             conn.commit()
@@ -170,20 +211,31 @@ def _release(conn: Connection, dialect: str) -> None:
         conn.close()
 
 
+def counted(status: DeliveryStatus | str):
+    """How many of the send's ledger rows have `status` (a correlated subquery)."""
+    return (
+        select(func.count())
+        .where(Delivery.send_id == Send.id, Delivery.status == status)
+        .scalar_subquery()
+    )
+
+
 def recount(send_id: int) -> None:
-    """Set the send's counters from its ledger (exact, whatever workers died on the way)."""
-    rows = db.session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.send_id == send_id)
-        .group_by(Delivery.status)
-    ).all()
-    totals: Counter[str] = Counter()
-    for status, count in rows:
-        if status in COUNTERS:
-            totals[COUNTERS[status]] += count
+    """Set the send's counters from its ledger, exactly, even while batches still write.
+
+    The send row is locked first (PostgreSQL: FOR UPDATE; SQLite serializes writers), so
+    a ledger commit is either wholly counted here or adds its rows after this one.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(Send.id).where(Send.id == send_id).with_for_update())
     db.session.execute(
         update(Send)
         .where(Send.id == send_id)
-        .values(sent=totals["sent"], failed=totals["failed"], skipped=totals["skipped"])
+        .values(
+            sent=counted(DeliveryStatus.SENT),
+            failed=counted(DeliveryStatus.BOUNCED) + counted(DeliveryStatus.FAILED),
+            skipped=counted(DeliveryStatus.SKIPPED),
+        )
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import case, exists, select, update
 
 from service import jobs
 from service.extensions import db
@@ -100,8 +100,14 @@ def publish(task: str, item_id: int) -> None:
 
 
 def finish_if_complete(send_id: int) -> bool:
-    """Mark the send `sent` once it is fully planned and every batch is done; True if now."""
-    unfinished = exists().where(SendBatch.send_id == send_id, SendBatch.status != BatchStatus.DONE)
+    """End the send once it is fully planned and every batch is done or parked; True if now.
+
+    It ends `sent`, or `failed` if a batch was parked (its readers were not all tried).
+    """
+    ended = [BatchStatus.DONE, BatchStatus.FAILED]
+    unfinished = exists().where(SendBatch.send_id == send_id, SendBatch.status.not_in(ended))
+    parked = exists().where(SendBatch.send_id == send_id, SendBatch.status == BatchStatus.FAILED)
+    reason = "a batch failed again and again: see its error (sends show)"
     result = db.session.execute(
         update(Send)
         .where(
@@ -110,7 +116,12 @@ def finish_if_complete(send_id: int) -> bool:
             Send.checkpoint_subscriber_id >= Send.max_subscriber_id,
             ~unfinished,
         )
-        .values(status=SendStatus.SENT, finished_at=utcnow(), lease_until=None)
+        .values(
+            status=case((parked, SendStatus.FAILED), else_=SendStatus.SENT),
+            status_reason=case((parked, reason), else_=Send.status_reason),
+            finished_at=utcnow(),
+            lease_until=None,
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

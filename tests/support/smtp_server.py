@@ -184,6 +184,11 @@ class SMTPServer:
             self._logins.clear()
             self._sessions = 0
 
+    def clear_failures(self) -> None:
+        """Forget the pending programmed failures (the relay is healthy again)."""
+        with self._cond:
+            self._failures.clear()
+
     # -- programmable relay ----------------------------------------------------------
 
     def fail_next(
