@@ -15,7 +15,7 @@ from service.config import ROOT, load_settings
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings (defaults, env, `test_config`), extensions, blueprints, Celery."""
     from service.celery_app import celery_init_app
-    from service.extensions import db, limiter, migrate
+    from service.extensions import configure_limits, db, limiter, migrate
     from service.http import register_blueprints
     from service.logs import configure_logging
 
@@ -26,8 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.update(load_settings(test_config))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    configure_limits(app.config)
     configure_logging(app.config["LOG_LEVEL"])
 
     db.init_app(app)
