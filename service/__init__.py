@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import database  # noqa: F401  (registers the connection events)
+from service import database  # registers the connection events
 from service.config import ROOT, load_settings
 
 
@@ -34,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     celery_init_app(app)
     register_blueprints(app)
+    database.retry_dropped_requests(app)
 
     from service.cli import register_commands
 
