@@ -8,14 +8,14 @@ from typing import Any
 
 from flask import Flask
 
-from service import database  # noqa: F401  (registers the connection events)
+from service import database  # registers the connection events
 from service.config import ROOT, load_settings
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings (defaults, env, `test_config`), extensions, blueprints, Celery."""
     from service.celery_app import celery_init_app
-    from service.extensions import db, limiter, migrate
+    from service.extensions import configure_limits, db, limiter, migrate
     from service.http import register_blueprints
     from service.logs import configure_logging
 
@@ -26,8 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.update(load_settings(test_config))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    configure_limits(app.config)
     configure_logging(app.config["LOG_LEVEL"])
 
     db.init_app(app)
@@ -35,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     celery_init_app(app)
     register_blueprints(app)
+    database.retry_dropped_requests(app)
 
     from service.cli import register_commands
 

@@ -122,6 +122,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "RATELIMIT_ENABLED": _env_bool(env.get("RATELIMIT_ENABLED"), True),
         "SIGNUP_RATE_LIMIT_IP": env.get("SIGNUP_RATE_LIMIT_IP") or "20/minute;200/hour",
         "SIGNUP_RATE_LIMIT_ADDRESS": env.get("SIGNUP_RATE_LIMIT_ADDRESS") or "5/hour",
+        # Seconds the limits' Redis may take to answer before a signup goes on without it.
+        "RATELIMIT_STORAGE_TIMEOUT": float(env.get("RATELIMIT_STORAGE_TIMEOUT", "0.25")),
         "CONFIRMATION_RESEND_SECONDS": int(env.get("CONFIRMATION_RESEND_SECONDS", "600")),
         "MAX_CONTENT_LENGTH": 16 * 1024,
         "BROKER_PUBLISH_TIMEOUT": float(env.get("BROKER_PUBLISH_TIMEOUT", "0.5")),

@@ -1,22 +1,37 @@
-"""Database connections: SQLite pragmas, and a liveness check for pooled connections.
+"""Database connections: SQLite pragmas, dead pooled connections, and units of work that survive a drop.
 
-A database server can drop a connection that sat in the pool (a restart, an idle timeout).
-SQLAlchemy's `pool_pre_ping` checks every checkout, which costs a round trip per request,
-as much as a whole signup statement on PostgreSQL. Instead a connection is checked only
-when it was idle for `IDLE_PING_SECONDS`; a busy one that died anyway fails its statement,
-SQLAlchemy invalidates the pool, and the signup path retries once on a fresh connection.
+A database server can drop connections (a restart, `pg_terminate_backend`, an idle timeout).
+Two things keep that from costing a request or a job:
+
+- At checkout, a pooled PostgreSQL connection whose socket has something to read while idle
+  was told by the server that it is closing (or hit EOF): the pool replaces it before use.
+  That costs one `poll()` system call, not the round trip of `pool_pre_ping`; a connection
+  idle for `IDLE_PING_SECONDS` is pinged too, for drops that send nothing.
+- A connection that dies while a unit of work holds it fails that statement; SQLAlchemy then
+  invalidates the whole pool. `once_more_if_dropped` runs the unit (a request's view, a job's
+  claim, work and bookkeeping) once more on a fresh connection, unless it already committed
+  something: then the error propagates, and the caller fails cleanly.
 """
 
 from __future__ import annotations
 
+import logging
+import select
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
+from flask import Flask
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 IDLE_PING_SECONDS = 10.0
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_commits = threading.local()  # how many transactions this thread committed, ever
 
 
 def _is_sqlite(dbapi_connection: Any) -> bool:
@@ -42,12 +57,14 @@ def _note_idle_since(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 @event.listens_for(Pool, "checkout")
-def _ping_if_idle(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
-    """Check a server connection that sat idle; a dead one is replaced by the pool."""
+def _check_alive(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+    """Refuse a server connection that was closed while pooled; the pool makes a new one."""
+    if _is_sqlite(dbapi_connection):
+        return
+    if dbapi_connection.closed or _has_unread_data(dbapi_connection):
+        raise exc.DisconnectionError("the server closed this pooled connection")
     idle_since = connection_record.info.get("idle_since")
     if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
-        return
-    if _is_sqlite(dbapi_connection):
         return
     try:
         cursor = dbapi_connection.cursor()
@@ -56,3 +73,53 @@ def _ping_if_idle(dbapi_connection: Any, connection_record: Any, proxy: Any) -> 
         dbapi_connection.rollback()
     except Exception as error:
         raise exc.DisconnectionError("idle connection is gone") from error
+
+
+def _has_unread_data(dbapi_connection: Any) -> bool:
+    """An idle connection is sent nothing unless the server is closing it (or it hit EOF)."""
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+@event.listens_for(Engine, "commit")
+def _count_commit(connection: Any) -> None:
+    _commits.count = getattr(_commits, "count", 0) + 1
+
+
+def is_dropped(error: BaseException) -> bool:
+    """True if `error` is the database server having dropped the connection."""
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+def once_more_if_dropped(work: Callable[[], T]) -> T:
+    """Run a unit of work; once more on a fresh connection if the server dropped its connection.
+
+    The session is rolled back first. A unit that committed before the drop is not run again
+    (it would repeat what it did): the error propagates.
+    """
+    from service.extensions import db
+
+    committed = getattr(_commits, "count", 0)
+    try:
+        return work()
+    except exc.DBAPIError as error:
+        if not is_dropped(error) or getattr(_commits, "count", 0) != committed:
+            raise
+        log.warning("database connection dropped; running the work once more: %s", error.orig)
+    db.session.rollback()
+    return work()
+
+
+def retry_dropped_requests(app: Flask) -> None:
+    """Make every view of `app` one unit of work that survives a dropped connection."""
+    for endpoint, view in app.view_functions.items():
+        app.view_functions[endpoint] = _once_more_if_dropped(view)
+
+
+def _once_more_if_dropped(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return once_more_if_dropped(lambda: view(*args, **kwargs))
+
+    return run

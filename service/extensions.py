@@ -1,6 +1,6 @@
 """Flask extensions, created unbound here and bound to the app in `create_app` with `init_app`."""
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from functools import wraps
 from typing import Any
 
@@ -16,6 +16,24 @@ from service.models.base import Base
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def configure_limits(config: MutableMapping[str, Any]) -> None:
+    """Where the rate limits count: Redis when `REDIS_URL` is set, else this process's memory.
+
+    A Redis that is down or slow must not fail a signup: its client gives up after
+    `RATELIMIT_STORAGE_TIMEOUT` seconds, and Flask-Limiter then counts in this process's
+    memory (logging a warning) until Redis answers again. Settings given explicitly win.
+    """
+    storage = config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"] or "memory://")
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    if storage.startswith(("redis://", "rediss://")):
+        timeout = config["RATELIMIT_STORAGE_TIMEOUT"]
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+        )
 
 
 def rate_limited(*limits: Callable[[Any], Any]) -> Callable[[Any], Any]:

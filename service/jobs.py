@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
+from service.database import is_dropped, once_more_if_dropped
 from service.extensions import db
 from service.mail.errors import TransientMailError
 from service.models import JobStatus, OutboxJob, utcnow
@@ -215,12 +216,18 @@ def run_jobs(job_ids: int | list[int], work: Callable[[dict[str, Any]], None]) -
 
 
 def run_job(job_id: int, work: Callable[[dict[str, Any]], None]) -> bool:
-    """Claim job `job_id` and run `work(payload)`; record the outcome. True if it ran."""
-    job = claim(job_id)
+    """Claim job `job_id` and run `work(payload)`; record the outcome. True if it ran.
+
+    Each step (the claim, the work, the bookkeeping) runs once more on a fresh connection if
+    the database dropped its connection (`service.database`); a job whose work lost its
+    connection again goes back to pending, claimable at once.
+    """
+    job = once_more_if_dropped(lambda: claim(job_id))
     if job is None:
         return False
+    payload = job.payload
     try:
-        work(job.payload)
+        once_more_if_dropped(lambda: work(payload))
     except TransientMailError as exc:
         db.session.rollback()
         job = db.session.get(OutboxJob, job_id)
@@ -235,10 +242,24 @@ def run_job(job_id: int, work: Callable[[dict[str, Any]], None]) -> bool:
         return True
     except Exception as exc:
         db.session.rollback()
+        if is_dropped(exc):
+            log.warning("job %s lost its database connection; it is pending again", job_id)
+            once_more_if_dropped(lambda error=exc: _release(job_id, error))
+            return False
         _finish(db.session.get(OutboxJob, job_id), JobStatus.FAILED, repr(exc))
         raise
-    _finish(db.session.get(OutboxJob, job_id), JobStatus.DONE, "")
+    once_more_if_dropped(lambda: _finish(db.session.get(OutboxJob, job_id), JobStatus.DONE, ""))
     return True
+
+
+def _release(job_id: int, error: BaseException) -> None:
+    """Put a running job back to pending, due now (its worker could not finish it)."""
+    db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == job_id, OutboxJob.status == JobStatus.RUNNING)
+        .values(status=JobStatus.PENDING, available_at=utcnow(), last_error=str(error)[:1000])
+    )
+    db.session.commit()
 
 
 def _finish(job: OutboxJob, status: JobStatus, error: str) -> None:

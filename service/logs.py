@@ -27,8 +27,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send the `service` and `tasks` loggers to stderr as JSON lines (once per process)."""
-    for name in ("service", "tasks"):
+    """Send our loggers and Flask-Limiter's to stderr as JSON lines (once per process)."""
+    for name in ("service", "tasks", "flask-limiter"):
         logger = logging.getLogger(name)
         if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
             continue
