@@ -8,7 +8,7 @@ An existing database may already hold several active sends of one newsletter (th
 closes). Upgrading keeps the oldest of them and cancels the others, saying so in
 `status_reason`; their batches see the cancel within seconds and stop.
 
-Revision ID: 0005_one_active_send
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 10:00:00
 
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_one_active_send'
+revision = "0005"
 down_revision = '0004'
 branch_labels = None
 depends_on = None

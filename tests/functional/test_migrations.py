@@ -17,9 +17,9 @@ MIGRATIONS = str(ROOT / "migrations")
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0005_one_active_send"]
+    assert scripts.get_heads() == ["0006"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0005_one_active_send", "0004", "0003", "0002", "0001"]
+    assert chain == ["0006", "0005", "0004", "0003", "0002", "0001"]
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 

@@ -334,7 +334,7 @@ def test_0005_cancels_duplicate_active_sends_then_refuses_new_ones(backend, tmp_
                         {"status": status},
                     )
                 db.session.commit()
-                upgrade(directory=MIGRATIONS, revision="0005_one_active_send")
+                upgrade(directory=MIGRATIONS, revision="0005")
                 rows = db.session.execute(
                     text("SELECT id, status, status_reason FROM sends ORDER BY id")
                 ).all()
