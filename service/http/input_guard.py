@@ -113,7 +113,7 @@ def _nul_field() -> tuple[bool, str | None]:
             return True, key
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for key, value in request.form.items(multi=True):
-            if NUL in key or NUL in (value or ""):
+            if NUL in (key or "") or NUL in (value or ""):
                 return True, key
     elif request.is_json:
         data = request.get_data(cache=True)

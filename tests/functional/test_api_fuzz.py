@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -29,7 +31,7 @@ from werkzeug.serving import make_server
 from service.auth import create_api_key
 from service.extensions import db
 from service.models import Newsletter
-from tests.conftest import free_port, plain_app
+from tests.conftest import app_for, free_port, plain_app, stack_env
 
 MAX_EXAMPLES = 12
 STATEFUL_STEPS = 12
@@ -92,15 +94,23 @@ def fuzz_key(fuzz_app) -> str:
     return create_api_key("fuzz")
 
 
-@pytest.fixture(scope="module")
-def fuzz_url(fuzz_app) -> Iterator[str]:
-    """The app served over real HTTP on a loopback port, by werkzeug, in a thread of this process."""
-    server = make_server("127.0.0.1", free_port(), fuzz_app)
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """`app` over real HTTP on a loopback port, by werkzeug, in a thread of this process."""
+    server = make_server("127.0.0.1", free_port(), app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def fuzz_url(fuzz_app) -> Iterator[str]:
+    with serve(fuzz_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +118,20 @@ def api_schema(fuzz_url, fuzz_key):
     return schemathesis.openapi.from_url(f"{fuzz_url}/openapi.json", config=fuzz_config(fuzz_key))
 
 
-def run_schemathesis(schema) -> tuple[int, list[str]]:
-    """Run every phase the config enables; (cases checked, one line per failure or error)."""
+def run_schemathesis(schema, statuses: list[int] | None = None) -> tuple[int, list[str]]:
+    """Run every phase the config enables; (cases checked, one line per failure or error).
+
+    The status of every answer is appended to `statuses` if given."""
     problems: list[str] = []
     checked = 0
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
+            if statuses is not None:
+                statuses.extend(
+                    i.response.status_code
+                    for i in event.recorder.interactions.values()
+                    if i.response is not None
+                )
             for case_id, checks in event.recorder.checks.items():
                 checked += 1
                 for check in checks:
@@ -136,3 +154,23 @@ def test_every_operation_and_link_matches_the_document(api_schema):
     checked, problems = run_schemathesis(api_schema)
     assert checked > 100, checked
     assert not problems, f"{len(problems)} failures:\n\n" + "\n\n".join(dict.fromkeys(problems))
+
+
+def test_with_limits_on_the_signup_answers_the_documented_429(fuzz_app, fuzz_key, redis_server):
+    env = stack_env(fuzz_app.config["SQLALCHEMY_DATABASE_URI"], f"{redis_server.url}/3",
+                    f"{redis_server.url}/4", "memory://", Path(fuzz_app.config["INSTANCE_PATH"]))  # fmt: skip
+    limited = app_for(
+        env,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        SIGNUP_RATE_LIMIT_IP="3/minute",
+        TESTING=False,
+        PROPAGATE_EXCEPTIONS=False,
+    )
+    with serve(limited) as url:
+        config = fuzz_config(fuzz_key, max_examples=8)
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
+        statuses: list[int] = []
+        _, problems = run_schemathesis(schema.include(path="/api/v1/subscriptions"), statuses)
+    assert 429 in statuses, sorted(set(statuses))
+    assert not problems, "\n\n".join(dict.fromkeys(problems))

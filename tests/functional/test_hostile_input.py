@@ -124,6 +124,7 @@ HOSTILE_BODIES = [
     pytest.param(b"email=a%40gmail.com", "application/json", id="form-as-json"),
     pytest.param(b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na\r\n', "multipart/form-data; boundary=x", id="multipart-truncated"),
     pytest.param(b"a=1", "multipart/form-data", id="multipart-no-boundary"),
+    pytest.param(b'--x\r\nContent-Disposition: form-data; name="c\xf2\xba\xbb\\"\r\n\r\nv\r\n--x--\r\n', "multipart/form-data; boundary=x", id="multipart-odd-name"),
     pytest.param(b'{"newsletters": [{"a": 1}], "email": {"x": []}, "name": [], "title": 1e999}', "application/json", id="json-wrong-types"),
     pytest.param(b'{"min_new_articles": 100000000000000000000000000000, "slug": "x", "name": "y"}', "application/json", id="json-huge-int"),
 ]  # fmt: skip
