@@ -26,6 +26,7 @@ def register_blueprints(app: Flask) -> None:
         embed,
         errors,
         health,
+        input_guard,
         newsletters,
         openapi,
         public,
@@ -36,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.session_interface = NoCookieSessions()
     errors.register(app)
+    input_guard.register(app)  # before the blueprints: their rules pick the bounded `int`
     for module in (
         health,
         public,

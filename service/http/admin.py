@@ -1,8 +1,11 @@
-"""Admin API (bearer key): subscriber lookup. Further admin endpoints live beside it."""
+"""The API's front door (`GET /api/v1/`, public) and the admin subscriber lookup (bearer key).
+
+Further admin endpoints live beside it, one blueprint per collection.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
 from service.auth import require_api_key
@@ -30,6 +33,31 @@ def subscriber_json(subscriber: Subscriber) -> dict:
             for s in subscriber.subscriptions
         ],
     }
+
+
+COLLECTIONS = {
+    "subscriptions": ("public.create_subscription", "none", "sign a reader up (POST)"),
+    "newsletters": ("admin_newsletters.index", "bearer", "list, create and update newsletters"),
+    "articles": ("articles.post_articles", "bearer", "create or update articles (POST)"),
+    "subscribers": ("admin.list_subscribers", "bearer", "look a reader up by ?email="),
+}
+
+
+@bp.get("/")
+def api_index():
+    """The API's index: where its OpenAPI document and main collections are. Public."""
+    links = {
+        name: {"href": url_for(endpoint), "auth": auth, "description": what}
+        for name, (endpoint, auth, what) in COLLECTIONS.items()
+    }
+    return jsonify(
+        service="newsletter-service",
+        version="v1",
+        openapi=url_for("openapi.document"),
+        authentication="admin collections need 'Authorization: Bearer <api key>' "
+        "(newsletter api-keys create NAME)",
+        links=links,
+    )
 
 
 @bp.get("/subscribers")

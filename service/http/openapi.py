@@ -15,6 +15,7 @@ from apispec import APISpec
 from flask import Blueprint, Flask, current_app, jsonify
 
 from service.auth import require_api_key
+from service.http import input_guard
 
 bp = Blueprint("openapi", __name__)
 
@@ -42,12 +43,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "SignupRequest": {
         "type": "object",
-        "required": ["email"],
+        "description": "`email` is needed (422 `required` without it), except that a request a "
+        "bot trap catches (honeypot, too fast) gets the same 202 whatever it carries.",
         "properties": {
-            "email": _STR,
+            "email": {"type": "string", "minLength": 1},
+            "confirm_address": {
+                "type": "boolean",
+                "description": "the reader insists on an address the service suggested a fix for",
+            },
+            "form": {"type": "string", "description": "which hosted form sent it"},
             "newsletters": {"oneOf": [_STR, {"type": "array", "items": _STR}]},
             "name": _STR,
-            "locale": {"type": "string", "enum": ["en", "uk"]},
+            "locale": {
+                "type": "string",
+                "description": "`en` or `uk`; anything else: from `Accept-Language`",
+            },
             "source_url": _STR,
             "website": {"type": "string", "description": "honeypot: must be empty"},
             "form_stamp": {
@@ -112,9 +122,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["title", "url"],
         "properties": {
-            "title": _STR,
-            "url": {"type": "string", "format": "uri"},
-            "summary": _STR,
+            "title": {
+                "type": "string",
+                "minLength": 1,
+                "description": "cut to 500 characters",
+            },
+            "url": {"type": "string", "format": "uri", "minLength": 1, "maxLength": 2000},
+            "summary": {"description": "HTML, cleaned; any empty value means none"},
             "image_url": {"type": "string", "format": "uri"},
             "authors": {"type": "array", "items": _STR},
             "published_at": {"type": "string", "format": "date-time"},
@@ -122,7 +136,99 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "editors_pick": {"type": "boolean"},
         },
     },
-    "SendRequest": {"type": "object", "properties": {"scheduled_at": _TIME}},
+    "ArticleRequest": {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Article"},
+            {
+                "type": "array",
+                "maxItems": 500,
+                "description": "up to 500 articles; each is checked alone, and a bad one is an "
+                "`error` entry in `results`, not a 4xx for the list",
+                "items": {"anyOf": [{"$ref": "#/components/schemas/Article"}, {}]},
+            },
+        ]
+    },
+    "ArticleSaved": {
+        "type": "object",
+        "required": ["id", "url", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "url": _STR,
+            "status": {"type": "string", "enum": ["created", "updated"]},
+        },
+    },
+    "ArticleBatch": {
+        "type": "object",
+        "required": ["results", "created", "updated", "errors"],
+        "properties": {
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["created", "updated", "error"]},
+                        "field": _STR,
+                        "message": _STR,
+                    },
+                },
+            },
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "errors": {"type": "integer"},
+        },
+    },
+    "ArticleAnswer": {
+        "oneOf": [
+            {"$ref": "#/components/schemas/ArticleSaved"},
+            {"$ref": "#/components/schemas/ArticleBatch"},
+        ]
+    },
+    "TestSendRequest": {
+        "type": "object",
+        "required": ["email"],
+        "properties": {
+            "email": {"type": "string", "minLength": 1},
+            "locale": {"type": "string", "enum": ["en", "uk"]},
+        },
+    },
+    "TestSendQueued": {
+        "type": "object",
+        "required": ["status", "job_id"],
+        "properties": {
+            "status": {"type": "string", "enum": ["queued"]},
+            "job_id": {"type": "integer"},
+        },
+    },
+    "ApiIndex": {
+        "type": "object",
+        "required": ["openapi", "links"],
+        "properties": {
+            "service": _STR,
+            "version": _STR,
+            "openapi": _STR,
+            "authentication": _STR,
+            "links": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"href": _STR, "auth": _STR, "description": _STR},
+                },
+            },
+        },
+    },
+    "SendRequest": {
+        "type": "object",
+        "properties": {
+            "scheduled_at": {
+                "anyOf": [
+                    {"type": "string", "format": "date-time"},
+                    {"type": "string", "maxLength": 0},
+                ],
+                "nullable": True,
+                "description": "ISO 8601; absent, null or empty: now",
+            }
+        },
+    },
     "Send": {
         "type": "object",
         "properties": {
@@ -197,7 +303,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 # (METHOD, rule) -> request schema, success status, response schema (None: not JSON).
 BODIES: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("POST", "/api/v1/subscriptions"): ("SignupRequest", "202", "SignupAccepted"),
-    ("POST", "/api/v1/articles"): ("Article", "201", "Article"),
+    ("POST", "/api/v1/articles"): ("ArticleRequest", "201", "ArticleAnswer"),
     ("GET", "/api/v1/newsletters"): (None, "200", "NewsletterList"),
     ("POST", "/api/v1/newsletters"): ("NewsletterCreate", "201", "Newsletter"),
     ("PATCH", "/api/v1/newsletters/<slug>"): ("NewsletterFields", "200", "Newsletter"),
@@ -206,8 +312,100 @@ BODIES: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("GET", "/api/v1/subscribers"): (None, "200", "SubscriberList"),
     ("GET", "/api/v1/subscribers/<int:subscriber_id>/export"): (None, "200", "SubscriberExport"),
     ("DELETE", "/api/v1/subscribers/<int:subscriber_id>"): (None, "200", "Erased"),
+    ("POST", "/api/v1/digest-preview/<slug>/test"): ("TestSendRequest", "202", "TestSendQueued"),
+    ("GET", "/api/v1/"): (None, "200", "ApiIndex"),
 }
+# Request bodies that may be left out (the view has a default for every field).
+OPTIONAL_BODIES = {("POST", "/api/v1/newsletters/<slug>/sends")}
+# Views whose answer is not JSON: endpoint -> media types of the success answer. A hosted page
+# also answers its errors as a page.
+HTML = "text/html"
+MEDIA: dict[str, tuple[str, ...]] = {
+    "public.confirm_page": (HTML,),
+    "public.confirm_submit": (HTML,),
+    "public.confirm_resend": (HTML,),
+    "public.signup_page": (HTML,),
+    "unsubscribe.unsubscribe_page": (HTML,),
+    "unsubscribe.unsubscribe_submit": (HTML,),
+    "unsubscribe.unsubscribe_undo": (HTML,),
+    "unsubscribe.preferences_page": (HTML,),
+    "unsubscribe.preferences_save": (HTML,),
+    "unsubscribe.manage_page": (HTML,),
+    "unsubscribe.manage_submit": (HTML,),
+    "archive.index": (HTML,),
+    "archive.issue": (HTML,),
+    "embed.form_page": (HTML,),
+    "embed.script": ("text/javascript",),
+    "articles.digest_preview": (HTML, "text/plain"),
+}
+# JSON views that also answer a page to a browser's plain form post (`Accept: text/html`).
+ALSO_HTML = {"public.create_subscription"}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Page forms: endpoint -> their fields (all strings).
+FORM_FIELDS: dict[str, tuple[str, ...]] = {
+    "unsubscribe.unsubscribe_submit": ("List-Unsubscribe", "scope", "locale"),
+    "unsubscribe.unsubscribe_undo": ("secret", "scope"),
+    "unsubscribe.preferences_save": ("secret", "newsletters"),
+    "unsubscribe.manage_submit": ("email", "locale"),
+}
+# Answers besides success that a view gives by itself: (METHOD, rule) -> {status: description}.
+ERRORS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/api/v1/subscriptions"): {
+        "400": "`bad_request`: the body is not a signup (JSON object or form)",
+        "403": "`origin_not_allowed`: this page's origin may not sign up to these newsletters",
+        "422": "`required`, `invalid_email` (with `suggestion` for a likely typo), "
+        "`unknown_newsletter` or `captcha_failed`",
+        "503": "`captcha_unavailable`: the captcha provider is unreachable; retry after "
+        "`Retry-After` seconds",
+    },
+    ("POST", "/api/v1/articles"): {
+        "400": "`bad_request`: neither an object nor a list",
+        "413": "`too_large`: more than 500 articles",
+        "422": "`invalid_article`, naming the `field`",
+    },
+    ("POST", "/api/v1/newsletters"): {
+        "409": "`conflict`: a newsletter with this slug exists",
+        "422": "a field is invalid (named in `field`)",
+    },
+    ("PATCH", "/api/v1/newsletters/<slug>"): {
+        "404": "no such newsletter",
+        "422": "a field is invalid (named in `field`)",
+    },
+    ("POST", "/api/v1/newsletters/<slug>/sends"): {
+        "404": "no such newsletter",
+        "409": "`send_in_progress`: the newsletter already has a send scheduled, sending or "
+        "paused; the answer names it",
+        "422": "`invalid`: `scheduled_at` is not an ISO 8601 time",
+    },
+    ("POST", "/api/v1/sends/<int:send_id>/<any(pause, resume, cancel):action>"): {
+        "404": "no such send",
+        "409": "`invalid_state`: the send's status does not allow this",
+    },
+    ("POST", "/api/v1/digest-preview/<slug>/test"): {
+        "404": "no such newsletter",
+        "409": "`no_articles`: too few new articles, this digest would be skipped",
+        "422": "`required` or `invalid_email`",
+    },
+}
+RATE_LIMITED = {("POST", "/api/v1/subscriptions"), ("POST", "/confirm/<token>/resend"),
+                ("POST", "/manage")}  # fmt: skip
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_PAGE = {"schema": {"type": "string"}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+API_DESCRIPTION = (
+    "Newsletter signup, confirmation, digests and their admin API.\n\n"
+    "Every route refuses, before its view runs: a body over 16 KiB (413 `too_large`), JSON "
+    f"nested more than {input_guard.MAX_JSON_DEPTH} levels or holding NaN/Infinity (400 "
+    "`bad_request`), a NUL character anywhere in the path, query, form or JSON (400 "
+    f"`bad_request`, naming the field); an id above {input_guard.MAX_ID} matches no route "
+    "(404). Errors share one shape (`Error`); hosted pages answer theirs as a page."
+)
 
 
 def openapi_paths(rule: str) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -222,10 +420,10 @@ def openapi_paths(rule: str) -> list[tuple[str, list[dict[str, Any]]]]:
             return [found for c in choices if c for found in openapi_paths(head + c + tail)]
     parameters = []
     for match in _CONVERTER.finditer(rule):
-        kind = "integer" if match["converter"] == "int" else "string"
-        parameters.append(
-            {"name": match["name"], "in": "path", "required": True, "schema": {"type": kind}}
-        )
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if match["converter"] == "int":
+            schema = {"type": "integer", "minimum": 0, "maximum": input_guard.MAX_ID}
+        parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     return [(_CONVERTER.sub(r"{\g<name>}", rule), parameters)]
 
 
@@ -238,36 +436,84 @@ def is_admin_view(view: Any) -> bool:
     return False
 
 
+def _content(media: tuple[str, ...], schema: str | None) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    for kind in media:
+        if kind == "application/json":
+            ref = {"$ref": f"#/components/schemas/{schema}"} if schema else {}
+            content[kind] = {"schema": ref}
+        else:
+            content[kind] = _PAGE
+    return content
+
+
+def _request_body(endpoint: str, method: str, rule: str) -> dict[str, Any] | None:
+    request_schema = BODIES.get((method, rule), (None, "", None))[0]
+    if request_schema:
+        content = _content(("application/json",), request_schema)
+        if endpoint in ALSO_HTML:
+            ref = content["application/json"]
+            content.update(dict.fromkeys(FORM_TYPES, ref))
+        return {"required": (method, rule) not in OPTIONAL_BODIES, "content": content}
+    if endpoint in FORM_FIELDS:
+        fields = {name: {"type": "string"} for name in FORM_FIELDS[endpoint]}
+        form = {"schema": {"type": "object", "properties": fields}}
+        return {"required": False, "content": dict.fromkeys(FORM_TYPES, form)}
+    return None
+
+
 def _operation(app: Flask, rule: Any, method: str, path: str) -> dict[str, Any]:
     view = app.view_functions[rule.endpoint]
     suffix = "" if "any(" not in rule.rule else "." + path.rstrip("/").rsplit("/", 1)[-1]
     doc = inspect.getdoc(view) or rule.endpoint
     summary, _, description = doc.partition("\n")
+    media = MEDIA.get(rule.endpoint, ("application/json",))
+    if rule.endpoint in ALSO_HTML:
+        media = ("application/json", HTML)
+    error_media = {"application/json": _ERROR["content"]["application/json"]}
+    if HTML in media:
+        error_media[HTML] = _PAGE
     operation: dict[str, Any] = {
         "operationId": f"{rule.endpoint}.{method.lower()}{suffix}",
         "summary": summary.strip(),
         "tags": [rule.endpoint.partition(".")[0]],
-        "responses": {"default": {"description": "error", **_ERROR}},
+        "responses": {"default": {"description": "error", "content": error_media}},
     }
     if description.strip():
         operation["description"] = description.strip()
-    request_schema, status, response_schema = BODIES.get((method, rule.rule), (None, "200", None))
-    if request_schema:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{request_schema}"}}
-            },
+    body = _request_body(rule.endpoint, method, rule.rule)
+    if body:
+        operation["requestBody"] = body
+        operation["responses"]["413"] = {
+            "description": "`too_large`: the body is over 16 KiB",
+            **_ERROR,
         }
+    _, status, response_schema = BODIES.get((method, rule.rule), (None, "200", None))
     success: dict[str, Any] = {"description": "success"}
-    if response_schema:
-        success["content"] = {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{response_schema}"}}
-        }
+    if response_schema or media != ("application/json",):
+        success["content"] = _content(media, response_schema)
     operation["responses"][status] = success
+    if (method, rule.rule) == ("POST", "/api/v1/articles"):
+        operation["responses"]["200"] = {"description": "only updates", **success}
+    for code, text in ERRORS.get((method, rule.rule), {}).items():
+        operation["responses"][code] = {"description": text, "content": error_media}
+    if "503" in operation["responses"]:
+        operation["responses"]["503"]["headers"] = _RETRY_AFTER
+    if (method, rule.rule) in RATE_LIMITED:
+        operation["responses"]["429"] = {
+            "description": "`rate_limited`: too many requests from this address or IP",
+            "headers": _RETRY_AFTER,
+            "content": error_media,
+        }
     if is_admin_view(view):
         operation["security"] = [{"bearer": []}]
-        operation["responses"]["401"] = {"description": "missing or wrong API key", **_ERROR}
+        operation["responses"]["401"] = {
+            "description": "missing or wrong API key",
+            "headers": {
+                "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}
+            },
+            **_ERROR,
+        }
     return operation
 
 
@@ -277,7 +523,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title="newsletter-service",
         version="1",
         openapi_version="3.0.3",
-        info={"description": "Newsletter signup, confirmation, digests and their admin API."},
+        info={"description": API_DESCRIPTION},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name, schema in SCHEMAS.items():

@@ -53,7 +53,7 @@ def create_send(slug: str):
     body = request.get_json(silent=True)
     if body is None and request.data:
         return api_error(400, "bad_request", "The body must be a JSON object.")
-    body = body or {}
+    body = {} if body is None else body
     if not isinstance(body, dict):
         return api_error(400, "bad_request", "The body must be a JSON object.")
     try:

@@ -6,6 +6,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from service.auth import require_api_key
+from service.http.input_guard import MAX_ID
 from service.http.openapi import SKIPPED_METHODS, is_admin_view, openapi_paths
 from tests.conftest import app_for, stack_env
 
@@ -34,6 +35,7 @@ CONTRACT_ENDPOINTS = [
     ("delete", "/api/v1/subscribers/{subscriber_id}"),
     ("get", "/openapi.json"),
 ]
+PUBLIC_PATHS = ("/healthz", "/readyz", "/openapi.json", "/api/v1/")
 PUBLIC_PREFIXES = ("/api/v1/subscriptions", "/confirm", "/unsubscribe", "/preferences", "/embed")
 
 
@@ -75,7 +77,7 @@ def test_admin_endpoints_need_bearer_and_public_ones_do_not(document):
             if method == "parameters":
                 continue
             secured = operation.get("security") == [{"bearer": []}]
-            if path.startswith(PUBLIC_PREFIXES) or path in ("/healthz", "/readyz", "/openapi.json"):
+            if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:
                 assert not secured, (method, path)
             elif path.startswith("/api/v1/"):
                 assert secured, (method, path)
@@ -94,7 +96,12 @@ def test_bodies_and_summaries_come_from_the_table_and_docstrings(document):
     }
     export = document["paths"]["/api/v1/subscribers/{subscriber_id}/export"]
     assert export["parameters"] == [
-        {"name": "subscriber_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        {
+            "name": "subscriber_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        }
     ]
 
 
@@ -144,3 +151,36 @@ def test_any_converter_becomes_one_path_per_choice():
         "/sends/{send_id}/cancel",
     ]
     assert [p["name"] for p in paths[0][1]] == ["send_id"]
+
+
+def test_api_index_is_public_json_linking_the_document_and_collections(sqlite_app, document):
+    response = sqlite_app.test_client().get("/api/v1/")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.json["openapi"] == "/openapi.json"
+    links = response.json["links"]
+    assert {"subscriptions", "newsletters", "articles", "subscribers"} <= set(links)
+    for link in links.values():
+        assert link["href"].startswith("/api/v1/") and link["href"] != "/api/v1/"
+        assert link["href"] in document["paths"]
+    assert "security" not in document["paths"]["/api/v1/"]["get"]
+
+
+def test_the_document_states_what_the_code_answers(document):
+    paths = document["paths"]
+    signup = paths["/api/v1/subscriptions"]["post"]
+    assert set(signup["responses"]["202"]["content"]) == {"application/json", "text/html"}
+    assert signup["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    assert "application/x-www-form-urlencoded" in signup["requestBody"]["content"]
+    assert "413" in signup["responses"]
+    articles = paths["/api/v1/articles"]["post"]
+    schema = articles["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ArticleRequest"}
+    forms = document["components"]["schemas"]["ArticleRequest"]["oneOf"]
+    assert [f.get("type") for f in forms] == [None, "array"]
+    assert document["components"]["schemas"]["Article"]["properties"]["title"]["minLength"] == 1
+    assert "202" in paths["/api/v1/digest-preview/{slug}/test"]["post"]["responses"]
+    sends = paths["/api/v1/newsletters/{slug}/sends"]["post"]["responses"]
+    assert "send_in_progress" in sends["409"]["description"]
+    assert "WWW-Authenticate" in paths["/api/v1/newsletters"]["get"]["responses"]["401"]["headers"]
+    for page in ("/confirm/{token}", "/unsubscribe/{token}", "/preferences/{token}"):
+        assert "text/html" in paths[page]["get"]["responses"]["200"]["content"]
