@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         demo,
         embed,
         errors,
+        headers,
         health,
         newsletters,
         openapi,
@@ -36,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.session_interface = NoCookieSessions()
     errors.register(app)
+    headers.register(app)
     for module in (
         health,
         public,

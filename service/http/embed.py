@@ -13,6 +13,7 @@ from sqlalchemy import select
 from service import captcha
 from service.extensions import db
 from service.http.errors import page, request_locale
+from service.http.headers import allow_framing
 from service.http.public import hosted_form_context
 from service.models import Newsletter
 from service.origins import frame_ancestors
@@ -82,7 +83,6 @@ def form_page(slug: str):
         **hosted_form_context(),
     )
     response = Response(body, status, mimetype="text/html")
-    ancestors = frame_ancestors(newsletter.allowed_origins or [])
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    allow_framing(frame_ancestors(newsletter.allowed_origins or []))
     response.cache_control.no_store = True
     return response
