@@ -16,7 +16,7 @@ from service.http.errors import page, request_locale
 from service.http.headers import allow_framing
 from service.http.public import hosted_form_context
 from service.models import Newsletter
-from service.origins import frame_ancestors
+from service.origins import frame_ancestors, link_back
 from service.signup_timing import min_seconds
 
 bp = Blueprint("embed", __name__)
@@ -80,6 +80,7 @@ def form_page(slug: str):
         theme=theme if theme in THEMES else "light",
         compact="compact" in request.args,
         accent=request.args.get("accent", ""),
+        source_url=link_back(request.referrer),  # the page framing us, for "back to the site"
         **hosted_form_context(),
     )
     response = Response(body, status, mimetype="text/html")
