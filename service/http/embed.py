@@ -2,7 +2,9 @@
 
 `/embed.js` is static and cacheable (an ETag and a short max-age, so a fix reaches every news
 page within the hour); `/forms/<slug>` is the same box on a page of its own for an iframe, with a
-plain form inside `<noscript>` for readers without JavaScript.
+plain form inside `<noscript>` for readers without JavaScript. The form page posts its height to
+its parent (`/embed/form-height.js`) and `/embed/frame.js`, on the framing page, sizes the
+iframe to it: message `{"type": "newsletter-service:height", "height": N}`, checked for origin.
 """
 
 from __future__ import annotations
@@ -39,9 +41,25 @@ def _public(response: Response, max_age: int) -> Response:
 @bp.get("/embed.js")
 def script() -> Response:
     """The signup box script (see service/static/embed.js)."""
+    return _script("embed.js")
+
+
+@bp.get("/embed/frame.js")
+def frame_script() -> Response:
+    """For pages that frame /forms/<slug>: sizes the iframe to the form (static/frame.js)."""
+    return _script("frame.js")
+
+
+@bp.get("/embed/form-height.js")
+def form_height_script() -> Response:
+    """For /forms/<slug> itself: tells the parent page its height (static/form-height.js)."""
+    return _script("form-height.js")
+
+
+def _script(name: str) -> Response:
     response = send_from_directory(
         current_app.static_folder or "",
-        "embed.js",
+        name,
         mimetype="text/javascript",
         max_age=SCRIPT_MAX_AGE,
         conditional=True,
