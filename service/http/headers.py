@@ -12,7 +12,8 @@ A view that may be framed (the iframe form) calls `allow_framing(ancestors)`: it
 that `frame-ancestors` list and no `X-Frame-Options`, which cannot name a list (`'self'` alone
 is `SAMEORIGIN`). A view that
 serves HTML we did not write (an archived issue, an outbox email) sets a stricter policy of its
-own; it is kept, with `frame-ancestors 'none'` added when it names no ancestors.
+own; it is kept, with `frame-ancestors 'self'` added when it names no ancestors (such HTML
+is shown framed by our own pages, never by others).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def secure_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = page_policy(ancestors)
     elif "frame-ancestors" in own:
         ancestors = own.split("frame-ancestors", 1)[1].split(";", 1)[0].strip()
-    else:
+    else:  # HTML we did not write, shown by a page of ours (an email in the outbox viewer)
+        ancestors = g.get("frame_ancestors", "'self'")
         response.headers["Content-Security-Policy"] = f"{own}; frame-ancestors {ancestors}"
     frame_options = X_FRAME_OPTIONS.get(ancestors)
     if frame_options is None:

@@ -6,6 +6,7 @@ import json
 import logging
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
@@ -122,7 +123,7 @@ def _accepted(locale: str, slugs: list[str], source_url: object) -> Response | t
     count = max(1, len(set(slugs)))
     if wants_html():
         message = tn("confirmation_sent", count, locale)
-        back = link_back(source_url) or site_home()
+        back = _page_of(source_url) or site_home()
         return page("pages/message.html", 202, title=message, message="", locale=locale, back=back)
     return Response(_accepted_json(locale, count), 202, mimetype="application/json")
 
@@ -138,9 +139,18 @@ def _rejected(status: int, code: str, field: str | None, locale: str, **extra: A
             title=message,
             message="",
             locale=locale,
-            back=link_back(request.referrer) or site_home(),
+            back=_page_of(request.referrer) or site_home(),
         )
     return api_error(status, code, message, field, **extra)
+
+
+def _page_of(url: object) -> str | None:
+    """The page a reader came from, for "back to the site": an allowed http(s) page, and not
+    this signup endpoint (a re-post from one of our answer pages has it as its Referer)."""
+    link = link_back(url)
+    if link is None or urlsplit(link)._replace(query="", fragment="").geturl() == request.base_url:
+        return None
+    return link
 
 
 def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, slugs: list[str]):
@@ -161,9 +171,9 @@ def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, sl
             "newsletters": slugs,
             "name": fields.get("name") if isinstance(fields.get("name"), str) else "",
             "form": fields.get("form") if isinstance(fields.get("form"), str) else "",
-            "source_url": link_back(fields.get("source_url") or request.referrer) or "",
+            "source_url": _page_of(fields.get("source_url") or request.referrer) or "",
         },
-        back=link_back(fields.get("source_url") or request.referrer) or site_home(),
+        back=_page_of(fields.get("source_url") or request.referrer) or site_home(),
         **hosted_form_context(),
     )
 
@@ -329,7 +339,7 @@ def confirm_submit(token: str):
         locale=locale,
         title=t("subscribed", locale),
         message=t("subscribed_detail", locale, newsletters=names),
-        back=link_back(_signup_page(result.subscriber.id)) or site_home(),
+        back=_page_of(_signup_page(result.subscriber.id)) or site_home(),
     )
 
 

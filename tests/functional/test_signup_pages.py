@@ -218,3 +218,13 @@ def test_no_placeholder_is_an_address_the_service_refuses(web, path):
             parse_address(placeholder)
         except InvalidEmail as exc:
             pytest.fail(f"{path}: placeholder {placeholder!r} is refused ({exc})")
+
+
+def test_a_repost_from_our_own_answer_page_links_home_not_to_the_api(web):
+    answer = web.post(
+        URL,
+        data={"email": unique_email(), "newsletters": "daily"},
+        headers={**HTML, "Referer": f"http://localhost{URL}"},
+    )
+    assert answer.status_code == 202
+    assert _back(answer) == f"{SITE}/"
