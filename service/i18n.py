@@ -2,11 +2,17 @@
 
 The catalog is small and lives in code so that the web process and the workers share it
 without a compile step; `t(key, locale)` falls back to English for a missing translation.
+Messages that name a count live in `PLURALS`, one text per CLDR plural category of the locale
+(English: one, other; Ukrainian: one, few, many, other), read by `tn(key, count, locale)`;
+Babel's CLDR data picks the category, and an exact `=N` text (ICU's form) wins over it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+
+from babel import Locale
 
 LOCALES = ("en", "uk")
 DEFAULT_LOCALE = "en"
@@ -18,6 +24,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "invalid_email": "Please, enter correct email address",
         "did_you_mean": "Did you mean {suggestion}?",
+        "use_suggestion": "Use {suggestion}",
+        "address_is_right": "Yes, this address is right",
+        "email_placeholder": "Your email address",
         "required": "Please enter your email address",
         "newsletters_required": "Please choose at least one newsletter",
         "unknown_newsletter": "This newsletter does not exist (any more). Please reload the page.",
@@ -124,6 +133,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "invalid_email": "Будь ласка, введіть коректну адресу електронної пошти",
         "did_you_mean": "Можливо, ви мали на увазі {suggestion}?",
+        "use_suggestion": "Використати {suggestion}",
+        "address_is_right": "Так, ця адреса правильна",
+        "email_placeholder": "Ваша електронна пошта",
         "required": "Будь ласка, введіть адресу електронної пошти",
         "newsletters_required": "Будь ласка, оберіть хоча б одну розсилку",
         "unknown_newsletter": "Такої розсилки не існує. Будь ласка, оновіть сторінку.",
@@ -225,6 +237,29 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+PLURALS: dict[str, dict[str, dict[str, str]]] = {
+    "en": {
+        "confirmation_sent": {
+            "=1": MESSAGES["en"]["confirmation_sent"],
+            "one": MESSAGES["en"]["confirmation_sent"],
+            "other": (
+                "Thank you for signing up for these {count} newsletters. "
+                "We've sent you a confirmation email."
+            ),
+        },
+    },
+    "uk": {
+        "confirmation_sent": {
+            "=1": MESSAGES["uk"]["confirmation_sent"],
+            "one": "Дякуємо за підписку на {count} розсилку. Ми надіслали вам лист для підтвердження.",
+            "few": "Дякуємо за підписку на {count} розсилки. Ми надіслали вам лист для підтвердження.",
+            "many": "Дякуємо за підписку на {count} розсилок. Ми надіслали вам лист для підтвердження.",
+            "other": "Дякуємо за підписку на {count} розсилки. Ми надіслали вам лист для підтвердження.",
+        },
+    },
+}
+
+
 def normalize_locale(value: object) -> str | None:
     """Return `en` or `uk` for a value like `uk-UA` or `EN`, or None if unsupported."""
     if not isinstance(value, str):
@@ -249,3 +284,17 @@ def t(key: str, locale: str | None = None, **values: object) -> str:
     catalog = MESSAGES.get(locale or DEFAULT_LOCALE, MESSAGES[DEFAULT_LOCALE])
     text = catalog.get(key) or MESSAGES[DEFAULT_LOCALE][key]
     return text.format(**values) if values else text
+
+
+@cache
+def plural_category(count: int, locale: str) -> str:
+    """The CLDR plural category of `count` in `locale` ("one", "few", "many", "other"...)."""
+    return Locale.parse(locale if locale in LOCALES else DEFAULT_LOCALE).plural_form(count)
+
+
+def tn(key: str, count: int, locale: str | None = None, **values: object) -> str:
+    """Translate a message about `count` things into the right plural form of `locale`."""
+    locale = locale if locale in PLURALS else DEFAULT_LOCALE
+    forms = PLURALS[locale].get(key) or PLURALS[DEFAULT_LOCALE][key]
+    text = forms.get(f"={count}") or forms.get(plural_category(count, locale)) or forms["other"]
+    return text.format(count=count, **values)

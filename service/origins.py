@@ -6,12 +6,16 @@ list (or that list is `*`), or is in the allowlist of **every** newsletter it as
 preflight carries no body, so it answers for the union of the global list and all lists.
 
 The newsletters' lists come from this process's copy (`service.newsletter_index`).
+
+The same lists decide where a hosted page may link "back to the site" (`link_back`): only to an
+http(s) page on an origin that may post the form, never to what a Referer or a form field says
+otherwise (`javascript:`, `data:`, a look-alike host); else to `site_home`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, request
 
@@ -72,3 +76,33 @@ def frame_ancestors(extra: Iterable[str] = ()) -> str:
     if "*" in allowed:
         return "*"
     return " ".join(dict.fromkeys(["'self'", *allowed, *extra]))
+
+
+LINK_MAX = 2000
+
+
+def link_back(url: object) -> str | None:
+    """`url` if it is an http(s) page on an allowed origin (see `cors_allowed`), else None.
+
+    Refused outright: anything but http(s), user info, whitespace, control characters and
+    backslashes (which browsers read as "/" and Python does not, so the host would differ).
+    """
+    if not isinstance(url, str) or not url or len(url) > LINK_MAX:
+        return None
+    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
+    except ValueError:
+        return None
+    if not cors_allowed(origin):
+        return None
+    return urlunsplit(parts)
+
+
+def site_home() -> str:
+    """Where "back to the site" leads when no page is known: the first allowed origin, or
+    the service's own `PUBLIC_URL`."""
+    named = [origin for origin in _global() if origin != "*"]
+    return (named[0] if named else current_app.config["PUBLIC_URL"]) + "/"

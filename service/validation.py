@@ -25,7 +25,9 @@ Decisions:
   `hotmial.con`, `gmail`). `parse_address` rejects (reason `domain_typo`) a provider's exact
   name with a slip in the TLD (`gmail.co`, `gmail.cm`, `ukr.nt`): no one receives mail there.
   (`gmail.con` is already `invalid_tld`.) A misspelt name with a real TLD (`gmial.com`) may be
-  a real domain, so it is accepted and the caller may show the hint. Names of four letters or
+  a real domain, so `parse_address` accepts it (imports, staff tools); a reader's own signup goes
+  through `parse_signup_address`, which refuses it (reason `likely_typo`, with the fix) until
+  the reader confirms the address is right. Names of four letters or
   fewer (`me`, `aol`, `gmx`, `live`, `mail`...) are only matched exactly, because their
   one-letter neighbours are real domains (`ms.com`, `love.com`, `mail.com`); for a two-letter
   provider TLD only a missing or cut-off TLD counts (`gmx.d`), because neighbouring two-letter
@@ -120,6 +122,23 @@ def parse_address(raw: object, *, allow_smtputf8: bool = False) -> Address:
         if suggestion is None or not _acceptable(suggestion, allow_smtputf8):
             raise
         raise InvalidEmail(exc.reason, suggestion) from exc
+
+
+def parse_signup_address(
+    raw: object, *, allow_smtputf8: bool = False, confirmed: bool = False
+) -> Address:
+    """`parse_address` for a reader's own signup: a likely typo of a big provider's domain
+    (`gmial.com`) raises InvalidEmail("likely_typo", fix) unless the reader `confirmed` it.
+
+    The fix is always an address this accepts unconfirmed, so taking it ends the exchange.
+    """
+    address = parse_address(raw, allow_smtputf8=allow_smtputf8)
+    if confirmed:
+        return address
+    suggestion = suggest_correction(address.display)
+    if suggestion is not None and _acceptable(suggestion, allow_smtputf8):
+        raise InvalidEmail("likely_typo", suggestion)
+    return address
 
 
 def suggest_correction(address: str) -> str | None:

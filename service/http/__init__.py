@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         demo,
         embed,
         errors,
+        headers,
         health,
         input_guard,
         newsletters,
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.session_interface = NoCookieSessions()
     errors.register(app)
     input_guard.register(app)  # before the blueprints: their rules pick the bounded `int`
+    headers.register(app)
     for module in (
         health,
         public,

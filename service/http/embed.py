@@ -2,7 +2,9 @@
 
 `/embed.js` is static and cacheable (an ETag and a short max-age, so a fix reaches every news
 page within the hour); `/forms/<slug>` is the same box on a page of its own for an iframe, with a
-plain form inside `<noscript>` for readers without JavaScript.
+plain form inside `<noscript>` for readers without JavaScript. The form page posts its height to
+its parent (`/embed/form-height.js`) and `/embed/frame.js`, on the framing page, sizes the
+iframe to it: message `{"type": "newsletter-service:height", "height": N}`, checked for origin.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from sqlalchemy import select
 from service import captcha
 from service.extensions import db
 from service.http.errors import page, request_locale
+from service.http.headers import allow_framing
 from service.http.public import hosted_form_context
 from service.models import Newsletter
-from service.origins import frame_ancestors
+from service.origins import frame_ancestors, link_back
 from service.signup_timing import min_seconds
 
 bp = Blueprint("embed", __name__)
@@ -38,9 +41,25 @@ def _public(response: Response, max_age: int) -> Response:
 @bp.get("/embed.js")
 def script() -> Response:
     """The signup box script (see service/static/embed.js)."""
+    return _script("embed.js")
+
+
+@bp.get("/embed/frame.js")
+def frame_script() -> Response:
+    """For pages that frame /forms/<slug>: sizes the iframe to the form (static/frame.js)."""
+    return _script("frame.js")
+
+
+@bp.get("/embed/form-height.js")
+def form_height_script() -> Response:
+    """For /forms/<slug> itself: tells the parent page its height (static/form-height.js)."""
+    return _script("form-height.js")
+
+
+def _script(name: str) -> Response:
     response = send_from_directory(
         current_app.static_folder or "",
-        "embed.js",
+        name,
         mimetype="text/javascript",
         max_age=SCRIPT_MAX_AGE,
         conditional=True,
@@ -79,10 +98,10 @@ def form_page(slug: str):
         theme=theme if theme in THEMES else "light",
         compact="compact" in request.args,
         accent=request.args.get("accent", ""),
+        source_url=link_back(request.referrer),  # the page framing us, for "back to the site"
         **hosted_form_context(),
     )
     response = Response(body, status, mimetype="text/html")
-    ancestors = frame_ancestors(newsletter.allowed_origins or [])
-    response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    allow_framing(frame_ancestors(newsletter.allowed_origins or []))
     response.cache_control.no_store = True
     return response

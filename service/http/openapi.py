@@ -60,6 +60,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "source_url": _STR,
             "website": {"type": "string", "description": "honeypot: must be empty"},
+            "confirm_address": {
+                "type": "boolean",
+                "description": "the reader insists on an address the service suggested a fix "
+                "for (form: true/1/on)",
+            },
             "form_stamp": {
                 "type": "string",
                 "description": "signed render time from a hosted form (minimum time-to-submit)",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cache
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
@@ -13,9 +14,9 @@ from sqlalchemy import select
 from service import captcha
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, page, request_locale, wants_html
-from service.i18n import t
-from service.models import Newsletter
-from service.origins import cors_allowed, signup_allowed
+from service.i18n import t, tn
+from service.models import ConsentRecord, Newsletter
+from service.origins import cors_allowed, link_back, signup_allowed, site_home
 from service.signup_timing import form_stamp, too_fast
 from service.subscriptions import (
     SignupRequest,
@@ -27,7 +28,7 @@ from service.subscriptions import (
     subscribe,
 )
 from service.tokens import TokenExpired, TokenInvalid
-from service.validation import InvalidEmail, parse_address
+from service.validation import InvalidEmail, parse_signup_address
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -74,6 +75,19 @@ def _clean_name(value: Any) -> str | None:
     )
 
 
+TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
+FALSE_WORDS = frozenset({"", "false", "0", "off", "no"})
+
+
+def _confirmed(value: Any) -> bool:
+    """`confirm_address`: a JSON boolean, or a form's true/1/on (false/0/off, or absent: no)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise BadRequest("confirm_address must be true or false")
+
+
 def _address_limit_key() -> str:
     """Rate-limit key for the submitted address (falls back to the client IP)."""
     try:
@@ -93,22 +107,25 @@ def _address_limit() -> str:
     return current_app.config["SIGNUP_RATE_LIMIT_ADDRESS"]
 
 
-@cache
-def _accepted_json(locale: str) -> bytes:
-    """The body of every 202 in `locale`: the same for every address, so built once."""
+@lru_cache(maxsize=64)
+def _accepted_json(locale: str, count: int) -> bytes:
+    """The body of every 202 in `locale` for `count` newsletters: the same for every address,
+    so built once."""
     body = {
         "status": "pending",
         "code": "confirmation_sent",
-        "message": t("confirmation_sent", locale),
+        "message": tn("confirmation_sent", count, locale),
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def _accepted(locale: str) -> Response | tuple[str, int]:
+def _accepted(locale: str, slugs: list[str], source_url: object) -> Response | tuple[str, int]:
+    count = max(1, len(set(slugs)))
     if wants_html():
-        message = t("confirmation_sent", locale)
-        return page("pages/message.html", 202, title=message, message="", locale=locale)
-    return Response(_accepted_json(locale), 202, mimetype="application/json")
+        message = tn("confirmation_sent", count, locale)
+        back = _page_of(source_url) or site_home()
+        return page("pages/message.html", 202, title=message, message="", locale=locale, back=back)
+    return Response(_accepted_json(locale, count), 202, mimetype="application/json")
 
 
 def _rejected(status: int, code: str, field: str | None, locale: str, **extra: Any):
@@ -116,20 +133,49 @@ def _rejected(status: int, code: str, field: str | None, locale: str, **extra: A
     if code == "newsletters_required":
         code = "required"
     if wants_html():
-        hint = (
-            t("did_you_mean", locale, suggestion=extra["suggestion"])
-            if extra.get("suggestion")
-            else ""
-        )
         return page(
             "pages/message.html",
             status,
             title=message,
-            message=hint,
+            message="",
             locale=locale,
-            back=request.referrer,
+            back=_page_of(request.referrer) or site_home(),
         )
     return api_error(status, code, message, field, **extra)
+
+
+def _page_of(url: object) -> str | None:
+    """The page a reader came from, for "back to the site": an allowed http(s) page, and not
+    this signup endpoint (a re-post from one of our answer pages has it as its Referer)."""
+    link = link_back(url)
+    if link is None or urlsplit(link)._replace(query="", fragment="").geturl() == request.base_url:
+        return None
+    return link
+
+
+def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, slugs: list[str]):
+    """422 `invalid_email`: JSON with the fix, or a page to correct or confirm the address."""
+    extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
+    if not wants_html():
+        return _rejected(422, "invalid_email", "email", locale, **extra)
+    typed = fields.get("email")
+    return page(
+        "pages/signup_retry.html",
+        422,
+        locale=locale,
+        title=t("invalid_email", locale),
+        typed=typed.strip(" \t") if isinstance(typed, str) else "",
+        suggestion=exc.suggestion,
+        confirmable=exc.reason == "likely_typo",
+        carried={
+            "newsletters": slugs,
+            "name": fields.get("name") if isinstance(fields.get("name"), str) else "",
+            "form": fields.get("form") if isinstance(fields.get("form"), str) else "",
+            "source_url": _page_of(fields.get("source_url") or request.referrer) or "",
+        },
+        back=_page_of(fields.get("source_url") or request.referrer) or site_home(),
+        **hosted_form_context(),
+    )
 
 
 @bp.route("/api/v1/subscriptions", methods=["OPTIONS"])
@@ -153,6 +199,7 @@ def create_subscription():
         source_url = fields.get("source_url") or request.referrer
         if source_url is not None and not isinstance(source_url, str):
             raise BadRequest("source_url must be a string")
+        confirmed = _confirmed(fields.get("confirm_address"))
     except BadRequest as exc:
         return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
 
@@ -161,15 +208,16 @@ def create_subscription():
     bot = "honeypot" if fields.get("website") else too_fast(fields)
     if bot:  # a field people never see was filled, or it came faster than anyone types
         log.info("signup dropped as automated: %s", bot, extra={"event": "signup_bot"})
-        return _accepted(locale)
+        return _accepted(locale, slugs, source_url)
     email = fields.get("email")
     if email is None or (isinstance(email, str) and not email.strip()):
         return _rejected(422, "required", "email", locale)
     try:
-        address = parse_address(email, allow_smtputf8=current_app.config["SMTPUTF8"])
+        address = parse_signup_address(
+            email, allow_smtputf8=current_app.config["SMTPUTF8"], confirmed=confirmed
+        )
     except InvalidEmail as exc:
-        extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
-        return _rejected(422, "invalid_email", "email", locale, **extra)
+        return _address_rejected(exc, fields, locale, slugs)
     if not slugs:
         return _rejected(422, "newsletters_required", "newsletters", locale)
     try:  # last, just before storing: a provider's token can be spent only once
@@ -197,7 +245,7 @@ def create_subscription():
     except UnknownNewsletter:
         db.session.rollback()
         return _rejected(422, "unknown_newsletter", "newsletters", locale)
-    return _accepted(locale)
+    return _accepted(locale, slugs, source_url)
 
 
 def _with_retry_after(answer: Response | tuple[str, int], seconds: int) -> Response:
@@ -291,6 +339,21 @@ def confirm_submit(token: str):
         locale=locale,
         title=t("subscribed", locale),
         message=t("subscribed_detail", locale, newsletters=names),
+        back=_page_of(_signup_page(result.subscriber.id)) or site_home(),
+    )
+
+
+def _signup_page(subscriber_id: int) -> str | None:
+    """The page the reader last signed up on (their consent record's `source_url`)."""
+    return db.session.scalar(
+        select(ConsentRecord.source_url)
+        .where(
+            ConsentRecord.subscriber_id == subscriber_id,
+            ConsentRecord.action == "signup",
+            ConsentRecord.source_url.is_not(None),
+        )
+        .order_by(ConsentRecord.id.desc())
+        .limit(1)
     )
 
 

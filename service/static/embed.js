@@ -2,7 +2,11 @@
  * Renders into an open shadow root next to its script tag and posts JSON to the origin it came
  * from (credentials omitted). No dependencies. data- attributes: newsletters ("a,b": checkboxes),
  * title, description, button, locale (en|uk), theme (light|dark), accent (#hex), compact,
- * checked ("all" ticks every newsletter), form (sent as `form`, default "embed").
+ * checked ("all" ticks every newsletter), form (sent as `form`, default "embed"), source-url
+ * (sent as `source_url`, default this page's address).
+ * Typos: the server judges every address. A likely typo (gmial.com) comes back as 422 with a
+ * `suggestion`: the box offers the fix in one click and "use it anyway", which posts again
+ * with `confirm_address: true`.
  * Abuse checks: the box sends `elapsed_ms` (time since it was drawn) and never posts sooner
  * than the server's minimum (SIGNUP_MIN_SECONDS: 2 s until /embed/newsletters.json's `_config`
  * says otherwise), waiting out the rest with the spinner on. If `_config.captcha` names a
@@ -27,6 +31,7 @@
       none: "Please choose at least one newsletter",
       invalid: "Please, enter correct email address",
       mean: "Did you mean {s}?",
+      anyway: "No, use {s} anyway",
       network: "We could not reach the server. Check your connection and try again.",
       retry: "Try again",
       limited: "Too many attempts. Please wait a few minutes and try again.",
@@ -44,6 +49,7 @@
       none: "Будь ласка, оберіть хоча б одну розсилку",
       invalid: "Будь ласка, введіть коректну адресу електронної пошти",
       mean: "Можливо, ви мали на увазі {s}?",
+      anyway: "Ні, все одно використати {s}",
       network: "Не вдалося зв'язатися із сервером. Перевірте з'єднання і спробуйте ще раз.",
       retry: "Спробувати ще раз",
       limited: "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
@@ -51,57 +57,6 @@
       done: "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження.",
     },
   };
-
-  /* The typo suggester: a port of service/validation.py suggest_correction (the server decides). */
-  var PROVIDERS = ("gmail.com googlemail.com yahoo.com hotmail.com outlook.com live.com icloud.com " +
-    "me.com aol.com proton.me protonmail.com ukr.net i.ua meta.ua gmx.com gmx.de yandex.ru mail.ru").split(" ");
-  var KNOWN = PROVIDERS.concat(("mail.com email.com ymail.com rocketmail.com cloud.com mac.com msn.com " +
-    "gmx.net gmx.at gmx.ch pm.me protonmail.ch yandex.com ya.ru ukr.com").split(" "));
-
-  function distance(a, b) {
-    var d = [], i, j;
-    for (i = 0; i <= a.length; i++) { d[i] = [i]; }
-    for (j = 0; j <= b.length; j++) { d[0][j] = j; }
-    for (i = 1; i <= a.length; i++) {
-      for (j = 1; j <= b.length; j++) {
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] !== b[j - 1]));
-        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-        }
-      }
-    }
-    return d[a.length][b.length];
-  }
-
-  function tldTypo(tld, ptld) {
-    if (tld === ptld) return false;
-    if (ptld.indexOf(tld) === 0) return true;
-    return ptld.length >= 3 && /^[a-z0-9]+$/.test(tld) && distance(tld, ptld) === 1;
-  }
-
-  function suggest(address) {
-    var at = address.lastIndexOf("@");
-    var local = address.slice(0, at), typed = address.slice(at + 1).toLowerCase();
-    if (at < 1 || !typed) return null;
-    var domain = typed.replace(/,/g, ".").replace(/^\.+|\.+$/g, "");
-    if (KNOWN.indexOf(domain) >= 0) return domain === typed ? null : local + "@" + domain;
-    var dot = domain.lastIndexOf("."), name = dot < 0 ? domain : domain.slice(0, dot);
-    var tld = dot < 0 ? "" : domain.slice(dot + 1), best = null;
-    PROVIDERS.forEach(function (p) {
-      var pd = p.lastIndexOf("."), pname = p.slice(0, pd), ptld = p.slice(pd + 1), nc, tc;
-      if (!tld && name === pname + ptld) { nc = 0; tc = 1; } else {
-        if (tld === ptld) tc = 0; else if (tldTypo(tld, ptld)) tc = 1; else return;
-        var budget = pname.length <= 4 ? 0 : pname.length <= 6 ? 1 : 2;
-        if (name === pname) nc = 0;
-        else if (!budget || Math.abs(name.length - pname.length) > budget) return;
-        else if ((nc = distance(name, pname)) > budget) return;
-      }
-      if (nc + tc <= 2 && (!best || nc + tc < best[0] || (nc + tc === best[0] && nc < best[1]))) {
-        best = [nc + tc, nc, p];
-      }
-    });
-    return best && local + "@" + best[2];
-  }
 
   var CSS =
     ":host{all:initial;display:block;margin:24px 0}" +
@@ -130,9 +85,10 @@
     "@keyframes r{to{transform:rotate(360deg)}}" +
     "@media (prefers-reduced-motion:reduce){.spin{animation:none}}" +
     "button:focus-visible,input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}" +
-    ".msg:empty{display:none}.msg{margin:8px 0 0}.err{color:var(--err);font-weight:bold}.err+.link{margin-left:6px}" +
+    ".msg:empty{display:none}.msg{margin:8px 0 0}.err{color:var(--err);font-weight:bold}" +
+    ".fixes{display:flex;flex-wrap:wrap;gap:0 18px;margin-top:2px}" +
     ".done{color:var(--ok);font-weight:bold;font-size:18px}" +
-    ".link{background:none;border:0;padding:4px 0;color:inherit;text-decoration:underline;font:inherit;" +
+    ".link{background:none;border:0;padding:4px 0;color:inherit;text-decoration:underline;font:inherit;text-align:left;" +
     "font-weight:bold}.again{display:block;margin:10px 0 0;background:none;color:var(--fg);" +
     "border:1px solid var(--fg);padding:9px 14px}" +
     ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
@@ -245,8 +201,6 @@
       }, function () {});
     }
 
-    var checked = null;
-
     function state(name) {
       box.setAttribute("data-state", name);
       form.setAttribute("aria-busy", String(name === "submitting"));
@@ -260,12 +214,13 @@
       if (extra) msg.appendChild(extra);
     }
 
-    function invalid(text, suggestion, name) {
-      state(name || "invalid");
-      if (text) input.setAttribute("aria-invalid", "true");
-      var fix = null;
+    function invalid(text, suggestion, data) {
+      state(suggestion ? "suggestion" : "invalid");
+      input.setAttribute("aria-invalid", "true");
+      var fixes = null;
       if (suggestion) {
-        fix = el("button", { type: "button", class: "link" }, T.mean.replace("{s}", suggestion));
+        fixes = el("div", { class: "fixes" });
+        var fix = el("button", { type: "button", class: "link fix" }, T.mean.replace("{s}", suggestion));
         fix.addEventListener("click", function () {
           input.value = suggestion;
           input.removeAttribute("aria-invalid");
@@ -273,8 +228,20 @@
           state("idle");
           input.focus();
         });
+        fixes.appendChild(fix);
+        if (data && !data.confirm_address) {  // the reader may know better: post it as typed
+          var keep = el("button", { type: "button", class: "link anyway" }, T.anyway.replace("{s}", data.email));
+          keep.addEventListener("click", function () {
+            input.removeAttribute("aria-invalid");
+            data.confirm_address = true;
+            state("submitting");
+            say(T.sending);
+            post(data);
+          });
+          fixes.appendChild(keep);
+        }
       }
-      say(text, true, fix);
+      say(text, true, fixes);
       input.focus();
     }
 
@@ -283,16 +250,11 @@
       var chosen = boxes.length ? boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; }) : slugs;
       if (!email) return invalid(T.required);
       if (!chosen.length) { state("invalid"); say(T.none, true); boxes[0].focus(); return; }
-      var hint = suggest(email);
-      if (hint && checked !== email) {
-        checked = email;
-        return invalid("", hint, "suggestion");
-      }
       state("submitting");
       say(T.sending);
       post({
         email: email, newsletters: chosen, locale: lang, website: honeypot.value,
-        form: ds.form || "embed", source_url: location.href,
+        form: ds.form || "embed", source_url: ds.sourceUrl || location.href,
       });
     }
 
@@ -322,7 +284,7 @@
             state("rate-limited");
             say(text || T.limited, true);
           } else if (body.field === "email") {
-            invalid(text || T.invalid, body.suggestion);
+            invalid(text || T.invalid, body.suggestion, data);
           } else {
             state("error");
             say(text || T.error, true);

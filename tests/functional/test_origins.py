@@ -105,13 +105,12 @@ def test_preflight_answers_for_the_union_of_all_lists(web):
 
 
 def test_iframe_form_may_be_framed_by_its_newsletters_origins(web):
-    assert web.get("/forms/partner").headers["Content-Security-Policy"] == (
-        f"frame-ancestors 'self' {SITE} {PARTNER}"
-    )
-    assert (
-        web.get("/forms/daily").headers["Content-Security-Policy"]
-        == f"frame-ancestors 'self' {SITE}"
-    )
+    def ancestors(path: str) -> str:
+        policy = web.get(path).headers["Content-Security-Policy"]
+        return policy.split("frame-ancestors ", 1)[1].split(";", 1)[0]
+
+    assert ancestors("/forms/partner") == f"'self' {SITE} {PARTNER}"
+    assert ancestors("/forms/daily") == f"'self' {SITE}"
 
 
 def test_admin_api_sets_lists_and_validates_origins(web):

@@ -8,8 +8,17 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.validation import Address, InvalidEmail, parse_address, suggest_correction
+from service.validation import (
+    PROVIDERS,
+    Address,
+    InvalidEmail,
+    parse_address,
+    parse_signup_address,
+    suggest_correction,
+)
 
 # The repo and shared/ sit side by side (here and in CI): <parent>/main/tests/unit/this_file.
 ISEMAIL_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "isemail-tests.json"
@@ -477,3 +486,78 @@ def test_invalid_email_is_a_value_error_that_pickles() -> None:
     assert (copy.reason, copy.suggestion) == ("domain_typo", "ivan@gmail.com")
     assert InvalidEmail("empty").suggestion is None
     assert str(InvalidEmail("empty")) == "empty"
+
+
+# --- the signup's typo check (a likely typo needs the reader's word) ---------------------------
+
+LIKELY_TYPOS = [
+    ("someone@gmial.com", "someone@gmail.com"),
+    ("someone@hotmial.com", "someone@hotmail.com"),
+    ("someone@yahooo.com", "someone@yahoo.com"),
+    ("Some.One@GMIAL.COM", "Some.One@gmail.com"),
+    (" someone@outlok.com\t", "someone@outlook.com"),
+]
+
+
+@pytest.mark.parametrize(("typed", "suggested"), LIKELY_TYPOS)
+def test_signup_refuses_a_likely_typo_with_its_fix(typed: str, suggested: str) -> None:
+    with pytest.raises(InvalidEmail) as info:
+        parse_signup_address(typed)
+    assert (info.value.reason, info.value.suggestion) == ("likely_typo", suggested)
+
+
+@pytest.mark.parametrize(("typed", "suggested"), LIKELY_TYPOS)
+def test_signup_accepts_a_likely_typo_the_reader_confirmed(typed: str, suggested: str) -> None:
+    address = parse_signup_address(typed, confirmed=True)
+    assert address == parse_address(typed)
+    assert parse_signup_address(suggested) == parse_address(suggested)
+
+
+@pytest.mark.parametrize("typed", ["ivan@gmail.co", "ivan@gmail.con", "ivan@gmail"])
+def test_confirming_does_not_make_an_unacceptable_address_acceptable(typed: str) -> None:
+    with pytest.raises(InvalidEmail) as info:
+        parse_signup_address(typed, confirmed=True)
+    assert info.value.reason != "likely_typo" and info.value.suggestion == "ivan@gmail.com"
+
+
+@pytest.mark.parametrize("typed", ["ivan@gmail.com", "ivan@kyivindependent.com", "ivan@ms.com"])
+def test_signup_accepts_ordinary_addresses_without_confirmation(typed: str) -> None:
+    assert parse_signup_address(typed) == parse_address(typed)
+
+
+# Text near the providers' domains (where suggestions happen), and anything at all.
+_ATEXT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.\"<>"
+_NEAR_PROVIDER = st.builds(
+    lambda local, provider, i, junk, cut: f"{local}@{provider[:i] + junk + provider[i + cut :]}",
+    st.text(_ATEXT + "юä", min_size=0, max_size=12),
+    st.sampled_from(PROVIDERS),
+    st.integers(0, 14),
+    st.text("abcdefghijklmnopqrstuvwxyz.,0 ", max_size=2),
+    st.integers(0, 2),
+)
+_ANY_TEXT = st.text(max_size=80) | st.builds(
+    "{}@{}".format, st.text(max_size=20), st.text(max_size=20)
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=_NEAR_PROVIDER | _ANY_TEXT, utf8=st.booleans(), confirmed=st.booleans())
+def test_every_suggestion_is_an_acceptable_different_address(
+    raw: str, utf8: bool, confirmed: bool
+) -> None:
+    try:
+        parse_signup_address(raw, allow_smtputf8=utf8, confirmed=confirmed)
+    except InvalidEmail as exc:
+        suggestion = exc.suggestion
+    else:
+        return
+    if suggestion is None:
+        return
+    # The fix needs no confirmation of its own: taking it is always accepted.
+    fixed = parse_signup_address(suggestion, allow_smtputf8=utf8)
+    assert suggestion.strip(" \t") != raw.strip(" \t")
+    try:
+        typed_key = parse_address(raw, allow_smtputf8=utf8).key
+    except InvalidEmail:
+        typed_key = None
+    assert fixed.key != typed_key
