@@ -1,7 +1,7 @@
 """Layered configuration: embedded defaults, then the environment (and `.env`), then a test mapping.
 
 Every process (web, worker, beat, CLI) builds its settings here, so all of them read the same
-variables (CONTRACT.md section 2). Development defaults need no server at all: SQLite under
+variables (docs/interface.md section 2). Development defaults need no server at all: SQLite under
 `instance/`, Celery over kombu's SQLAlchemy transport on a SQLite file, mail as `.eml` files.
 """
 
