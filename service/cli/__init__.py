@@ -8,9 +8,14 @@ from flask.cli import FlaskGroup
 
 
 def _create_app() -> Flask:
+    """The app for a command; a configuration that cannot work is one clear line, no traceback."""
     from service import create_app
+    from service.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def register_commands(app: Flask) -> None:

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the shared error handlers to `app`."""
     from service.http import (
         admin,
+        api_index,
         archive,
         articles,
         demo,
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
     errors.register(app)
     for module in (
         health,
+        api_index,
         public,
         unsubscribe,
         embed,
