@@ -36,8 +36,20 @@ def register_commands(app: Flask) -> None:
                 app.cli.add_command(command)
 
 
+class NewsletterGroup(FlaskGroup):
+    """Flask's command group, with `db downgrade` asking before it drops data."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if name == "db" and isinstance(command, click.Group) and "downgrade" in command.commands:
+            from service.cli.migrations import guarded_db_group
+
+            return guarded_db_group(command)
+        return command
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=NewsletterGroup,
     create_app=_create_app,
     add_version_option=False,
     load_dotenv=False,
