@@ -87,7 +87,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "rate_limit_per_second": {
                 "type": "number",
-                "exclusiveMinimum": 0,
+                "minimum": 0,
+                "exclusiveMinimum": True,
                 "maximum": 100000,
                 "nullable": True,
                 "description": "messages per second for this newsletter's sends; wins over "
