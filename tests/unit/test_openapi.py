@@ -75,7 +75,12 @@ def test_admin_endpoints_need_bearer_and_public_ones_do_not(document):
             if method == "parameters":
                 continue
             secured = operation.get("security") == [{"bearer": []}]
-            if path.startswith(PUBLIC_PREFIXES) or path in ("/healthz", "/readyz", "/openapi.json", "/api/v1/"):
+            if path.startswith(PUBLIC_PREFIXES) or path in (
+                "/healthz",
+                "/readyz",
+                "/openapi.json",
+                "/api/v1/",
+            ):
                 assert not secured, (method, path)
             elif path.startswith("/api/v1/"):
                 assert secured, (method, path)
