@@ -27,8 +27,8 @@ run: $(STAMP)
 	$(BIN)/newsletter db upgrade
 	$(BIN)/newsletter seed-demo
 	$(BIN)/newsletter banner
-	@# honcho gives each process its own PORT; links in emails must point at the web port.
-	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/honcho start -f Procfile
+	@# One supervisor for web, worker and beat: restarts a process that dies, Ctrl-C stops all (exit 0).
+	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/newsletter start
 
 test: $(TEST_STAMP)
 	$(BIN)/pytest

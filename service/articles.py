@@ -244,12 +244,27 @@ def article_fields(data: Any) -> dict[str, Any]:
     }
 
 
-def _write(fields: dict[str, Any]) -> tuple[Article, bool]:
+# Model fields -> the incoming key that sets them: an update changes only what the data names.
+_SOURCE_KEY = {"summary_html": "summary", "summary_text": "summary"}
+
+
+def _named(fields: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The fields `data` names (plus the URL and title that identify and head an article)."""
+    return {
+        key: value
+        for key, value in fields.items()
+        if key in ("url", "title") or _SOURCE_KEY.get(key, key) in data
+    }
+
+
+def _write(fields: dict[str, Any], data: Any = None) -> tuple[Article, bool]:
     article = db.session.scalar(select(Article).where(Article.url == fields["url"]))
     created = article is None
     if article is None:
         article = Article(url=fields["url"])
         db.session.add(article)
+    elif isinstance(data, dict):
+        fields = _named(fields, data)  # a partial update keeps what it does not name
     for key, value in fields.items():
         setattr(article, key, value)
     article.updated_at = utcnow()
@@ -258,13 +273,17 @@ def _write(fields: dict[str, Any]) -> tuple[Article, bool]:
 
 
 def upsert_article(data: Any) -> tuple[Article, bool]:
-    """Create or update one article by canonical URL; returns (article, created). Commits."""
+    """Create or update one article by canonical URL; returns (article, created). Commits.
+
+    An update changes only the fields the data names: authors, section, tags, the summary
+    and the rest keep their values when a CMS sends just the URL and a new title.
+    """
     fields = article_fields(data)
     try:
-        result = _write(fields)
+        result = _write(fields, data)
     except IntegrityError:
         db.session.rollback()  # a concurrent insert of the same URL won: update it instead
-        result = _write(fields)
+        result = _write(fields, data)
     db.session.commit()
     return result
 
@@ -276,7 +295,7 @@ def upsert_articles(items: list[Any]) -> list[ItemResult]:
         try:
             fields = article_fields(data)
             with db.session.begin_nested():
-                article, created = _write(fields)
+                article, created = _write(fields, data)
             results.append(
                 ItemResult(index, "created" if created else "updated", article.id, article.url)
             )

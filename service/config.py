@@ -1,7 +1,7 @@
 """Layered configuration: embedded defaults, then the environment (and `.env`), then a test mapping.
 
 Every process (web, worker, beat, CLI) builds its settings here, so all of them read the same
-variables (CONTRACT.md section 2). Development defaults need no server at all: SQLite under
+variables (docs/interface.md section 2). Development defaults need no server at all: SQLite under
 `instance/`, Celery over kombu's SQLAlchemy transport on a SQLite file, mail as `.eml` files.
 """
 
@@ -18,6 +18,7 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent.parent
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+SECRET_KEY_MIN_LENGTH = 32
 CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha")
 
 
@@ -51,9 +52,19 @@ def _absolute_database_url(url: str) -> str:
     return url
 
 
+def _make_instance_dir(instance: Path) -> None:
+    """Create the instance folder (SQLite files, beat's schedule, the dev outbox) if missing."""
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"INSTANCE_PATH {instance} cannot be created ({exc.strerror}): "
+            "point INSTANCE_PATH at a writable folder."
+        ) from None
+
+
 def _dev_secret_key(instance: Path) -> str:
     """A key generated once into `instance/` so dev links survive restarts."""
-    instance.mkdir(parents=True, exist_ok=True)
     key_file = instance / "secret_key"
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -83,6 +94,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     env = os.environ
     overrides = dict(test_config or {})
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_dir(env))
+    _make_instance_dir(instance)
     environment = (
         overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
     )
@@ -100,7 +112,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL")
         or f"sqla+sqlite:///{instance / 'broker.db'}",
         "REDIS_URL": env.get("REDIS_URL") or None,
-        "MAIL_URL": env.get("MAIL_URL") or "file://instance/outbox",
+        "MAIL_URL": env.get("MAIL_URL") or f"file://{instance / 'outbox'}",
         "MAIL_FROM": env.get("MAIL_FROM") or "newsletter@localhost",
         # Accept non-ASCII local parts only when the relay supports SMTPUTF8.
         "SMTPUTF8": _env_bool(env.get("SMTPUTF8"), False),
@@ -152,6 +164,12 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
                 "(a comma-separated list rotates keys, newest first)."
             )
         settings["SECRET_KEYS"] = [_dev_secret_key(instance)]
+    if not development and any(len(k) < SECRET_KEY_MIN_LENGTH for k in settings["SECRET_KEYS"]):
+        raise ConfigError(
+            f"SECRET_KEY is too short: each key needs at least {SECRET_KEY_MIN_LENGTH} characters "
+            "in production (generate one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')."
+        )
     settings["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     _check_captcha(settings)
     return settings

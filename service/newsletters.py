@@ -30,12 +30,14 @@ FIELDS = {
     "from": "from_address",
     "min_new_articles": "min_new_articles",
     "allowed_origins": "allowed_origins",
+    "rate_limit_per_second": "rate_limit_per_second",
 }
 MAX_ORIGINS = 50
 # Cron schedules are the classic five fields (minute hour day month weekday). croniter also
 # reads six (seconds last) and seven (years), so "0 0 7 * * *" would run at 00:00 on the 7th.
 CRON_FIELDS = 5
 CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
+MAX_RATE = 100_000
 
 
 class NewsletterInvalid(ValueError):
@@ -63,6 +65,7 @@ def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
         "from": newsletter.from_address,
         "min_new_articles": newsletter.min_new_articles,
         "allowed_origins": list(newsletter.allowed_origins or []),
+        "rate_limit_per_second": newsletter.rate_limit_per_second,
         "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
         "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
     }
@@ -206,6 +209,19 @@ def _allowed_origins(value: Any) -> list[str]:
         raise NewsletterInvalid("allowed_origins", "invalid_origin", str(exc)) from None
 
 
+def _rate_limit(value: Any) -> float | None:
+    """Messages per second for this newsletter's sends (wins over SEND_RATE_LIMIT); null: none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_RATE:
+        raise NewsletterInvalid(
+            "rate_limit_per_second",
+            "invalid",
+            f"rate_limit_per_second must be a number above 0 and at most {MAX_RATE:,}, or null.",
+        )
+    return float(value)
+
+
 _CLEANERS = {
     "name": _text("name", 200, required=True),
     "description": _text("description", 10000, required=False),
@@ -214,4 +230,5 @@ _CLEANERS = {
     "from": _from,
     "min_new_articles": _min_new_articles,
     "allowed_origins": _allowed_origins,
+    "rate_limit_per_second": _rate_limit,
 }

@@ -30,7 +30,7 @@ from service.models import (
     utcnow,
 )
 from service.subscriptions import suppression_hash
-from service.validation import InvalidEmail, parse_address
+from service.validation import InvalidEmail, parse_address, suggest_correction
 
 IMPORT_BATCH = 500
 NAME_MAX = 200
@@ -132,32 +132,57 @@ def erase_subscriber(subscriber: Subscriber) -> str:
 
 @dataclass
 class ImportReport:
-    """What an import did, by row count."""
+    """What an import did, by row count; `suspected` were imported but look like typos."""
 
     subscribed: int = 0
     unchanged: int = 0
     rejected: int = 0
+    suspected: int = 0
 
 
 @dataclass(frozen=True)
 class ImportRow:
-    """One CSV row: its line number in the file, the address and the optional name."""
+    """One CSV row: its line number in the file, the address and the optional name.
+
+    `problem` says why the row cannot be read as one (it is then rejected with that reason).
+    """
 
     line: int
     email: Any
     name: Any = None
+    problem: str | None = None
 
 
 def read_csv(stream: TextIO) -> Iterator[ImportRow]:
     """Stream rows from a CSV with an `email` column (and optional `name`); raise ValueError
-    if the header has no `email` column."""
+    if the header has no `email` column.
+
+    A quote that is never closed makes the csv module read the following lines into one
+    value; such a row comes with a `problem` naming the lines it swallowed.
+    """
     reader = csv.DictReader(stream)
     columns = [c.strip().lower() for c in reader.fieldnames or []]
     if "email" not in columns:
         raise ValueError("the CSV has no 'email' column in its first line")
     reader.fieldnames = columns
+    previous_end = reader.line_num
     for record in reader:
-        yield ImportRow(reader.line_num, record.get("email"), record.get("name"))
+        start, end = previous_end + 1, reader.line_num
+        previous_end = end
+        email, name = record.get("email"), record.get("name")
+        if end > start and any(isinstance(v, str) and "\n" in v for v in (email, name)):
+            yield ImportRow(
+                start,
+                email,
+                name,
+                problem=(
+                    f"a quote opened on this line is never closed, so lines {start}-{end} "
+                    "were read as one row and none of them was imported; close the quote "
+                    "(or remove it) and import the file again"
+                ),
+            )
+            continue
+        yield ImportRow(start, email, name)
 
 
 def import_subscribers(
@@ -166,13 +191,16 @@ def import_subscribers(
     *,
     confirmed: bool = False,
     on_error: Callable[[int, str], None] | None = None,
+    on_warning: Callable[[int, str], None] | None = None,
     batch_size: int = IMPORT_BATCH,
 ) -> ImportReport:
     """Subscribe each row's address to `newsletter`, a batch per transaction.
 
     New subscriptions are `confirmed` (with `confirmed=True`: the caller vouches for consent)
     or `pending`. An existing subscription of any status is left alone, so an import never
-    re-subscribes a reader who unsubscribed; a suppressed address is rejected.
+    re-subscribes a reader who unsubscribed; a suppressed address is rejected. An address
+    whose domain looks like a typo of a big provider's (`gmial.com`) is imported, counted in
+    `suspected` and reported to `on_warning` with the likely fix.
     """
     report = ImportReport()
     status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
@@ -187,6 +215,9 @@ def import_subscribers(
     while batch := list(islice(iterator, batch_size)):
         parsed: dict[str, tuple[ImportRow, Any, str | None]] = {}
         for row in batch:
+            if row.problem:
+                reject(row.line, row.problem)
+                continue
             try:
                 address = parse_address(row.email, allow_smtputf8=allow_utf8)
             except InvalidEmail as exc:
@@ -197,6 +228,13 @@ def import_subscribers(
                 reject(row.line, f"{row.email!r}: duplicate of line {parsed[address.key][0].line}")
                 continue
             parsed[address.key] = (row, address, _clean_name(row.name))
+            likely = suggest_correction(address.display)
+            if likely:
+                report.suspected += 1
+                if on_warning is not None:
+                    on_warning(
+                        row.line, f"{row.email!r} looks like a typo of {likely} (kept as typed)"
+                    )
         _import_batch(parsed, newsletter, status, report, reject)
     return report
 

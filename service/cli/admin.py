@@ -10,15 +10,17 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from service.cli.slugs import newsletter_or_fail, slug_for
 from service.extensions import db
 from service.newsletters import (
     NewsletterExists,
     NewsletterInvalid,
     create_newsletter,
-    get_newsletter,
     list_newsletters,
+    update_newsletter,
 )
 from service.subscribers import export_rows, import_subscribers, read_csv
+from service.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
 
 
 @click.group("newsletters")
@@ -26,43 +28,118 @@ def newsletters() -> None:
     """Manage newsletters."""
 
 
+_OPTION_FOR_FIELD = {
+    "allowed_origins": "--allowed-origin",
+    "rate_limit_per_second": "--rate-limit",
+    "schedule": "--schedule",
+}
+
+
+def _bad_field(exc: NewsletterInvalid, slug: str) -> click.BadParameter:
+    """The usage error for a field the service refused, named as the command line spells it."""
+    if exc.field == "slug":
+        suggestion = slug_for(slug)
+        hint = f" (try {suggestion!r})" if suggestion and suggestion != slug else ""
+        return click.BadParameter(f"{slug!r}: {exc.message}{hint}", param_hint="'SLUG'")
+    option = _OPTION_FOR_FIELD.get(exc.field, "--" + exc.field.replace("_", "-"))
+    return click.BadParameter(exc.message, param_hint=option)
+
+
+def _field_options(function):
+    """The options `newsletters create` and `newsletters update` share."""
+    options = [
+        click.option("--schedule", default=None, help="Digest schedule as cron, e.g. '0 7 * * *'."),
+        click.option("--description", default=None, help="One-line description for signup forms."),
+        click.option(
+            "--allowed-origin",
+            "allowed_origins",
+            multiple=True,
+            help="An origin (https://host) whose pages may sign readers up; repeat for several.",
+        ),
+        click.option(
+            "--rate-limit",
+            "rate_limit",
+            type=float,
+            default=None,
+            help="Messages per second for this newsletter's sends (wins over SEND_RATE_LIMIT).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @newsletters.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="Display name, e.g. 'Ukraine Daily'.")
-@click.option("--schedule", default=None, help="Digest schedule as cron, e.g. '0 7 * * *'.")
 @click.option("--timezone", default="Europe/Kyiv", show_default=True, help="IANA time zone.")
-@click.option("--description", default="", help="One-line description for signup forms.")
-@click.option(
-    "--allowed-origin",
-    "allowed_origins",
-    multiple=True,
-    help="An origin (https://host) whose pages may sign readers up; repeat for several.",
-)
+@_field_options
 @with_appcontext
 def newsletters_create(
     slug: str,
     name: str,
-    schedule: str | None,
     timezone: str,
-    description: str,
+    schedule: str | None,
+    description: str | None,
     allowed_origins: tuple[str, ...],
+    rate_limit: float | None,
 ) -> None:
-    """Create the newsletter SLUG."""
+    """Create the newsletter SLUG (lowercase letters, digits and hyphens, e.g. weekly-news)."""
     fields = {
         "name": name,
         "schedule": schedule,
         "timezone": timezone,
-        "description": description,
+        "description": description or "",
         "allowed_origins": list(allowed_origins),
+        "rate_limit_per_second": rate_limit,
     }
     try:
         newsletter = create_newsletter(slug, fields)
     except NewsletterInvalid as exc:
-        hint = "--" + exc.field.replace("allowed_origins", "allowed-origin")
-        raise click.BadParameter(exc.message, param_hint=hint) from None
+        raise _bad_field(exc, slug) from None
     except NewsletterExists:
         raise click.ClickException(f"newsletter {slug!r} already exists") from None
     click.echo(f"created {newsletter.slug} ({newsletter.name})")
+
+
+@newsletters.command("update")
+@click.argument("slug")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--timezone", default=None, help="IANA time zone.")
+@_field_options
+@click.option("--no-rate-limit", is_flag=True, help="Use SEND_RATE_LIMIT again.")
+@with_appcontext
+def newsletters_update(
+    slug: str,
+    name: str | None,
+    timezone: str | None,
+    schedule: str | None,
+    description: str | None,
+    allowed_origins: tuple[str, ...],
+    rate_limit: float | None,
+    no_rate_limit: bool,
+) -> None:
+    """Change the newsletter SLUG: only the options given change."""
+    newsletter = newsletter_or_fail(slug, "'SLUG'")
+    given = {
+        "name": name,
+        "timezone": timezone,
+        "schedule": schedule,
+        "description": description,
+        "allowed_origins": list(allowed_origins) or None,
+        "rate_limit_per_second": rate_limit,
+    }
+    fields = {key: value for key, value in given.items() if value is not None}
+    if no_rate_limit:
+        fields["rate_limit_per_second"] = None
+    if not fields:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    try:
+        update_newsletter(newsletter, fields)
+    except NewsletterInvalid as exc:
+        db.session.rollback()
+        raise _bad_field(exc, slug) from None
+    click.echo(f"updated {newsletter.slug}: {', '.join(sorted(fields))}")
 
 
 @newsletters.command("list")
@@ -83,10 +160,19 @@ def subscribers() -> None:
 
 
 def _counted_lines(handle, bar) -> Iterator[str]:
-    """The file's lines, advancing the progress bar by each line's size in bytes."""
+    """The file's lines, advancing the progress bar by each line's length in characters."""
     for line in handle:
-        bar.update(len(line.encode("utf-8")))
+        bar.update(len(line))
         yield line
+
+
+def _text_length(file: Path, encoding: str) -> int:
+    """The file's length in characters (the progress bar's unit), read once without storing it."""
+    total = 0
+    with file.open(encoding=encoding, newline="") as handle:
+        while chunk := handle.read(1 << 16):
+            total += len(chunk)
+    return total
 
 
 @subscribers.command("import")
@@ -101,34 +187,51 @@ def _counted_lines(handle, bar) -> Iterator[str]:
 def subscribers_import(file: Path, slug: str, confirmed: bool) -> None:
     """Import FILE (CSV with an `email` column, optional `name`) into a newsletter.
 
-    Bad rows are reported with their line numbers and skipped; the rest are imported.
+    The encoding is detected (UTF-8 with or without BOM, UTF-16, cp1251, ...). Bad rows are
+    reported with their line numbers after the progress bar and skipped; the rest are
+    imported. Likely typos (gmial.com) are imported as typed and listed as warnings.
     """
-    newsletter = get_newsletter(slug)
-    if newsletter is None:
-        raise click.BadParameter(f"no newsletter {slug!r}", param_hint="--newsletter")
-
-    def report(line: int, reason: str) -> None:
-        click.echo(f"line {line}: {reason}", err=True)
-
+    newsletter = newsletter_or_fail(slug, "--newsletter")
+    try:
+        encoding = detect_encoding(file)
+    except UnknownEncoding as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    if encoding not in {"utf-8", "utf-8-sig"}:
+        click.echo(f"{file} is not UTF-8: reading it as {encoding}", err=True)
+    problems: list[str] = []
+    warnings: list[str] = []
     with (
-        file.open(encoding="utf-8-sig", newline="") as handle,
+        file.open(encoding=encoding, newline="") as handle,
         click.progressbar(
-            length=file.stat().st_size, label=f"Importing into {slug}", file=sys.stderr
+            length=_text_length(file, encoding), label=f"Importing into {slug}", file=sys.stderr
         ) as bar,
     ):
         try:
             rows = read_csv(_counted_lines(handle, bar))
-            result = import_subscribers(rows, newsletter, confirmed=confirmed, on_error=report)
+            result = import_subscribers(
+                rows,
+                newsletter,
+                confirmed=confirmed,
+                on_error=lambda line, reason: problems.append(f"line {line}: {reason}"),
+                on_warning=lambda line, reason: warnings.append(f"line {line}: {reason}"),
+            )
         except ValueError as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from None
         except UnicodeDecodeError as exc:
             db.session.rollback()
-            raise click.ClickException(f"{file} is not UTF-8: {exc}") from None
-    click.echo(
+            raise click.ClickException(f"{file} is not {encoding}: {exc}; {SAVE_AS_UTF8}") from None
+    for line in problems:
+        click.echo(f"rejected {line}", err=True)
+    for line in warnings:
+        click.echo(f"warning  {line}", err=True)
+    summary = (
         f"{result.subscribed} subscribed ({'confirmed' if confirmed else 'pending'}), "
         f"{result.unchanged} already on the list, {result.rejected} rejected"
     )
+    if result.suspected:
+        summary += f", {result.suspected} look like typos (see the warnings above)"
+    click.echo(summary)
 
 
 @subscribers.command("export")
@@ -142,9 +245,7 @@ def subscribers_import(file: Path, slug: str, confirmed: bool) -> None:
 @with_appcontext
 def subscribers_export(slug: str, status: str | None) -> None:
     """Write a newsletter's subscribers as CSV to stdout (streamed)."""
-    newsletter = get_newsletter(slug)
-    if newsletter is None:
-        raise click.BadParameter(f"no newsletter {slug!r}", param_hint="--newsletter")
+    newsletter = newsletter_or_fail(slug, "--newsletter")
     writer = csv.writer(sys.stdout, lineterminator="\n")
     for row in export_rows(newsletter, status):
         writer.writerow(row)

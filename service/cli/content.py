@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from service.articles import FeedError, import_feed
+from service.cli.slugs import newsletter_or_fail
 from service.digests import NothingToSend, compose, render_sample, send_test_digest, test_content
-from service.extensions import db
-from service.models import Newsletter
 from service.validation import InvalidEmail
 
 
@@ -48,9 +46,7 @@ def digest() -> None:
 @with_appcontext
 def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
     """Render the digest SLUG would send now (HTML to --out, or to stdout)."""
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-    if newsletter is None:
-        raise click.ClickException(f"no newsletter {slug!r}")
+    newsletter = newsletter_or_fail(slug, "SLUG")
     content = compose(newsletter)
     if content is None:
         click.echo(
@@ -80,9 +76,7 @@ def test_send(slug: str, email: str, locale: str) -> None:
 
     With no new articles since the last issue, the test is a copy of that last issue.
     """
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-    if newsletter is None:
-        raise click.ClickException(f"no newsletter {slug!r}")
+    newsletter = newsletter_or_fail(slug, "SLUG")
     try:
         answer = send_test_digest(newsletter.id, email, locale=locale)
     except NothingToSend:

@@ -13,7 +13,10 @@ from service.seed import seed_demo
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Create the demo newsletters and sample articles (idempotent)."""
+    """Create the demo newsletters and sample articles (idempotent; development only)."""
+    if not _development():
+        click.echo("skipped: demo data is for development (APP_ENV is production)")
+        return
     created = seed_demo()
     click.echo(f"demo data ready ({created} new rows)")
 
@@ -51,15 +54,24 @@ def beat(celery_args: tuple[str, ...]) -> None:
     current_app.extensions["celery"].start(_celery_argv("beat", celery_args))
 
 
+def _development() -> bool:
+    return current_app.config["ENV"] in {"development", "test"}
+
+
 @click.command("banner")
 @with_appcontext
 def banner() -> None:
-    """Print where the demo, the outbox viewer and the admin API are."""
+    """Print where the service answers: the admin API, and in development the demo and outbox."""
     base = current_app.config["PUBLIC_URL"]
-    click.echo(
-        f"\n  Demo signup page: {base}/\n  Outbox viewer:    {base}/dev/outbox\n"
-        f"  Admin API:        {base}/api/v1/  (create a key: .venv/bin/newsletter api-keys create me)\n"
-    )
+    lines = []
+    if _development():
+        lines += [f"Demo signup page: {base}/", f"Outbox viewer:    {base}/dev/outbox"]
+    lines += [
+        f"Admin API:        {base}/api/v1/  (create a key: .venv/bin/newsletter api-keys create me)",
+        f"Readiness:        {base}/readyz",
+        "Stop with Ctrl-C.",
+    ]
+    click.echo("\n" + "".join(f"  {line}\n" for line in lines))
 
 
 COMMANDS = [seed_demo_command, api_keys, worker, beat, banner]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from service.auth import require_api_key
 from service.extensions import db
+from service.http.errors import api_error
 from service.models import Subscriber
 from service.validation import InvalidEmail, parse_address
 
@@ -63,10 +64,16 @@ def api_index():
 @bp.get("/subscribers")
 @require_api_key
 def list_subscribers():
-    """Look a subscriber up by address (`?email=`), compared case-insensitively."""
+    """Look a subscriber up by address (`?email=`, required), compared case-insensitively."""
     email = (request.args.get("email") or "").strip()
     if not email:
-        return jsonify(subscribers=[])
+        return api_error(
+            422,
+            "email_required",
+            "Give ?email=<address> to look a reader up; a newsletter's whole list is "
+            "`newsletter subscribers export --newsletter SLUG`.",
+            "email",
+        )
     try:
         key = parse_address(email, allow_smtputf8=True).key
     except InvalidEmail:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import email
+import email.message
+import email.parser
 import email.policy
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import select
 
 from service.config import ROOT
@@ -17,6 +19,7 @@ from service.i18n import t
 from service.models import Newsletter
 
 bp = Blueprint("demo", __name__)
+OUTBOX_PAGE = 100
 
 
 def _outbox_dir() -> Path:
@@ -40,34 +43,94 @@ def article():
     )
 
 
+def _read_message(path: Path, headers_only: bool = False) -> email.message.EmailMessage:
+    with path.open("rb") as handle:
+        if headers_only:
+            parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+            return parser.parse(handle)  # type: ignore[return-value]
+        return email.message_from_binary_file(handle, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def _summary(path: Path, message: email.message.Message) -> dict[str, str]:
+    return {
+        "name": path.name,
+        "subject": str(message["Subject"] or ""),
+        "to": str(message["To"] or ""),
+        "date": str(message["Date"] or ""),
+    }
+
+
 @bp.get("/dev/outbox")
 def outbox():
-    """The newest emails written to the file outbox."""
+    """The emails written to the file outbox, newest first, a page at a time; `?q=` searches To."""
     directory = _outbox_dir()
-    files = sorted(directory.glob("*.eml"), reverse=True)[:100] if directory.exists() else []
-    items = []
-    for path in files:
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-        items.append(
-            {
-                "name": path.name,
-                "subject": message["Subject"],
-                "to": message["To"],
-                "date": message["Date"],
-            }
-        )
-    return render_template("pages/outbox.html", items=items, locale="en", t=t)
+    files = sorted(directory.glob("*.eml"), reverse=True) if directory.exists() else []
+    total = len(files)
+    query = (request.args.get("q") or "").strip()
+    page = request.args.get("page", default=1, type=int) or 1
+    if query:
+        needle = query.lower()
+        matches = []
+        for path in files:
+            message = _read_message(path, headers_only=True)
+            if needle in str(message["To"] or "").lower():
+                matches.append((path, message))
+        found = len(matches)
+        page = max(1, min(page, max(1, -(-found // OUTBOX_PAGE))))
+        shown = matches[(page - 1) * OUTBOX_PAGE : page * OUTBOX_PAGE]
+        items = [_summary(path, message) for path, message in shown]
+    else:
+        found = total
+        page = max(1, min(page, max(1, -(-found // OUTBOX_PAGE))))
+        shown_paths = files[(page - 1) * OUTBOX_PAGE : page * OUTBOX_PAGE]
+        items = [_summary(p, _read_message(p, headers_only=True)) for p in shown_paths]
+    first = (page - 1) * OUTBOX_PAGE + 1 if items else 0
+    return render_template(
+        "pages/outbox.html",
+        items=items,
+        total=total,
+        found=found,
+        query=query,
+        page=page,
+        first=first,
+        last=first + len(items) - 1 if items else 0,
+        has_previous=page > 1,
+        has_next=page * OUTBOX_PAGE < found,
+        directory=directory,
+        locale="en",
+        t=t,
+    )
+
+
+def _message_path(name: str) -> Path:
+    path = _outbox_dir() / Path(name).name
+    if not path.is_file() or path.suffix != ".eml":
+        abort(404)
+    return path
 
 
 @bp.get("/dev/outbox/<name>")
 def outbox_message(name: str):
-    """One email's HTML part, as a mail client would show it."""
-    path = _outbox_dir() / Path(name).name
-    if not path.is_file() or path.suffix != ".eml":
-        abort(404)
-    with path.open("rb") as handle:
-        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    """One email as a newcomer checks it: every header, the text part, a link to the HTML part."""
+    message = _read_message(_message_path(name))
+    text_part = message.get_body(("plain",))
+    html_part = message.get_body(("html",))
+    return render_template(
+        "pages/outbox_message.html",
+        name=Path(name).name,
+        headers=[(key, str(value)) for key, value in message.items()],
+        subject=str(message["Subject"] or ""),
+        text=text_part.get_content() if text_part else None,
+        has_html=html_part is not None,
+        locale="en",
+        t=t,
+    )
+
+
+@bp.get("/dev/outbox/<name>/html")
+def outbox_message_html(name: str):
+    """One email's HTML part, as a mail client would show it (its own scripts never run)."""
+    message = _read_message(_message_path(name))
     part = message.get_body(("html", "plain"))
     body = part.get_content() if part else ""
     mimetype = "text/html" if part and part.get_content_type() == "text/html" else "text/plain"

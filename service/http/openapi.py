@@ -100,6 +100,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "origins (https://host[:port]) whose pages may sign readers up "
                 "to this newsletter, besides ALLOWED_ORIGINS",
             },
+            "rate_limit_per_second": {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": 100000,
+                "nullable": True,
+                "description": "messages per second for this newsletter's sends; wins over "
+                "SEND_RATE_LIMIT (null: use it)",
+            },
         },
     },
     "NewsletterCreate": {

@@ -1,0 +1,132 @@
+"""`make run` as a newcomer meets it: in a terminal, quiet when idle, Ctrl-C stops it with exit 0.
+
+`make run` runs in a pseudo-terminal of its own (so Ctrl-C is the terminal's, sent to its
+foreground group as a keyboard sends it), on a free PORT and a temporary INSTANCE_PATH. The
+supervisor's restarts are tested on a Procfile of small shell processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import signal
+import subprocess
+import termios
+import threading
+import time
+
+from tests.conftest import ROOT, free_port, wait_for_port
+from tests.functional.test_first_hour import NEWSLETTER, clean_env
+
+
+class Terminal:
+    """A pseudo-terminal running one command as its session leader; collects what it prints."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        self.master, slave = pty.openpty()
+        self.output = bytearray()
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            preexec_fn=self._own_terminal,
+        )
+        os.close(slave)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @staticmethod
+    def _own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def text(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
+    def wait_for(self, pattern: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.text()):
+            assert self.process.poll() is None, self.text()[-3000:]
+            assert time.monotonic() < deadline, f"no {pattern!r} in:\n{self.text()[-3000:]}"
+            time.sleep(0.1)
+
+    def ctrl_c(self) -> None:
+        os.write(self.master, b"\x03")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        os.close(self.master)
+
+
+def test_make_run_is_quiet_when_idle_and_ctrl_c_stops_everything_with_exit_0(tmp_path):
+    port = free_port()
+    env = clean_env(
+        PORT=str(port), INSTANCE_PATH=str(tmp_path / "instance"), OUTBOX_RELAY_INTERVAL="1"
+    )
+    terminal = Terminal(["make", "run"], env)
+    try:
+        # Up to a few minutes only when pyproject.toml changed and make reinstalls first.
+        terminal.wait_for(r"celery@\S+ ready", timeout=240)
+        wait_for_port(port, timeout=30)
+        terminal.wait_for(r"beat: Starting", timeout=30)
+        time.sleep(4)  # several relay rounds, each finding nothing to hand over
+        idle = terminal.text()
+        assert "Task outbox.relay" not in idle and "due task relay-outbox" not in idle
+        assert "Demo signup page" in idle
+        terminal.ctrl_c()
+        pressed = time.monotonic()
+        returncode = terminal.process.wait(timeout=30)
+        print(f"stopped {time.monotonic() - pressed:.1f} s after Ctrl-C")
+    finally:
+        terminal.close()
+    output = terminal.text()
+    assert returncode == 0, output[-3000:]
+    assert "all stopped" in output
+    for bad in ("SIGKILL", "Error 130", "Interrupt", "ERROR", "Traceback"):
+        assert bad not in output, (bad, output[-3000:])
+    assert (tmp_path / "instance" / "broker.db").is_file()  # the temporary instance, not the repo's
+
+
+def test_a_process_that_dies_is_reported_and_restarted(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("flaky: sh -c 'echo flaky up; exit 3'\nsteady: sleep 60\n")
+    log = tmp_path / "start.log"
+    with log.open("wb") as handle:
+        supervisor = subprocess.Popen(
+            [str(NEWSLETTER), "start", "--procfile", str(procfile)],
+            cwd=ROOT,
+            env=clean_env(INSTANCE_PATH=str(tmp_path / "instance")),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while log.read_text().count("flaky started") < 2:
+                assert supervisor.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            supervisor.send_signal(signal.SIGTERM)
+            returncode = supervisor.wait(timeout=30)
+        finally:
+            if supervisor.poll() is None:
+                supervisor.kill()
+    output = log.read_text()
+    assert "flaky exited with code 3" in output and "restarting in 1 s (restart 1)" in output
+    assert output.count("steady started") == 1  # the healthy one is left alone
+    assert returncode == 0 and "all stopped" in output
