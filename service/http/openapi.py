@@ -47,10 +47,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "bot trap catches (honeypot, too fast) gets the same 202 whatever it carries.",
         "properties": {
             "email": {"type": "string", "minLength": 1},
-            "confirm_address": {
-                "type": "boolean",
-                "description": "the reader insists on an address the service suggested a fix for",
-            },
             "form": {"type": "string", "description": "which hosted form sent it"},
             "newsletters": {"oneOf": [_STR, {"type": "array", "items": _STR}]},
             "name": _STR,
