@@ -11,6 +11,9 @@ Decisions:
   DEL, an inner tab, zero-width joiners, bidi controls...) is `control_character`; other
   non-printable characters (line separators, unassigned, private-use) are `invalid_character`.
   So isemail's " test@iana.org" and "test@iana.org " (ISEMAIL_CFWS_FWS) are accepted once trimmed.
+- A local part holding `=?` (the start of an RFC 2047 encoded word) is `encoded_word`: mail
+  parsers that decode encoded words inside addresses (Python's email package does) would
+  read `=?utf-8?q?x=0D=0A?=@gmail.com` as another address.
 - Lengths are counted in UTF-8 octets: local part at most 64, `ascii` form at most 254.
 - The domain needs a dot and a real-looking TLD: letters only and two or more of them, or an
   IDNA ("xn--") label, and not a common slip that is no TLD (`.con`, `.cmo`, `.nett`...). So
@@ -146,6 +149,8 @@ def _parse(text: str, allow_smtputf8: bool) -> Address:
     local, at, domain = text.rpartition("@")
     if '"' in local:
         raise InvalidEmail("quoted_local_part")
+    if "=?" in local:  # an RFC 2047 encoded word, which some mail parsers decode in addresses
+        raise InvalidEmail("encoded_word")
     if "(" in text or ")" in text:
         raise InvalidEmail("comment")
     if "[" in domain or "]" in domain:
