@@ -88,14 +88,15 @@ class ReadBack:
         """The display text of header `name`: a Subject's text, the display name of a To or
         From (empty for a bare address), the phrase of a List-Id."""
         value = self.raw[name]
-        if name in ("To", "From", "List-Id"):
-            phrase, angle, _ = value.rpartition("<")
-            value = phrase.rstrip(" ") if angle else ""
-        if "=?" in value:
-            return str(make_header(decode_header(value)))
-        if value.startswith('"') and value.endswith('"'):
-            return value[1:-1]
-        return value
+        if name not in ("To", "From", "List-Id"):
+            return str(make_header(decode_header(value))) if "=?" in value else value
+        phrase, angle, _ = value.rpartition("<")
+        phrase = phrase.rstrip(" ") if angle else ""
+        if "=?" in phrase:
+            return str(make_header(decode_header(phrase)))
+        if len(phrase) > 1 and phrase[0] == phrase[-1] == '"':
+            return phrase[1:-1]
+        return phrase
 
 
 def read_back(data: bytes) -> ReadBack:
