@@ -16,7 +16,7 @@ Why nothing that enters `header` can become header structure:
   and the whole header fits on one 78-character line; otherwise as UTF-8 base64 encoded
   words, whose characters are letters, digits, `+/=?` and `-` only;
 - an address (in angle brackets) must be a plain `local@domain` with no space, control,
-  bracket, quote, separator or `=?` in it, and a list id letters, digits, `-` and dots, else
+  bracket, quote, separator or encoded word in it, and a list id letters, digits, `-` and dots, else
   ValueError: addresses come from the parser, list ids from slugs;
 - lines are joined by CRLF and a space, so each header is exactly one header line.
 
@@ -31,6 +31,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from email.headerregistry import Address
+
+from service.validation import ENCODED_WORD
 
 MAX_TEXT = 300  # characters of display text a header keeps; the rest is cut with "…"
 LINE = 78  # RFC 5322's recommended line length
@@ -95,7 +97,7 @@ def header(name: str, text: str | None, address: str | None = None) -> Header:
         return Header(name, shown, _fold(name, _display(name, shown, _unstructured, 0)))
     is_list = name.lower() == "list-id"
     plain = (_LIST_ID if is_list else _ADDRESS).fullmatch(address) and address.isprintable()
-    if not plain or "=?" in address:
+    if not plain or ENCODED_WORD.search(address):
         raise ValueError(f"not a plain {'list id' if is_list else 'address'}: {address!r}")
     angle = f"<{address}>"
     if is_list:

@@ -190,7 +190,7 @@ def test_every_address_the_parser_accepts_becomes_exactly_one_to(raw, name):
     "raw",
     [
         "=?utf-8?q?x=0D=0A?=@gmail.com",
-        "a=?b@gmail.com",
+        "a=?utf-8?b?QQ==?=b@gmail.com",
         "=?x?q?=41=42=43=40evil.example?=a@gmail.com",
     ],
 )
@@ -198,3 +198,9 @@ def test_the_parser_refuses_encoded_words_in_an_address(raw):
     with pytest.raises(InvalidEmail) as refused:
         parse_address(raw, allow_smtputf8=True)
     assert refused.value.reason == "encoded_word"
+
+
+def test_a_bare_equals_question_mark_is_no_encoded_word():
+    address = parse_address("!#$%&`*+/=?^`{|}~@gmail.com")  # isemail's valid case 19
+    back = read_back(serialized(header("To", "Olena", address.ascii)))
+    assert [a.addr_spec for a in back.message["To"].addresses] == [address.ascii]

@@ -3,7 +3,8 @@
 The confirmation email, the digest's per-reader bytes and the test send are built by the
 code that sends them, from rows holding generated hostile text, and read back as a client
 reads them: exactly the headers intended, one To, no Bcc, the intended display text. The
-last test sends a real digest and a test copy through aiosmtpd and compares their List-Id.
+last test sends a real digest and a test copy (`newsletter digest test`) through aiosmtpd and
+compares their From and List-Id.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from service.models.base import utcnow
 from service.sending import delivery, fanout
 from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
 from service.subscriptions import send_confirmation_email
+from service.unsubscribe import send_manage_link_email
 from tests.support.smtp_server import SMTPServer
 from tests.unit.mail.hostile import hostile_text, read_back
 
@@ -43,6 +45,7 @@ MARK = "Zq7TypedName"  # put into every typed name, to find it wherever it went
 db_text = hostile_text.map(  # what a text column holds: no NUL, no lone surrogate, 200 chars
     lambda text: "".join(c for c in text[:200] if c != "\x00" and not "\ud800" <= c <= "\udfff")
 )
+COMMON = ("Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type")
 FIXTURES = dict(
     deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
@@ -61,7 +64,9 @@ def make_reader(newsletter: Newsletter, name: str | None, status: str) -> Subscr
     reader = Subscriber(email=email, email_ascii=email, email_key=email, name=name)
     db.session.add(reader)
     db.session.flush()
-    db.session.add(Subscription(subscriber_id=reader.id, newsletter_id=newsletter.id, status=status))
+    db.session.add(
+        Subscription(subscriber_id=reader.id, newsletter_id=newsletter.id, status=status)
+    )
     db.session.commit()
     return reader
 
@@ -100,16 +105,26 @@ def test_the_confirmation_email_carries_no_typed_name(sqlite_app, name, letter):
     config = sqlite_app.config
 
     assert sent.recipients == (reader.email_ascii,) and sent.sender == config["MAIL_FROM"]
-    assert sorted(back.names) == sorted(
-        ["Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted"]
-        + ["MIME-Version", "Content-Type"]
-    )
+    assert sorted(back.names) == sorted([*COMMON, "Auto-Submitted"])
     [to] = back.message["To"].addresses
     assert to.addr_spec == reader.email_ascii and back.shown("To") == ""  # no display name
     [sender] = back.message["From"].addresses
     assert sender.addr_spec == config["MAIL_FROM"]
     assert back.shown("From") == display_text(config["PUBLISHER_NAME"])
-    assert back.shown("Subject") == display_text(t("email_confirm_subject", "en", newsletters=letter))
+    assert back.shown("Subject") == display_text(
+        t("email_confirm_subject", "en", newsletters=letter)
+    )
+    assert MARK not in sent.message.decode("ascii") and MARK not in bodies(back.message)
+
+
+@pytest.mark.parametrize("status", [SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED])
+def test_the_preference_link_email_carries_no_typed_name_either(sqlite_app, status):
+    """Anyone can ask for it by typing an address on /manage."""
+    reader = make_reader(make_newsletter("Daily"), f"{INJECTION} {MARK}", status)
+    send_manage_link_email(reader.id)
+    sent = transport().messages[-1]
+    back = read_back(sent.message)
+    assert back.raw["To"] == reader.email_ascii and "Bcc" not in back.names
     assert MARK not in sent.message.decode("ascii") and MARK not in bodies(back.message)
 
 
@@ -135,8 +150,7 @@ def test_each_readers_digest_has_exactly_the_intended_headers(
     back = read_back(bytes(raw))
 
     assert sorted(back.names) == sorted(
-        ["Subject", "From", "To", "Date", "Message-ID", "List-Id", "List-Unsubscribe"]
-        + ["List-Unsubscribe-Post", "MIME-Version", "Content-Type"]
+        [*COMMON, "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"]
     )
     [to] = back.message["To"].addresses
     assert to.addr_spec == address and back.shown("To") == display_text(name)
@@ -164,10 +178,7 @@ def test_the_test_send_has_exactly_the_intended_headers(sqlite_app, title, lette
     back = read_back(sent.message)
 
     assert sent.recipients == ("editor@gmail.com",)
-    assert sorted(back.names) == sorted(
-        ["Subject", "From", "To", "Date", "Message-ID", "List-Id", "X-Digest-Test"]
-        + ["MIME-Version", "Content-Type"]
-    )
+    assert sorted(back.names) == sorted([*COMMON, "List-Id", "X-Digest-Test"])
     assert back.raw["To"] == "editor@gmail.com"
     assert back.shown("Subject") == display_text(f"[TEST] {content.subject}")
     assert back.shown("From") == back.shown("List-Id") == display_text(letter)
@@ -177,7 +188,7 @@ def test_the_test_send_has_exactly_the_intended_headers(sqlite_app, title, lette
 
 
 @pytest.mark.parametrize("letter", ["Daily News", INJECTION, 'Щоденні "новини", 7:00'])
-def test_a_real_send_and_the_test_send_carry_the_same_list_id_and_from(sqlite_app, letter):
+def test_a_real_send_and_the_cli_test_send_carry_the_same_list_id_and_from(sqlite_app, letter):
     with SMTPServer() as server:
         sqlite_app.config.update(MAIL_URL=server.url, SEND_CONNECTIONS=1)
         news = make_newsletter(letter)
@@ -193,7 +204,10 @@ def test_a_real_send_and_the_test_send_carry_the_same_list_id_and_from(sqlite_ap
         db.session.commit()
         delivery.run_batch(batch.id)
         [real] = server.wait_for_recipient(reader.email)
-        send_test_digest(news.id, "editor@gmail.com")
+        cli = sqlite_app.test_cli_runner().invoke(
+            args=["digest", "test", news.slug, "editor@gmail.com"]
+        )
+        assert cli.exit_code == 0, cli.output
         [test] = server.wait_for_recipient("editor@gmail.com")
 
     real_back, test_back = read_back(real.data), read_back(test.data)
