@@ -2,8 +2,8 @@
 
 `header` builds every header that carries such text: the To and From display names, the
 Subject and the List-Id phrase. It writes the header lines itself instead of handing the
-text to the email package, which (Python 3.11 before 3.11.10) decodes RFC 2047 encoded
-words when it refolds a header: `=?utf-8?q?x=0D=0ABcc:_a@b?=` in a name became a `Bcc:` line.
+text to the email package, which decodes RFC 2047 encoded words when it refolds a header
+(Python 3.11.7 here): `=?utf-8?q?x=0D=0ABcc:_a@b?=` in a name became a real `Bcc:` line.
 
 Why nothing that enters `header` can become header structure:
 
@@ -16,8 +16,8 @@ Why nothing that enters `header` can become header structure:
   and the whole header fits on one 78-character line; otherwise as UTF-8 base64 encoded
   words, whose characters are letters, digits, `+/=?` and `-` only;
 - an address (in angle brackets) must be a plain `local@domain` with no space, control,
-  bracket, quote, separator or encoded word in it, and a list id letters, digits, `-` and dots, else
-  ValueError: addresses come from the parser, list ids from slugs;
+  bracket, quote, separator or encoded word in it, and a list id only letters, digits, `-`
+  and dots, else ValueError: addresses come from the parser, list ids from slugs;
 - lines are joined by CRLF and a space, so each header is exactly one header line.
 
 The result is a header object in the sense of `email.policy`: `EmailMessage` stores it
