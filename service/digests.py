@@ -16,7 +16,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from croniter import croniter
 from flask import current_app
@@ -24,7 +23,8 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.jobs import add_job, hand_over
-from service.mail import RenderedEmail, build_message, deliver, header_address, render_email
+from service.mail import RenderedEmail, build_message, deliver, newsletter_sender, render_email
+from service.mail.headers import header
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
 from service.newsletters import valid_cron
 from service.validation import parse_address
@@ -362,18 +362,11 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
     rendered = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
     message = build_message(
         rendered,
-        to=header_address(address.ascii),
-        sender=newsletter.from_address or current_app.config["MAIL_FROM"],
-        headers={
-            "List-Id": f"<{newsletter.slug}.{_list_domain(current_app.config['PUBLIC_URL'])}>",
-            "X-Digest-Test": "1",
-        },
+        to=header("To", None, address.ascii),
+        sender=newsletter_sender(newsletter),  # From and List-Id exactly as on a real send
+        headers={"X-Digest-Test": "1"},
     )
-    return deliver(message)
-
-
-def _list_domain(public_url: str) -> str:
-    return urlsplit(public_url).hostname or "localhost"
+    return deliver(message, smtputf8=address.smtputf8)
 
 
 def request_test_digest(newsletter: Newsletter, email: str, *, locale: str = "en") -> int:

@@ -11,6 +11,10 @@ Decisions:
   DEL, an inner tab, zero-width joiners, bidi controls...) is `control_character`; other
   non-printable characters (line separators, unassigned, private-use) are `invalid_character`.
   So isemail's " test@iana.org" and "test@iana.org " (ISEMAIL_CFWS_FWS) are accepted once trimmed.
+- A local part holding an RFC 2047 encoded word (`=?charset?q?text?=`) is `encoded_word`:
+  parsers that decode encoded words inside addresses (Python's email package does) would
+  read `=?utf-8?q?x=0D=0A?=@gmail.com` as another address. A bare `=?` (isemail's
+  `!#$%&`*+/=?^`{|}~@iana.org`) is no encoded word and stays valid.
 - Lengths are counted in UTF-8 octets: local part at most 64, `ascii` form at most 254.
 - The domain needs a dot and a real-looking TLD: letters only and two or more of them, or an
   IDNA ("xn--") label, and not a common slip that is no TLD (`.con`, `.cmo`, `.nett`...). So
@@ -36,11 +40,15 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+
+# An RFC 2047 encoded word as mail parsers find one (the pattern of email.header's decoder).
+ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?.*?\?=", re.S)
 
 MAX_LOCAL_OCTETS = 64
 MAX_ADDRESS_OCTETS = 254
@@ -165,6 +173,8 @@ def _parse(text: str, allow_smtputf8: bool) -> Address:
     local, at, domain = text.rpartition("@")
     if '"' in local:
         raise InvalidEmail("quoted_local_part")
+    if ENCODED_WORD.search(local):  # some mail parsers decode it even in an address
+        raise InvalidEmail("encoded_word")
     if "(" in text or ")" in text:
         raise InvalidEmail("comment")
     if "[" in domain or "]" in domain:

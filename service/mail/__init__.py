@@ -2,16 +2,21 @@
 
 An email lives in `templates/email/<name>/{subject.txt, body.txt, body.html}`. HTML templates
 are autoescaped (in the web process and in workers alike); text templates are not HTML, so
-they are not escaped, and the subject goes through header encoding. CSS is inlined with
-css-inline. Nothing a reader typed reaches a header unencoded: addresses and names go through
-`email.headerregistry.Address`, which quotes and RFC 2047-encodes them.
+they are not escaped. CSS is inlined with css-inline.
+
+Every header that carries text someone typed (the Subject, the To and From display names,
+the List-Id) is made by `service.mail.headers.header`, whose text can never become header
+structure. From names the publisher (`PUBLISHER_NAME`) on transactional mail and the
+newsletter on newsletter mail; `newsletter_sender` is the one place a newsletter's From and
+List-Id are made, for its sends and its test sends alike. Transactional mail (confirmation,
+preference link) goes to an address nobody may have verified, on anyone's request, so it
+carries nothing a reader typed: no name in To, none in the greeting.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
@@ -24,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from service.config import ROOT
 from service.i18n import t
+from service.mail.headers import Header, header
 from service.mail.transports import Transport, transport_from_url
 from service.models.base import utcnow
 
@@ -70,29 +76,58 @@ def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
     )
 
 
-def header_address(address: str, name: str | None = None) -> HeaderAddress:
-    """A header address; the display name is cleaned of control characters and encoded."""
-    clean = " ".join((name or "").split())
-    local, _, domain = address.rpartition("@")
-    return HeaderAddress(display_name=clean, username=local, domain=domain)
+@dataclass(frozen=True)
+class Sender:
+    """Who mail is from: the envelope address and the headers that name the sender."""
+
+    address: str
+    headers: dict[str, Header]  # From, and List-Id for a newsletter
+
+    @property
+    def domain(self) -> str:
+        """The domain of the sender's address (Message-IDs are made in it)."""
+        return self.address.rpartition("@")[2] or "localhost"
+
+
+def publisher_sender() -> Sender:
+    """The sender of transactional mail: `PUBLISHER_NAME <MAIL_FROM>`."""
+    config = current_app.config
+    address = config["MAIL_FROM"]
+    return Sender(address, {"From": header("From", config["PUBLISHER_NAME"], address)})
+
+
+def newsletter_sender(newsletter: Any) -> Sender:
+    """The sender of `newsletter`'s mail: its name and address in From, and its List-Id
+    (`<slug>.<the sender's domain>`, RFC 2919), the same on every send and test send."""
+    address = newsletter.from_address or current_app.config["MAIL_FROM"]
+    list_id = f"{newsletter.slug}.{address.rpartition('@')[2] or 'localhost'}"
+    return Sender(
+        address,
+        {
+            "From": header("From", newsletter.name, address),
+            "List-Id": header("List-Id", newsletter.name, list_id),
+        },
+    )
 
 
 def build_message(
     rendered: RenderedEmail,
     *,
-    to: HeaderAddress,
-    sender: str,
+    to: Header,
+    sender: Sender,
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message with Message-ID, Date, From and any extra headers."""
+    """A multipart/alternative message with Message-ID, Date, From and any extra headers
+    (constants: text from outside goes into a `header` first)."""
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = rendered.subject
-    message["From"] = sender
+    message["Subject"] = header("Subject", rendered.subject)
+    for name, value in sender.headers.items():
+        message[name] = value
     message["To"] = to
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message["Message-ID"] = make_msgid(domain=sender.domain)
     for key, value in (headers or {}).items():
-        message[key] = value
+        message[key] = value if isinstance(value, Header) else header(key, value)
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message
@@ -102,14 +137,14 @@ def send_transactional(name: str, reader: Any, **context: Any) -> str:
     """Render `templates/email/<name>/` for `reader` (a Subscriber) and send it now.
 
     The shared helper of every one-to-one email: the caller gives only its context; the
-    publisher's footer, the reader's locale and name, and the headers are added here.
+    publisher's footer, the reader's locale and the headers are added here. Nothing the
+    reader typed goes in: the address may not be theirs.
     """
     config = current_app.config
     context.setdefault("locale", reader.locale)
     rendered = render_email(
         name,
         {
-            "name": reader.name,
             "publisher_name": config["PUBLISHER_NAME"],
             "publisher_address": config["PUBLISHER_ADDRESS"],
             **context,
@@ -117,8 +152,8 @@ def send_transactional(name: str, reader: Any, **context: Any) -> str:
     )
     message = build_message(
         rendered,
-        to=header_address(reader.email_ascii, reader.name),
-        sender=config["MAIL_FROM"],
+        to=header("To", None, reader.email_ascii),
+        sender=publisher_sender(),
         headers={"Auto-Submitted": "auto-generated"},
     )
     return deliver(message, smtputf8=reader.smtputf8)

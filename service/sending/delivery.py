@@ -39,7 +39,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from service.extensions import db, insert_ignoring_conflicts
-from service.mail import RenderedEmail
+from service.mail import RenderedEmail, newsletter_sender
 from service.mail.errors import PermanentMailError, TransientMailError
 from service.models import (
     BatchStatus,
@@ -122,13 +122,10 @@ def _cached_template(send_id: int, database: str, public_url: str) -> personaliz
     """The send's prebuilt message, made once per worker process from the frozen content."""
     send = db.session.get(Send, send_id, populate_existing=True)
     newsletter = db.session.get(Newsletter, send.newsletter_id)
-    sender = newsletter.from_address or current_app.config["MAIL_FROM"]
-    domain = sender.rpartition("@")[2] or "localhost"
     rendered = RenderedEmail(subject=send.subject, text=send.body_text, html=send.body_html)
     return personalize.build_template(
         rendered,
-        sender=sender,
-        list_id=f"{newsletter.name} <{newsletter.slug}.{domain}>",
+        sender=newsletter_sender(newsletter),
         unsubscribe_url=unsubscribe_url(),
         newsletter_id=newsletter.id,
     )

@@ -7,6 +7,10 @@ base64-encodes it (so no placeholder can be split by line folding or QP soft bre
 substitutes everything into the bytes. That costs a fraction of a millisecond, against
 several for a full Jinja render plus `EmailMessage` per recipient.
 `List-Unsubscribe` is written with `MAIL_POLICY` (998-octet lines): never an encoded-word.
+The Subject, From, List-Id and each reader's To line are made by `service.mail.headers.header`
+(the newsletter's From and List-Id by `service.mail.newsletter_sender`), so a title, a
+newsletter name or a reader's name cannot become header structure; the name shown in the
+body is the same one line of text (`display_text`).
 
 The template is checked once to be in SMTP DATA form (CRLF line ends, no line starting with
 a dot); the bodies are base64 and every other substituted value lands mid-line, so a message
@@ -25,7 +29,8 @@ from email.utils import format_datetime
 
 from flask import current_app
 
-from service.mail import MAIL_POLICY, RenderedEmail, header_address, wire
+from service.mail import MAIL_POLICY, RenderedEmail, Sender, wire
+from service.mail.headers import display_text, header
 from service.models.base import utcnow
 
 UNSUB_TOKEN = "NLxUNSUBxTOKEN"  # noqa: S105 (a placeholder)
@@ -67,19 +72,20 @@ class Recipient:
 def build_template(
     rendered: RenderedEmail,
     *,
-    sender: str,
-    list_id: str,
+    sender: Sender,
     unsubscribe_url: str,
     newsletter_id: int,
 ) -> MessageTemplate:
-    """Build the message once; `unsubscribe_url` must contain the UNSUB_TOKEN placeholder."""
+    """Build the message once; `unsubscribe_url` must contain the UNSUB_TOKEN placeholder.
+
+    `sender` is the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = rendered.subject
-    message["From"] = sender
-    message["To"] = _TO_ADDRESS
+    message["Subject"] = header("Subject", rendered.subject)
+    message["From"] = sender.headers["From"]
+    message["To"] = header("To", None, _TO_ADDRESS)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = f"<{_MSGID}>"
-    message["List-Id"] = list_id
+    message["List-Id"] = sender.headers["List-Id"]
     targets = [f"<{unsubscribe_url}>"]
     mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
     if mailto:  # an inbound address: the token rides in the subject, as in service.unsubscribe
@@ -104,18 +110,16 @@ def build_template(
         tail=tail,
         text=rendered.text,
         html=rendered.html,
-        sender=sender,
-        domain=sender.rpartition("@")[2] or "localhost",
+        sender=sender.address,
+        domain=sender.domain,
         newsletter_id=newsletter_id,
     )
 
 
 def _to_line(recipient: Recipient) -> bytes:
-    if not recipient.name and recipient.address.isascii():
-        return b"To: " + recipient.address.encode() + b"\r\n"
-    policy = MAIL_POLICY.clone(utf8=recipient.smtputf8)
-    header = policy.header_factory("To", str(header_address(recipient.address, recipient.name)))
-    return header.fold(policy=policy).encode()
+    """The reader's To line; its address is UTF-8 only for a reader with SMTPUTF8."""
+    line = header("To", recipient.name, recipient.address).fold(policy=MAIL_POLICY)
+    return line.encode("utf-8" if recipient.smtputf8 else "ascii")
 
 
 def _b64(text: str) -> bytes:
@@ -138,7 +142,7 @@ def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> s
 
 def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -> bytes:
     """The finished message for `recipient`, as bytes for the transport."""
-    name = recipient.name or ""
+    name = display_text(recipient.name)
     to_line = _to_line(recipient)
     msgid = message_id(template, send_id, recipient.subscriber_id).encode()
     text = _b64(_fill(template.text, recipient, name))

@@ -139,7 +139,7 @@ def test_send_a_test_digest_through_the_worker(client, api_key, newsletter, smtp
     received = smtp.wait_for_recipient(address, timeout=30)
     message = received[0].message
     assert message["Subject"].startswith("[TEST] ") and "Test send & <check>" in message["Subject"]
-    assert message["List-Id"].startswith(f"<{letter.slug}.")
+    assert message["List-Id"] == f"{letter.name} <{letter.slug}.news.example.org>"
     assert message.get_content_type() == "multipart/alternative"
     html = message.get_body(("html",)).get_content()
     assert "Test send &amp; &lt;check&gt;" in html

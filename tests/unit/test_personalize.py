@@ -6,18 +6,23 @@ import base64
 import dataclasses
 import email
 import email.policy
+from types import SimpleNamespace
 
-from service.mail import RenderedEmail, wire
+from service.mail import RenderedEmail, newsletter_sender, wire
 from service.sending import personalize as personalize_module
 from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
+
+
+def daily_sender(name: str):
+    news = SimpleNamespace(name=name, slug="daily", from_address="newsletter@news.example.org")
+    return newsletter_sender(news)
 
 
 def _message(sqlite_app, mailto: str) -> email.message.EmailMessage:
     sqlite_app.config["UNSUBSCRIBE_MAILTO"] = mailto
     template = build_template(
         RenderedEmail(subject="Ukraine Daily", text="Read on.", html="<p>Read on.</p>"),
-        sender="newsletter@news.example.org",
-        list_id="Ukraine Daily <daily.news.example.org>",
+        sender=daily_sender(name="Ukraine Daily"),
         unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=1,
     )
@@ -54,8 +59,7 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
     sqlite_app.config["UNSUBSCRIBE_MAILTO"] = ""
     template = build_template(
         RenderedEmail(subject=".Daily " * 20, text=".top\n.\nend", html="<p>\n.x</p>"),
-        sender="newsletter@news.example.org",
-        list_id="Daily <daily.news.example.org>",
+        sender=daily_sender(name="Daily"),
         unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=1,
     )

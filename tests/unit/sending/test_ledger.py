@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from service.extensions import db
-from service.mail import RenderedEmail
+from service.mail import RenderedEmail, newsletter_sender
 from service.models import Delivery, DeliveryStatus, Newsletter, Send, Subscriber
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
@@ -109,8 +109,7 @@ def test_batch_never_has_more_than_its_window_unwritten(
     monkeypatch.setattr(relay, "pool", lambda: SimpleNamespace(size=connections, submit=submit))
     template = build_template(
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
-        sender="n@news.example.org",
-        list_id="L <l.news.example.org>",
+        sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
         unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=send.newsletter_id,
     )
