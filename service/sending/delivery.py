@@ -336,7 +336,7 @@ def _fail_batch(send_id: int, lease: Lease, error: BaseException) -> float | Non
     """
     batch = db.session.get(SendBatch, lease.batch_id, populate_existing=True)
     if batch.status != BatchStatus.RUNNING or batch.attempts != lease.token:
-        log.warning("batch %s: another worker holds it now; not counting this failure", batch.id)
+        log.warning("batch %s: another worker holds it now; its failure is not counted", batch.id)
         return None
     failures, text = batch.failures + 1, f"{type(error).__name__}: {error}"[:2000]
     if failures >= MAX_BATCH_FAILURES:
@@ -465,7 +465,7 @@ def _deliver_rows(
     if tally.unexpected is not None:
         raise tally.unexpected
     if stop == LOST:
-        log.warning("batch %s: another worker took it over; stopping", lease.batch_id)
+        log.warning("batch %s: another worker holds it now; stopping", lease.batch_id)
         return None
     if stop is None and tally.too_many():
         reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"

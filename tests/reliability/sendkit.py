@@ -59,9 +59,9 @@ class SendStack:
     tmp: Path
     workers: list = field(default_factory=list)
 
-    def worker(self, name: str = "worker", **env: str):
-        """Start one more Celery worker (extra environment in `env`)."""
-        process = start_worker({**self.env, **env}, self.tmp / f"{name}.log")
+    def worker(self, name: str = "worker", prefix: tuple[str, ...] = (), **env: str):
+        """Start one more Celery worker (extra environment in `env`, run through `prefix`)."""
+        process = start_worker({**self.env, **env}, self.tmp / f"{name}.log", prefix=prefix)
         self.workers.append(process)
         return process
 
