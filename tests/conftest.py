@@ -111,11 +111,17 @@ class RedisServer:
             self.process = None
 
 
-def start_worker(env: dict[str, str], log_path: Path, *extra: str) -> subprocess.Popen:
-    """Start a real Celery worker for `tasks.worker` and wait until it is ready."""
+def start_worker(
+    env: dict[str, str], log_path: Path, *extra: str, prefix: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """Start a real Celery worker for `tasks.worker` and wait until it is ready.
+
+    `prefix` runs it through a command (e.g. `ip netns exec NAME`, as another host).
+    """
     log = log_path.open("ab")
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "celery",

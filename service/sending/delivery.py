@@ -23,6 +23,17 @@ Failures, by kind:
 - anything else fails the batch (every answer already back is written first); it is retried
   after a back-off and parked as `failed`, with the error, after `MAX_BATCH_FAILURES`. The
   rest of the send goes on; a send with a parked batch ends `failed`, naming it.
+
+Nobody is missed without a word: when a batch ends for good (done after the retry deadline,
+or parked) every confirmed reader of it without a ledger row gets a `failed` one with the
+reason, in the same commit as the counters. (A cancelled send leaves the readers it never
+reached without a row: its status says why.)
+
+A claim's attempt number is the batch's fencing token (`Lease`): every later write of the
+batch (lease renewal, release, retry, done, parked) applies only while the row still carries
+that token. A worker cut off past its lease (frozen, or its host off the network) that comes
+back finds its token gone at its next check, within a second, and stops: it sends nothing
+more of that batch than what it had in flight.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import DateTime, and_, exists, literal, or_, select, update
 
 from service.extensions import db, insert_ignoring_conflicts
 from service.mail import RenderedEmail, newsletter_sender
@@ -74,6 +85,24 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_SECONDS = 1.0
 MAX_BATCH_FAILURES = 3  # unexpected failures before a batch is parked as `failed`
+LOST = "lease lost"  # what `_still_ours` says when another worker holds the batch now
+NOT_TRIED = "not tried before the retry deadline (SEND_RETRY_DEADLINE_SECONDS)"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Batch `batch_id` as claimed by this worker; `token` is the claim's attempt number."""
+
+    batch_id: int
+    token: int
+
+    def held(self):
+        """SQL: the batch row is still this claim's (running, with this token)."""
+        return and_(
+            SendBatch.id == self.batch_id,
+            SendBatch.attempts == self.token,
+            SendBatch.status == BatchStatus.RUNNING,
+        )
 
 
 @dataclass
@@ -212,29 +241,34 @@ def _suppressed(rows: list[_Row]) -> set[str]:
     return {hashes[h] for h in found}
 
 
-def _still_ours(ledger: Ledger, batch_id: int) -> str:
-    """Flush counters, renew the batch's lease, and re-read the send's status."""
-    ledger.flush()
-    send_id = ledger.send_id
-    status = db.session.scalar(select(Send.status).where(Send.id == send_id))
-    lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))
-    db.session.execute(
-        update(SendBatch).where(SendBatch.id == batch_id).values(lease_until=utcnow() + lease)
+def _set(lease: Lease, **values: object) -> bool:
+    """Update the batch if this claim still holds it (and commit); False if it does not."""
+    result = db.session.execute(
+        update(SendBatch)
+        .where(lease.held())
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return status
+    return result.rowcount == 1
 
 
-def _release(batch_id: int, send_status: str) -> None:
+def _still_ours(ledger: Ledger, lease: Lease) -> str:
+    """Write the answers back so far, renew the lease, and re-read the send's status.
+
+    `LOST` if another worker holds the batch now (this one was cut off past its lease).
+    """
+    ledger.flush()
+    status = db.session.scalar(select(Send.status).where(Send.id == ledger.send_id))
+    renewed = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS"))
+    return status if _set(lease, lease_until=renewed) else LOST
+
+
+def _release(lease: Lease, send_status: str) -> None:
     """Stop working on the batch: back to pending if the send may resume, else cancelled."""
     resumable = send_status in (SendStatus.PAUSED, SendStatus.SENDING, SendStatus.SCHEDULED)
     status = BatchStatus.PENDING if resumable else BatchStatus.CANCELLED
-    db.session.execute(
-        update(SendBatch)
-        .where(SendBatch.id == batch_id)
-        .values(status=status, lease_until=utcnow())
-    )
-    db.session.commit()
+    _set(lease, status=status, lease_until=utcnow())
 
 
 def retry_delay(attempts: int) -> float:
@@ -255,26 +289,26 @@ def run_batch(batch_id: int) -> float | None:
     batch = on_fresh_connection(lambda: claim_batch(batch_id))
     if batch is None:
         return None
-    send_id = batch.send_id
+    send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
     try:
-        return on_fresh_connection(lambda: _work(send_id, batch_id))
+        return on_fresh_connection(lambda: _work(send_id, lease))
     except Exception as error:
         db.session.rollback()
         log.exception("batch %s failed", batch_id)
         failure = error
-    return on_fresh_connection(lambda: _fail_batch(send_id, batch_id, failure))
+    return on_fresh_connection(lambda: _fail_batch(send_id, lease, failure))
 
 
-def _work(send_id: int, batch_id: int) -> float | None:
-    """Deliver the batch's readers not yet in the ledger (the batch's lease is ours)."""
-    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
-    if batch.status != BatchStatus.RUNNING:  # a retry after the batch was ended or released
-        return None
+def _work(send_id: int, lease: Lease) -> float | None:
+    """Deliver the batch's readers not yet in the ledger (while the lease is ours)."""
+    batch = db.session.get(SendBatch, lease.batch_id, populate_existing=True)
+    if batch.status != BatchStatus.RUNNING or batch.attempts != lease.token:
+        return None  # a retry after the batch was ended, released or taken over
     send = db.session.execute(  # not the content: the template is cached per process
         select(Send.status, Send.newsletter_id).where(Send.id == send_id)
     ).one()
     if send.status != SendStatus.SENDING:
-        _release(batch_id, send.status)
+        _release(lease, send.status)
         return None
     newsletter = db.session.get(Newsletter, send.newsletter_id)
     rate = newsletter.rate_limit_per_second or setting("SEND_RATE_LIMIT")
@@ -284,29 +318,44 @@ def _work(send_id: int, batch_id: int) -> float | None:
     db.session.commit()
     ledger = Ledger(send_id)
     try:
-        outcome = _deliver_rows(ledger, batch_id, rows, suppressed, template, rate)
+        outcome = _deliver_rows(ledger, lease, rows, suppressed, template, rate)
     finally:
         ledger.close()
     if outcome is None:
         return None
-    return _finish_batch(send_id, batch_id, outcome)
+    return _finish_batch(send_id, lease, outcome)
 
 
-def _fail_batch(send_id: int, batch_id: int, error: BaseException) -> float | None:
-    """An unexpected error: retry the batch after a back-off, or park it as `failed`."""
-    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
-    batch.failures += 1
-    batch.error = f"{type(error).__name__}: {error}"[:2000]
-    if batch.failures >= MAX_BATCH_FAILURES:
-        batch.status, batch.lease_until = BatchStatus.FAILED, None
+def _fail_batch(send_id: int, lease: Lease, error: BaseException) -> float | None:
+    """An unexpected error: retry the batch after a back-off, or park it as `failed`.
+
+    A parked batch's readers not yet in the ledger fail there, with the batch's error.
+    """
+    batch = db.session.get(SendBatch, lease.batch_id, populate_existing=True)
+    if batch.status != BatchStatus.RUNNING or batch.attempts != lease.token:
+        log.warning("batch %s: another worker holds it now; its failure is not counted", batch.id)
+        return None
+    failures, text = batch.failures + 1, f"{type(error).__name__}: {error}"[:2000]
+    if failures >= MAX_BATCH_FAILURES:
+        parked = (
+            update(SendBatch)
+            .where(lease.held())
+            .values(status=BatchStatus.FAILED, lease_until=None, failures=failures, error=text)
+        )
+        if db.session.execute(parked).rowcount != 1:
+            db.session.rollback()
+            return None
+        reason = f"not sent: its batch was parked after {failures} failures: {text}"
+        _end_unfinished(send_id, batch, reason)  # same commit as the batch's status
         db.session.commit()
-        log.error("batch %s parked after %s failures: %s", batch_id, batch.failures, batch.error)
+        log.error("batch %s parked after %s failures: %s", batch.id, failures, text)
         finish_if_complete(send_id)
         return None
-    delay = retry_delay(batch.failures)
-    lease = timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
-    batch.status, batch.lease_until = BatchStatus.WAITING, utcnow() + lease
-    db.session.commit()
+    delay = retry_delay(failures)
+    until = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
+    waiting = {"status": BatchStatus.WAITING, "lease_until": until}
+    if not _set(lease, failures=failures, error=text, **waiting):
+        return None
     return delay
 
 
@@ -331,13 +380,13 @@ def parked_batches(send_id: int) -> list[dict]:
 
 def _deliver_rows(
     ledger: Ledger,
-    batch_id: int,
+    lease: Lease,
     rows: list[_Row],
     suppressed: set[str],
     template: personalize.MessageTemplate,
     rate: float | None,
-) -> int | None:
-    """Send to each row; return how many got a 4xx, or None if the batch had to stop.
+) -> _Tally | None:
+    """Send to each row; return the tally (4xx answers), or None if the batch had to stop.
 
     At most `window` messages are in flight or answered-but-unwritten at any time: when
     that many are out, the batch waits until half the window came back and writes every
@@ -364,7 +413,7 @@ def _deliver_rows(
         for row in rows:
             if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
                 checked = time.monotonic()
-                status = _still_ours(ledger, batch_id)
+                status = _still_ours(ledger, lease)
                 if status != SendStatus.SENDING:
                     stop = status
                     break
@@ -412,6 +461,9 @@ def _deliver_rows(
         ledger.write()
     if tally.unexpected is not None:
         raise tally.unexpected
+    if stop == LOST:
+        log.warning("batch %s: another worker holds it now; stopping", lease.batch_id)
+        return None
     if stop is None and tally.too_many():
         reason = f"{tally.in_a_row} failed deliveries in a row; last: {tally.last}"
         try:
@@ -420,9 +472,9 @@ def _deliver_rows(
             db.session.rollback()
         stop = SendStatus.PAUSED
     if stop is not None:
-        _release(batch_id, stop)
+        _release(lease, stop)
         return None
-    return tally.transient
+    return tally
 
 
 @dataclass
@@ -480,40 +532,78 @@ def _answer(
         _record(ledger, row, DeliveryStatus.SENT, answer.result)
 
 
-def _finish_batch(send_id: int, batch_id: int, transient: int) -> float | None:
-    batch = db.session.get(SendBatch, batch_id, populate_existing=True)
+def _finish_batch(send_id: int, lease: Lease, tally: _Tally) -> float | None:
+    """The batch went through its readers: retry its 4xx ones later, or it is done.
+
+    Past the retry deadline it is done anyway: its readers still without a delivered
+    message fail for good (`_end_unfinished`), in the same commit as the batch's status.
+    """
     started_at = db.session.scalar(select(Send.started_at).where(Send.id == send_id))
     deadline = started_at + timedelta(seconds=setting("SEND_RETRY_DEADLINE_SECONDS"))
-    if transient:
-        delay = retry_delay(batch.attempts)
+    if tally.transient:
+        delay = retry_delay(lease.token)  # the token is the claim's attempt number
         if utcnow() + timedelta(seconds=delay) < deadline:
-            lease = timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
-            batch.status, batch.lease_until = BatchStatus.WAITING, utcnow() + lease
-            db.session.commit()
-            log.info("batch %s: %s deferred, retry in %.0fs", batch_id, transient, delay)
+            until = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
+            if not _set(lease, status=BatchStatus.WAITING, lease_until=until):
+                return None
+            log.info(
+                "batch %s: %s deferred, retry in %.0fs", lease.batch_id, tally.transient, delay
+            )
             return delay
-        _give_up(send_id, batch)
-    batch.status, batch.lease_until = BatchStatus.DONE, None
+    done = update(SendBatch).where(lease.held()).values(status=BatchStatus.DONE, lease_until=None)
+    if db.session.execute(done).rowcount != 1:
+        db.session.rollback()
+        return None
+    if tally.transient:
+        batch = db.session.get(SendBatch, lease.batch_id)
+        _end_unfinished(send_id, batch, f"{NOT_TRIED}; last answer: {tally.last}")
     db.session.commit()
     finish_if_complete(send_id)
     return None
 
 
-def _give_up(send_id: int, batch: SendBatch) -> None:
-    """The retry deadline passed: the batch's still-queued deliveries fail for good."""
-    failed = db.session.execute(
+def _end_unfinished(send_id: int, batch: SendBatch, reason: str) -> None:
+    """The batch ends for good: its readers not delivered fail, `reason` in the ledger.
+
+    Still-queued rows (deferred) fail keeping the relay's last answer; confirmed readers of
+    the batch without a row (the batch stopped before them) get a `failed` row saying
+    `reason`. The send's `failed` counter goes up by as many, in the caller's transaction.
+    """
+    in_batch = and_(
+        Delivery.subscriber_id > batch.after_id, Delivery.subscriber_id <= batch.upto_id
+    )
+    deferred = db.session.execute(
         update(Delivery)
-        .where(
-            Delivery.send_id == send_id,
-            Delivery.status == DeliveryStatus.QUEUED,
-            Delivery.subscriber_id > batch.after_id,
-            Delivery.subscriber_id <= batch.upto_id,
-        )
-        .values(status=DeliveryStatus.FAILED)
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.QUEUED, in_batch)
+        .values(status=DeliveryStatus.FAILED, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
-    if failed:  # in the same commit as the rows, like the ledger's own counters
+    newsletter_id = select(Send.newsletter_id).where(Send.id == send_id).scalar_subquery()
+    untried = select(
+        literal(send_id),
+        Subscription.subscriber_id,
+        literal(DeliveryStatus.FAILED.value),
+        literal(0),
+        literal(reason[:1000]),
+        literal(utcnow(), DateTime()),
+    ).where(
+        Subscription.newsletter_id == newsletter_id,
+        Subscription.status == SubscriptionStatus.CONFIRMED,
+        Subscription.subscriber_id > batch.after_id,
+        Subscription.subscriber_id <= batch.upto_id,
+        ~exists().where(
+            Delivery.send_id == send_id, Delivery.subscriber_id == Subscription.subscriber_id
+        ),
+    )
+    columns = ["send_id", "subscriber_id", "status", "attempts", "response", "updated_at"]
+    added = db.session.execute(
+        insert_ignoring_conflicts(Delivery).from_select(columns, untried)
+    ).rowcount
+    if deferred + added:  # in the same commit as the rows, like the ledger's own counters
         db.session.execute(
-            update(Send).where(Send.id == send_id).values(failed=Send.failed + failed)
+            update(Send).where(Send.id == send_id).values(failed=Send.failed + deferred + added)
         )
-    db.session.commit()
+    if added:
+        log.warning(
+            "send %s, batch %s: %s readers never tried: %s", send_id, batch.id, added, reason
+        )

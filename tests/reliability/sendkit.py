@@ -59,9 +59,9 @@ class SendStack:
     tmp: Path
     workers: list = field(default_factory=list)
 
-    def worker(self, name: str = "worker", **env: str):
-        """Start one more Celery worker (extra environment in `env`)."""
-        process = start_worker({**self.env, **env}, self.tmp / f"{name}.log")
+    def worker(self, name: str = "worker", prefix: tuple[str, ...] = (), **env: str):
+        """Start one more Celery worker (extra environment in `env`, run through `prefix`)."""
+        process = start_worker({**self.env, **env}, self.tmp / f"{name}.log", prefix=prefix)
         self.workers.append(process)
         return process
 
@@ -108,6 +108,35 @@ class SendStack:
         return Counter(
             db.session.scalars(select(Delivery.status).where(Delivery.send_id == send_id))
         )
+
+    def books(self, send_id: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """The send's counters and its ledger's (sent, failed, skipped), in ONE statement.
+
+        One statement reads one snapshot (PostgreSQL's READ COMMITTED, SQLite's WAL), so
+        the two agree unless a committed state disagrees. Reading an ORM `Send` and then
+        the ledger does not: a commit between them expires the object, and its next
+        attribute access reads the counters again, later than the ledger.
+        """
+
+        def rows(*statuses: str):
+            return (
+                select(func.count())
+                .where(Delivery.send_id == send_id, Delivery.status.in_(statuses))
+                .scalar_subquery()
+            )
+
+        row = db.session.execute(
+            select(
+                Send.sent,
+                Send.failed,
+                Send.skipped,
+                rows("sent"),
+                rows("failed", "bounced"),
+                rows("skipped"),
+            ).where(Send.id == send_id)
+        ).one()
+        db.session.commit()
+        return tuple(row[:3]), tuple(row[3:])
 
     def batch_attempts(self, send_id: int) -> int:
         db.session.commit()

@@ -79,7 +79,14 @@ def test_a_batch_that_keeps_failing_is_parked_and_the_send_ends_failed(tmp_path)
         ).all()
         assert len(parked) == 1 and parked[0].failures == 3 and parked[0].attempts == 3
         assert "decode" in parked[0].error
-        assert (send.sent, send.failed) == (40, 0)
+        # and its 20 readers are not missed silently: each has a failed row saying why
+        assert (send.sent, send.failed) == (40, 20)
+        reasons = db.session.scalars(
+            select(Delivery.response).where(
+                Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED
+            )
+        ).all()
+        assert len(reasons) == 20 and all("batch was parked" in r for r in reasons)
 
         key = create_api_key("parked-test")
         body = (

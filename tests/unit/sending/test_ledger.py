@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select, text
 
 from service.extensions import db
 from service.mail import RenderedEmail, newsletter_sender
-from service.models import Delivery, DeliveryStatus, Newsletter, Send, Subscriber
+from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendBatch, Subscriber
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
 from service.sending.personalize import UNSUB_TOKEN, build_template
@@ -114,8 +114,13 @@ def test_batch_never_has_more_than_its_window_unwritten(
         newsletter_id=send.newsletter_id,
     )
     rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
+    batch = SendBatch(send_id=send.id, after_id=0, upto_id=readers[-1].id, status="running")
+    batch.attempts = 1
+    db.session.add(batch)
+    db.session.commit()
     ledger = Ledger(send.id)
-    assert delivery._deliver_rows(ledger, 0, rows, set(), template, None) == 0
+    tally = delivery._deliver_rows(ledger, delivery.Lease(batch.id, 1), rows, set(), template, None)
+    assert tally.transient == 0
     ledger.close()
     assert submitted[0] == 40 and ledger_rows(send.id) == 40
     assert 1 < worst[0] <= window
