@@ -85,7 +85,7 @@ def test_make_run_is_quiet_when_idle_and_ctrl_c_stops_everything_with_exit_0(tmp
         terminal.wait_for(r"celery@\S+ ready", timeout=240)
         wait_for_port(port, timeout=30)
         terminal.wait_for(r"beat: Starting", timeout=30)
-        time.sleep(4)  # several relay rounds, each finding nothing to hand over
+        time.sleep(4)  # several sweeps, each finding nothing to publish
         idle = terminal.text()
         assert "Task outbox.sweep" not in idle and "due task sweep-outbox" not in idle
         assert "Demo signup page" in idle

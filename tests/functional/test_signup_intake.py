@@ -78,7 +78,7 @@ def test_a_job_is_applied_once_and_keeps_no_copy_of_the_signup(plain):
     _sign_up(plain, email)
     [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert apply_signups([job.id]) == 1
-    assert apply_signups([job.id]) == 0  # handed over twice: the second claim finds nothing
+    assert apply_signups([job.id]) == 0  # published twice: the second claim finds nothing
     assert [_count(model) for model in SIGNUP_TABLES] == [1, 1, 1, 1]
     [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert (job.status, job.attempts, job.payload) == (JobStatus.DONE, 1, {})
@@ -109,7 +109,7 @@ def test_a_signup_that_cannot_be_applied_fails_alone(plain):
     assert apply_signups([first.id, second.id]) == 1
     first, second = _jobs(TaskName.APPLY_SIGNUPS)
     assert first.status == JobStatus.FAILED and "IntegrityError" in first.last_error
-    assert first.payload["email"] == bad  # kept, to look at and hand over again
+    assert first.payload["email"] == bad  # kept, to look at and publish again
     assert (second.status, second.payload) == (JobStatus.DONE, {})
     assert list(db.session.scalars(select(Subscriber.email))) == [good]
 

@@ -58,7 +58,7 @@ def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_se
                 time.sleep(0.1)
             assert assert_once(smtp_server, addresses)
 
-            assert outbox.sweep() == 0  # nothing left to hand over
+            assert outbox.sweep() == 0  # nothing left to publish
             time.sleep(1.0)
             assert assert_once(smtp_server, addresses)
             db.session.expire_all()
