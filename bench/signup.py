@@ -192,22 +192,23 @@ def _apply_backlog_here() -> None:
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import select
 
-    from service import create_app, jobs
+    from service import create_app, outbox
     from service.extensions import db
     from service.models import JobStatus, OutboxJob
-    from service.subscriptions import SIGNUP_TASK, apply_signups
+    from service.signup.apply import apply_signups
+    from service.task_names import TaskName
 
     app = create_app()
     with app.app_context():
         pending = select(OutboxJob.id).where(
-            OutboxJob.task == SIGNUP_TASK, OutboxJob.status == JobStatus.PENDING
+            OutboxJob.task == TaskName.APPLY_SIGNUPS, OutboxJob.status == JobStatus.PENDING
         )
         ids = list(db.session.scalars(pending.order_by(OutboxJob.id)))
         db.session.remove()
         started, cpu = time.perf_counter(), time.process_time()
         applied = 0
-        for start in range(0, len(ids), jobs.JOBS_PER_MESSAGE):
-            applied += apply_signups(ids[start : start + jobs.JOBS_PER_MESSAGE])
+        for start in range(0, len(ids), outbox.JOBS_PER_MESSAGE):
+            applied += apply_signups(ids[start : start + outbox.JOBS_PER_MESSAGE])
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
         json.dumps(
@@ -235,7 +236,7 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
     sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
 
-    from service import create_app, jobs
+    from service import create_app, outbox
     from service.seed import seed_demo
 
     app = create_app()
@@ -256,7 +257,7 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(requests):
         signup()
-    jobs.wait_for_hand_over()  # the publishing thread's work counts too
+    outbox.wait_for_publish()  # the publishing thread's work counts too
     wall = (time.perf_counter() - started) / requests * 1000
     cpu = (time.process_time() - cpu) / requests * 1000
     print(f"{wall:.2f} ms per signup, {cpu:.2f} ms of CPU (whole process), unprofiled")

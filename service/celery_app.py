@@ -8,34 +8,28 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-TASK_MODULES = [
-    "tasks.signups",
-    "tasks.mail",
-    "tasks.outbox",
-    "tasks.maintenance",
-    "tasks.preferences",
-    "tasks.sending",
-    "tasks.content",
-]
+from service.task_names import TaskName
+
+TASK_MODULES = ["tasks.signup", "tasks.leaving", "tasks.digests", "tasks.sending", "tasks.outbox"]
 
 
 def beat_schedule(app: Flask) -> dict[str, dict]:
     """Periodic jobs run by `newsletter beat`."""
     return {
         "poll-feeds": {
-            "task": "feeds.poll",
+            "task": TaskName.POLL_FEEDS,
             "schedule": float(app.config.get("FEED_POLL_SECONDS") or 900.0),
         },
         "sending-tick": {
-            "task": "sending.tick",
+            "task": TaskName.SENDING_TICK,
             "schedule": float(app.config.get("SEND_TICK_SECONDS") or 60.0),
         },
-        "relay-outbox": {
-            "task": "outbox.relay",
-            "schedule": app.config["OUTBOX_RELAY_INTERVAL"],
+        "sweep-outbox": {
+            "task": TaskName.SWEEP_OUTBOX,
+            "schedule": app.config["OUTBOX_SWEEP_INTERVAL"],
         },
         "purge-expired-pending": {
-            "task": "maintenance.purge_expired_pending",
+            "task": TaskName.PURGE_PENDING,
             "schedule": 3600.0,
         },
     }

@@ -139,7 +139,10 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "CONFIRMATION_RESEND_SECONDS": int(env.get("CONFIRMATION_RESEND_SECONDS", "600")),
         "MAX_CONTENT_LENGTH": 16 * 1024,
         "BROKER_PUBLISH_TIMEOUT": float(env.get("BROKER_PUBLISH_TIMEOUT", "0.5")),
-        "OUTBOX_RELAY_INTERVAL": float(env.get("OUTBOX_RELAY_INTERVAL", "10")),
+        # OUTBOX_RELAY_INTERVAL is the old name, still read.
+        "OUTBOX_SWEEP_INTERVAL": float(
+            env.get("OUTBOX_SWEEP_INTERVAL") or env.get("OUTBOX_RELAY_INTERVAL") or "10"
+        ),
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         "PENDING_EXPIRY_DAYS": int(env.get("PENDING_EXPIRY_DAYS", "30")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",

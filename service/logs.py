@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from service.task_names import TaskName
+
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as a single JSON line."""
@@ -27,7 +29,7 @@ class JsonFormatter(logging.Formatter):
 
 
 # Periodic tasks that usually find nothing to do; they log themselves when they do something.
-ROUTINE_TASKS = ("outbox.relay", "sending.tick")
+ROUTINE_TASKS = (TaskName.SWEEP_OUTBOX, TaskName.SENDING_TICK)
 # Where Celery logs "sending due task" (beat), "received" and "succeeded" (worker).
 CELERY_ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
 

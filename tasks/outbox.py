@@ -1,18 +1,19 @@
-"""The outbox relay: hands jobs that missed the broker over to it (run by beat)."""
+"""The outbox sweep: beat publishes the jobs whose message was lost or never sent."""
 
 import logging
 
 from celery import shared_task
 
-from service import jobs
+from service import outbox
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="outbox.relay")
-def relay() -> int:
-    """Hand due outbox jobs to the broker; return how many were handed over (logged if any)."""
-    handed = jobs.relay_due()
-    if handed:
-        log.info("outbox relay handed %s job(s) over to the broker", handed)
-    return handed
+@shared_task(name=TaskName.SWEEP_OUTBOX)
+def sweep() -> int:
+    """Publish due outbox jobs; how many were published (logged only if any)."""
+    published = outbox.sweep()
+    if published:
+        log.info("outbox sweep published %s job(s)", published)
+    return published

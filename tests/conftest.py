@@ -25,11 +25,12 @@ import pytest
 from flask import Flask
 from flask_migrate import upgrade
 
-from service import create_app, jobs
-from service.auth import create_api_key
+from service import create_app, outbox
 from service.extensions import db
+from service.http.auth import create_api_key
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber
-from service.subscriptions import SIGNUP_TASK, apply_signups
+from service.signup.apply import apply_signups
+from service.task_names import TaskName
 from tests.support.smtp_server import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +199,7 @@ def stack_env(
         RATELIMIT_ENABLED="false",
         PYTHONPATH=str(ROOT),
         MAIL_FROM="newsletter@news.example.org",
-        OUTBOX_RELAY_INTERVAL="2",
+        OUTBOX_SWEEP_INTERVAL="2",
     )
     return env
 
@@ -393,7 +394,7 @@ def _pending_signups() -> list[int]:
         return list(
             conn.scalars(
                 db.select(OutboxJob.id).where(
-                    OutboxJob.task == SIGNUP_TASK, OutboxJob.status == JobStatus.PENDING
+                    OutboxJob.task == TaskName.APPLY_SIGNUPS, OutboxJob.status == JobStatus.PENDING
                 )
             )
         )
@@ -401,7 +402,7 @@ def _pending_signups() -> list[int]:
 
 def wait_for_signups(timeout: float = 20.0) -> None:
     """Wait until the stack's Celery worker applied every signup accepted so far."""
-    assert jobs.wait_for_hand_over(timeout), "the courier did not hand the signups over"
+    assert outbox.wait_for_publish(timeout), "the courier did not hand the signups over"
     deadline = time.monotonic() + timeout
     while pending := _pending_signups():
         assert time.monotonic() < deadline, f"signup jobs {pending} not applied in {timeout} s"

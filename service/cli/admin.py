@@ -12,14 +12,14 @@ from flask.cli import with_appcontext
 
 from service.cli.slugs import newsletter_or_fail, slug_for
 from service.extensions import db
-from service.newsletters import (
+from service.lists.newsletters import (
     NewsletterExists,
     NewsletterInvalid,
     create_newsletter,
     list_newsletters,
     update_newsletter,
 )
-from service.subscribers import export_rows, import_subscribers, read_csv
+from service.lists.subscribers import export_rows, import_subscribers, read_csv
 from service.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
 
 

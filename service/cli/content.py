@@ -7,10 +7,16 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from service.articles import FeedError, import_feed
 from service.cli.slugs import newsletter_or_fail
-from service.digests import NothingToSend, compose, render_sample, send_test_digest, test_content
-from service.validation import InvalidEmail
+from service.digests.articles import FeedError, import_feed
+from service.digests.compose import (
+    NothingToSend,
+    compose,
+    render_sample,
+    send_test_digest,
+    test_content,
+)
+from service.signup.addresses import InvalidEmail
 
 
 @click.group("articles")

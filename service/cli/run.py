@@ -66,10 +66,10 @@ class Child:
         self.started_at = time.monotonic()
         self.restart_at = None
         say("system", f"{self.name} started (pid {self.process.pid})", self.width)
-        self.reader = threading.Thread(target=self._relay_output, daemon=True)
+        self.reader = threading.Thread(target=self._forward_output, daemon=True)
         self.reader.start()
 
-    def _relay_output(self) -> None:
+    def _forward_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for raw in self.process.stdout:
             say(self.name, raw.decode("utf-8", "replace").rstrip("\n"), self.width)

@@ -8,8 +8,8 @@ import unicodedata
 
 import click
 
+from service.lists.newsletters import SLUG_PATTERN, get_newsletter, list_newsletters
 from service.models import Newsletter
-from service.newsletters import SLUG_PATTERN, get_newsletter, list_newsletters
 
 LIST_HINT = "`newsletter newsletters list` shows them all"
 

@@ -25,11 +25,11 @@ def register_blueprints(app: Flask) -> None:
         demo,
         embed,
         errors,
-        headers,
         health,
         input_guard,
         newsletters,
         openapi,
+        page_policy,
         public,
         sends,
         subscribers,
@@ -39,7 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.session_interface = NoCookieSessions()
     errors.register(app)
     input_guard.register(app)  # before the blueprints: their rules pick the bounded `int`
-    headers.register(app)
+    page_policy.register(app)
     for module in (
         health,
         public,

@@ -12,14 +12,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_from_directory
 from sqlalchemy import select
 
-from service import captcha
 from service.extensions import db
 from service.http.errors import page, request_locale
-from service.http.headers import allow_framing
+from service.http.origins import frame_ancestors, link_back
+from service.http.page_policy import allow_framing
 from service.http.public import hosted_form_context
 from service.models import Newsletter
-from service.origins import frame_ancestors, link_back
-from service.signup_timing import min_seconds
+from service.signup import captcha
+from service.signup.timing import min_seconds
 
 bp = Blueprint("embed", __name__)
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from service.auth import require_api_key
 from service.extensions import db
+from service.http.auth import require_api_key
 from service.http.errors import api_error
-from service.newsletters import (
+from service.lists.newsletters import (
     NewsletterExists,
     NewsletterInvalid,
     create_newsletter,

@@ -14,8 +14,8 @@ from typing import Any
 from apispec import APISpec
 from flask import Blueprint, Flask, current_app, jsonify
 
-from service.auth import require_api_key
 from service.http import input_guard
+from service.http.auth import require_api_key
 
 bp = Blueprint("openapi", __name__)
 

@@ -11,24 +11,17 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
-from service import captcha
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, page, request_locale, wants_html
+from service.http.origins import cors_allowed, link_back, signup_allowed, site_home
 from service.i18n import t, tn
 from service.models import ConsentRecord, Newsletter
-from service.origins import cors_allowed, link_back, signup_allowed, site_home
-from service.signup_timing import form_stamp, too_fast
-from service.subscriptions import (
-    SignupRequest,
-    TokenStale,
-    UnknownNewsletter,
-    confirm,
-    load_confirmation,
-    resend_confirmation,
-    subscribe,
-)
+from service.signup import captcha
+from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
+from service.signup.addresses import InvalidEmail, parse_signup_address
+from service.signup.confirm import TokenStale, confirm, load_confirmation, resend_confirmation
+from service.signup.timing import form_stamp, too_fast
 from service.tokens import TokenExpired, TokenInvalid
-from service.validation import InvalidEmail, parse_signup_address
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)

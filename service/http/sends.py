@@ -7,8 +7,8 @@ from datetime import datetime
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from service.auth import require_api_key
 from service.extensions import db
+from service.http.auth import require_api_key
 from service.http.errors import api_error
 from service.models import Newsletter, Send
 from service.sending import delivery, lifecycle, scheduling

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from service.auth import require_api_key
 from service.extensions import db
+from service.http.auth import require_api_key
 from service.http.errors import api_error
+from service.lists.subscribers import erase_subscriber, export_subscriber
 from service.models import Subscriber
-from service.subscribers import erase_subscriber, export_subscriber
 
 bp = Blueprint("admin_subscribers", __name__, url_prefix="/api/v1")
 

@@ -10,27 +10,28 @@ from flask import Blueprint, Response, current_app, request
 
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import page, request_locale
+from service.http.form_secrets import check_form_secret, form_secret
 from service.i18n import t
-from service.models import Subscriber
-from service.tokens import TokenInvalid
-from service.unsubscribe import (
-    ONE_CLICK_BODY,
-    ReaderGone,
-    UnsubscribeTarget,
-    cadence,
-    check_form_secret,
-    form_secret,
-    load_preferences,
-    load_unsubscribe,
-    preferences_token,
+from service.leaving.changes import (
     public_newsletters,
-    request_manage_link,
     resubscribe,
     save_preferences,
     unsubscribe,
     unsubscribe_all,
 )
-from service.validation import InvalidEmail, parse_address
+from service.leaving.links import (
+    ONE_CLICK_BODY,
+    ReaderGone,
+    UnsubscribeTarget,
+    load_preferences,
+    load_unsubscribe,
+    preferences_token,
+)
+from service.leaving.manage_link import request_manage_link
+from service.lists.newsletters import cadence
+from service.models import Subscriber
+from service.signup.addresses import InvalidEmail, parse_address
+from service.tokens import TokenInvalid
 
 bp = Blueprint("unsubscribe", __name__)
 

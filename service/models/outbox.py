@@ -1,8 +1,7 @@
 """The job outbox: work written in the same transaction as the change that asks for it.
 
-A job row is committed with the signup, then handed to the broker; if the broker is down the
-row becomes due at once, and the periodic relay hands it over later. The task claims the row before running,
-so a job handed over twice still runs once.
+`service.outbox` is the only module that writes and claims these rows: it publishes a job
+after its transaction commits, and beat's sweep publishes the ones whose message was lost.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from service.models.base import Base, utcnow
 from service.models.newsletter import Newsletter
@@ -65,7 +65,31 @@ class Subscription(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    events: WriteOnlyMapped[SubscriptionEvent] = relationship(
+        back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True
+    )
     newsletter: Mapped[Newsletter] = relationship()
+
+    def move_to(self, status: str, cause: str) -> bool:
+        """Change the status and record the event with its cause; False if it already was there.
+
+        The one way a status changes through the ORM (the worker applying signups writes the
+        same events in bulk, `service.signup.apply`).
+        """
+        previous = self.status
+        if previous == status:
+            return False
+        now = utcnow()
+        self.status = status
+        self.updated_at = now
+        if status == SubscriptionStatus.UNSUBSCRIBED:
+            self.unsubscribed_at = now
+        elif status == SubscriptionStatus.CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = now
+        self.events.add(
+            SubscriptionEvent(from_status=previous, to_status=status, cause=cause, created_at=now)
+        )
+        return True
 
 
 class SubscriptionEvent(Base):
@@ -82,7 +106,7 @@ class SubscriptionEvent(Base):
     cause: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    subscription: Mapped[Subscription] = relationship()
+    subscription: Mapped[Subscription] = relationship(back_populates="events")
 
 
 class ConsentRecord(Base):

@@ -9,7 +9,7 @@ control     pause, resume, cancel, and the watchdog that re-dispatches dead batc
 personalize prebuilt MIME bytes with placeholders, filled in per recipient
 signing     unsubscribe/preference tokens minted in bulk (same tokens as service.tokens)
 ratelimit   a token bucket shared through Redis (in-process without REDIS_URL)
-content     the digest to send (service.digests), rendered once per send
+content     the digest to send (service.digests.compose), rendered once per send
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_RETRIES = 3  # tries of a unit of work whose database connection was dropped
 DB_RETRY_PAUSE = 0.5  # seconds, times the try's number
-
-START_TASK = "sending.start"
-PLAN_TASK = "sending.plan"
-BATCH_TASK = "sending.batch"
 
 
 def setting(name: str) -> float:

@@ -50,6 +50,7 @@ from flask import current_app
 from sqlalchemy import DateTime, and_, exists, literal, or_, select, update
 
 from service.extensions import db, insert_ignoring_conflicts
+from service.leaving import suppression
 from service.mail import RenderedEmail, newsletter_sender
 from service.mail.errors import PermanentMailError, TransientMailError
 from service.models import (
@@ -62,9 +63,7 @@ from service.models import (
     SendStatus,
     Subscriber,
     Subscription,
-    SubscriptionEvent,
     SubscriptionStatus,
-    Suppression,
     utcnow,
 )
 from service.sending import (
@@ -75,10 +74,8 @@ from service.sending import (
     setting,
     signing,
 )
-from service.sending.content import unsubscribe_url
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
-from service.subscriptions import suppression_hash
 from service.tokens import token_service
 
 log = logging.getLogger(__name__)
@@ -155,7 +152,6 @@ def _cached_template(send_id: int, database: str, public_url: str) -> personaliz
     return personalize.build_template(
         rendered,
         sender=newsletter_sender(newsletter),
-        unsubscribe_url=unsubscribe_url(),
         newsletter_id=newsletter.id,
     )
 
@@ -194,31 +190,7 @@ def _recipients(send_id: int, newsletter_id: int, batch: SendBatch) -> list[_Row
 
 def _bounce(ledger: Ledger, newsletter_id: int, row: _Row, response: str) -> None:
     """A permanent failure: the delivery fails, the subscription bounces, the address is suppressed."""
-    subscription = db.session.scalar(
-        select(Subscription).where(
-            Subscription.subscriber_id == row.subscriber_id,
-            Subscription.newsletter_id == newsletter_id,
-        )
-    )
-    if subscription is not None and subscription.status != SubscriptionStatus.BOUNCED:
-        db.session.add(
-            SubscriptionEvent(
-                subscription_id=subscription.id,
-                from_status=subscription.status,
-                to_status=SubscriptionStatus.BOUNCED,
-                cause="bounce",
-            )
-        )
-        subscription.status = SubscriptionStatus.BOUNCED
-    db.session.execute(
-        insert_ignoring_conflicts(Suppression).values(
-            email_hash=suppression_hash(row.email_key),
-            reason="bounce",
-            detail=response[:1000],
-            created_at=utcnow(),
-        )
-    )
-    db.session.commit()
+    suppression.record_bounce(row.subscriber_id, newsletter_id, row.email_key, response)
     _record(ledger, row, DeliveryStatus.BOUNCED, response)
     ledger.write()  # rare: written with the suppression, so a crash cannot turn it into a skip
 
@@ -231,14 +203,6 @@ def _record(ledger: Ledger, row: _Row, status: DeliveryStatus, response: str) ->
         attempts=row.attempts + 1,
         delivery_id=row.delivery_id,
     )
-
-
-def _suppressed(rows: list[_Row]) -> set[str]:
-    hashes = {suppression_hash(r.email_key): r.email_key for r in rows}
-    found = db.session.scalars(
-        select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
-    )
-    return {hashes[h] for h in found}
 
 
 def _set(lease: Lease, **values: object) -> bool:
@@ -314,7 +278,7 @@ def _work(send_id: int, lease: Lease) -> float | None:
     rate = newsletter.rate_limit_per_second or setting("SEND_RATE_LIMIT")
     template = _template(send_id)
     rows = _recipients(send_id, send.newsletter_id, batch)
-    suppressed = _suppressed(rows)
+    suppressed = suppression.suppressed_keys(r.email_key for r in rows)
     db.session.commit()
     ledger = Ledger(send_id)
     try:

@@ -27,9 +27,10 @@ from service.models import (
     SubscriptionStatus,
     utcnow,
 )
-from service.sending import BATCH_TASK, on_fresh_connection, setting
+from service.sending import on_fresh_connection, setting
 from service.sending.content import compose_content
 from service.sending.lifecycle import finish_if_complete, publish
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -174,4 +175,4 @@ def _plan(send_id: int) -> int:
 
 def dispatch_batch(batch_id: int) -> None:
     """Hand batch `batch_id` to the broker; if it is down, the watchdog retries later."""
-    publish(BATCH_TASK, batch_id)
+    publish(TaskName.SEND_BATCH, batch_id)

@@ -10,11 +10,11 @@ import logging
 
 from sqlalchemy import case, exists, select, update
 
-from service import jobs
+from service import outbox
 from service.extensions import db
 from service.models import BatchStatus, Send, SendBatch, SendStatus, utcnow
-from service.sending import BATCH_TASK, PLAN_TASK
 from service.sending.ledger import recount
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,11 @@ def resume_send(send_id: int) -> Send:
         )
     ).all()
     for batch_id in batch_ids:
-        publish(BATCH_TASK, batch_id)
+        publish(TaskName.SEND_BATCH, batch_id)
     if (send.checkpoint_subscriber_id or 0) < (send.max_subscriber_id or 0):
         send.lease_until = None
         db.session.commit()
-        publish(PLAN_TASK, send_id)
+        publish(TaskName.PLAN_SEND, send_id)
     finish_if_complete(send_id)
     return db.session.get(Send, send_id, populate_existing=True)
 
@@ -94,7 +94,7 @@ def resume_send(send_id: int) -> Send:
 def publish(task: str, item_id: int) -> None:
     """Publish `task(item_id)`; if the broker is down, the watchdog dispatches it later."""
     try:
-        jobs.send_task(task, [item_id])
+        outbox.publish_task(task, [item_id])
     except Exception as exc:  # broker down: the watchdog dispatches it later
         log.warning("%s %s not dispatched, the watchdog will: %s", task, item_id, exc)
 

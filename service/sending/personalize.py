@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from flask import current_app
-
+from service.leaving.links import list_unsubscribe_headers
 from service.mail import MAIL_POLICY, RenderedEmail, Sender, wire
 from service.mail.headers import display_text, header
 from service.models.base import utcnow
@@ -73,10 +72,9 @@ def build_template(
     rendered: RenderedEmail,
     *,
     sender: Sender,
-    unsubscribe_url: str,
     newsletter_id: int,
 ) -> MessageTemplate:
-    """Build the message once; `unsubscribe_url` must contain the UNSUB_TOKEN placeholder.
+    """Build the message once, with the UNSUB_TOKEN placeholder where each reader's token goes.
 
     `sender` is the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
     message = EmailMessage(policy=MAIL_POLICY)
@@ -86,12 +84,8 @@ def build_template(
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = f"<{_MSGID}>"
     message["List-Id"] = sender.headers["List-Id"]
-    targets = [f"<{unsubscribe_url}>"]
-    mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
-    if mailto:  # an inbound address: the token rides in the subject, as in service.unsubscribe
-        targets.append(f"<mailto:{mailto}?subject=unsubscribe-{UNSUB_TOKEN}>")
-    message["List-Unsubscribe"] = ", ".join(targets)
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in list_unsubscribe_headers(UNSUB_TOKEN).items():
+        message[name] = value
     message.set_content(_TEXT_BODY.decode(), cte="7bit")
     message.add_alternative(_HTML_BODY.decode(), subtype="html", cte="7bit")
     for part in message.iter_parts():

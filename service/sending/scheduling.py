@@ -29,12 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db, insert_ignoring_conflicts
+from service.lists.newsletters import CRON_FIELDS, valid_cron
 from service.models import Newsletter, Send, SendStatus, utcnow
 from service.models.send import ACTIVE_STATUSES
-from service.newsletters import CRON_FIELDS, valid_cron
-from service.sending import START_TASK, setting
+from service.sending import setting
 from service.sending.lifecycle import publish
 from service.sending.watchdog import watchdog
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) ->
 
 def dispatch_start(send_id: int) -> None:
     """Ask a worker to start send `send_id`; if the broker is down, beat's tick will."""
-    publish(START_TASK, send_id)
+    publish(TaskName.START_SEND, send_id)
 
 
 def last_slot(cron: str, timezone: str, now: datetime) -> datetime:

@@ -14,8 +14,9 @@ from sqlalchemy import or_, select, update
 
 from service.extensions import db
 from service.models import BatchStatus, Send, SendBatch, SendStatus, utcnow
-from service.sending import BATCH_TASK, PLAN_TASK, setting
+from service.sending import setting
 from service.sending.lifecycle import publish
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ def watchdog(limit: int = 1000) -> int:
     db.session.commit()
     for batch_id in batch_ids:
         log.warning("batch %s has no live worker: dispatching it again", batch_id)
-        publish(BATCH_TASK, batch_id)
+        publish(TaskName.SEND_BATCH, batch_id)
     for send_id in planner_ids:
         log.warning("send %s planner has no live worker: dispatching it again", send_id)
-        publish(PLAN_TASK, send_id)
+        publish(TaskName.PLAN_SEND, send_id)
     return len(batch_ids) + len(planner_ids)

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from service.extensions import db
+from service.leaving.links import preferences_token, unsubscribe_token
+from service.leaving.suppression import is_suppressed
 from service.models import Subscriber, Subscription, SubscriptionStatus, utcnow
-from service.unsubscribe import is_suppressed, preferences_token, unsubscribe_token
 from tests.conftest import free_port, unique_email
 
 pytestmark = pytest.mark.browser

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.extensions import db
+from service.leaving.suppression import suppression_hash
 from service.models import (
     ConsentRecord,
     Newsletter,
@@ -17,7 +18,6 @@ from service.models import (
     SubscriptionEvent,
     Suppression,
 )
-from service.subscriptions import suppression_hash
 from tests.conftest import unique_email, wait_for_signups
 
 

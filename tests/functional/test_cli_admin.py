@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from service.extensions import db
+from service.leaving.suppression import suppression_hash
+from service.lists.subscribers import ImportRow, import_subscribers
 from service.models import (
     ConsentRecord,
     Newsletter,
@@ -19,8 +21,6 @@ from service.models import (
     Subscription,
     Suppression,
 )
-from service.subscribers import ImportRow, import_subscribers
-from service.subscriptions import suppression_hash
 from tests.conftest import ROOT, unique_email
 
 

@@ -9,9 +9,10 @@ import time_machine
 
 from service.extensions import db
 from service.models import Newsletter, Subscriber, SubscriptionStatus, utcnow
-from service.subscriptions import SignupRequest, confirmation_token, subscribe
+from service.signup.accept import SignupRequest, subscribe
+from service.signup.addresses import parse_address
+from service.signup.confirm import confirmation_token
 from service.tokens import TokenExpired, TokenInvalid, TokenService, token_service
-from service.validation import parse_address
 from tests.conftest import apply_signups_here, unique_email
 
 

@@ -77,7 +77,7 @@ class Terminal:
 def test_make_run_is_quiet_when_idle_and_ctrl_c_stops_everything_with_exit_0(tmp_path):
     port = free_port()
     env = clean_env(
-        PORT=str(port), INSTANCE_PATH=str(tmp_path / "instance"), OUTBOX_RELAY_INTERVAL="1"
+        PORT=str(port), INSTANCE_PATH=str(tmp_path / "instance"), OUTBOX_SWEEP_INTERVAL="1"
     )
     terminal = Terminal(["make", "run"], env)
     try:
@@ -85,9 +85,9 @@ def test_make_run_is_quiet_when_idle_and_ctrl_c_stops_everything_with_exit_0(tmp
         terminal.wait_for(r"celery@\S+ ready", timeout=240)
         wait_for_port(port, timeout=30)
         terminal.wait_for(r"beat: Starting", timeout=30)
-        time.sleep(4)  # several relay rounds, each finding nothing to hand over
+        time.sleep(4)  # several sweeps, each finding nothing to publish
         idle = terminal.text()
-        assert "Task outbox.relay" not in idle and "due task relay-outbox" not in idle
+        assert "Task outbox.sweep" not in idle and "due task sweep-outbox" not in idle
         assert "Demo signup page" in idle
         terminal.ctrl_c()
         pressed = time.monotonic()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
-from service import newsletter_index
-from service.auth import create_api_key
 from service.extensions import db
+from service.http.auth import create_api_key
+from service.lists import newsletter_index
+from service.lists.newsletters import update_newsletter
 from service.models import Newsletter
-from service.newsletters import update_newsletter
 from tests.conftest import stored, unique_email
 
 URL = "/api/v1/subscriptions"

@@ -23,7 +23,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from service.digests import compose
+from service.digests.compose import compose
 from service.extensions import db
 from service.models import Send, SendStatus, utcnow
 from service.sending import scheduling

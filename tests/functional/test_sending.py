@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 
 from service.config import SEND_DEFAULTS
 from service.extensions import db
+from service.leaving.suppression import suppression_hash
 from service.models import (
     Article,
     Delivery,
@@ -29,7 +30,6 @@ from service.models import (
 )
 from service.sending import fanout, scheduling
 from service.sending.personalize import UNSUB_TOKEN
-from service.subscriptions import suppression_hash
 from service.tokens import token_service
 from tests.conftest import unique_email
 

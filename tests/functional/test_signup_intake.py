@@ -23,7 +23,8 @@ from service.models import (
     SubscriptionEvent,
     utcnow,
 )
-from service.subscriptions import CONFIRMATION_TASK, SIGNUP_TASK, apply_signups
+from service.signup.apply import apply_signups
+from service.task_names import TaskName
 from tests.conftest import unique_email
 
 SIGNUP_TABLES = (Subscriber, Subscription, SubscriptionEvent, ConsentRecord)
@@ -63,7 +64,7 @@ def test_the_request_stores_one_job_and_nothing_else(plain):
     email = unique_email()
     _sign_up(plain, email, source_url="https://news.example.org/a")
     assert [_count(model) for model in SIGNUP_TABLES] == [0, 0, 0, 0]
-    [job] = _jobs(SIGNUP_TASK)
+    [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert job.status == JobStatus.PENDING
     assert job.available_at - job.created_at == timedelta(minutes=5)  # the relay's fallback
     signup = job.payload
@@ -75,21 +76,21 @@ def test_the_request_stores_one_job_and_nothing_else(plain):
 def test_a_job_is_applied_once_and_keeps_no_copy_of_the_signup(plain):
     email = unique_email()
     _sign_up(plain, email)
-    [job] = _jobs(SIGNUP_TASK)
+    [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert apply_signups([job.id]) == 1
-    assert apply_signups([job.id]) == 0  # handed over twice: the second claim finds nothing
+    assert apply_signups([job.id]) == 0  # published twice: the second claim finds nothing
     assert [_count(model) for model in SIGNUP_TABLES] == [1, 1, 1, 1]
-    [job] = _jobs(SIGNUP_TASK)
+    [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert (job.status, job.attempts, job.payload) == (JobStatus.DONE, 1, {})
     reader = db.session.scalar(select(Subscriber))
     assert (reader.email, reader.name) == (email, "Olena")
-    [confirmation] = _jobs(CONFIRMATION_TASK)
+    [confirmation] = _jobs(TaskName.SEND_CONFIRMATION)
     assert confirmation.payload == {"subscriber_id": reader.id}
 
 
 def test_the_consent_record_keeps_the_time_of_the_request(plain):
     _sign_up(plain, unique_email())
-    [job] = _jobs(SIGNUP_TASK)
+    [job] = _jobs(TaskName.APPLY_SIGNUPS)
     asked_at = job.created_at
     with time_machine.travel(utcnow() + timedelta(hours=2)):  # the workers were behind
         assert apply_signups([job.id]) == 1
@@ -102,13 +103,13 @@ def test_a_signup_that_cannot_be_applied_fails_alone(plain):
     good, bad = unique_email(), unique_email()
     _sign_up(plain, bad)
     _sign_up(plain, good)
-    first, second = _jobs(SIGNUP_TASK)
+    first, second = _jobs(TaskName.APPLY_SIGNUPS)
     first.payload = {**first.payload, "newsletter_ids": [999_999]}  # deleted in between
     db.session.commit()
     assert apply_signups([first.id, second.id]) == 1
-    first, second = _jobs(SIGNUP_TASK)
+    first, second = _jobs(TaskName.APPLY_SIGNUPS)
     assert first.status == JobStatus.FAILED and "IntegrityError" in first.last_error
-    assert first.payload["email"] == bad  # kept, to look at and hand over again
+    assert first.payload["email"] == bad  # kept, to look at and publish again
     assert (second.status, second.payload) == (JobStatus.DONE, {})
     assert list(db.session.scalars(select(Subscriber.email))) == [good]
 
@@ -120,11 +121,11 @@ def test_a_batch_without_failures_takes_no_savepoints(plain):
     try:
         for _ in range(3):
             _sign_up(plain, unique_email())
-        assert apply_signups([job.id for job in _jobs(SIGNUP_TASK)]) == 3
+        assert apply_signups([job.id for job in _jobs(TaskName.APPLY_SIGNUPS)]) == 3
         assert savepoints == []
         _sign_up(plain, unique_email())
         _sign_up(plain, unique_email())
-        first, second = _jobs(SIGNUP_TASK)[-2:]
+        first, second = _jobs(TaskName.APPLY_SIGNUPS)[-2:]
         first.payload = {**first.payload, "newsletter_ids": [999_999]}
         db.session.commit()
         assert apply_signups([first.id, second.id]) == 1
@@ -138,7 +139,7 @@ def test_a_second_signup_of_the_address_in_one_batch_adds_no_second_reader(plain
     email = unique_email()
     _sign_up(plain, email)
     _sign_up(plain, email.upper())
-    ids = [job.id for job in _jobs(SIGNUP_TASK)]
+    ids = [job.id for job in _jobs(TaskName.APPLY_SIGNUPS)]
     assert apply_signups(ids) == 2
     assert _count(Subscriber) == 1 and _count(ConsentRecord) == 2
-    assert len(_jobs(CONFIRMATION_TASK)) == 1  # at most one confirmation per address
+    assert len(_jobs(TaskName.SEND_CONFIRMATION)) == 1  # at most one confirmation per address

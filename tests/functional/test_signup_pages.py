@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lxml import html as lxml_html
 
 from service.i18n import LOCALES, PLURALS, tn
-from service.validation import InvalidEmail, parse_address
+from service.signup.addresses import InvalidEmail, parse_address
 from tests.conftest import apply_signups_here, unique_email
 
 URL = "/api/v1/subscriptions"
@@ -98,7 +98,7 @@ def test_thank_you_page_falls_back_to_the_site_home(web, source):
 def test_successfully_subscribed_links_back_to_the_signup_page(web, app):
     from service.extensions import db
     from service.models import Subscriber
-    from service.subscriptions import confirmation_token
+    from service.signup.confirm import confirmation_token
 
     email, article = unique_email(), f"{SITE}/news/kharkiv"
     web.post(URL, data={"email": email, "newsletters": "daily", "source_url": article})

@@ -10,6 +10,15 @@ import time_machine
 from sqlalchemy import func, select
 
 from service.extensions import db
+from service.http.form_secrets import form_secret
+from service.leaving.expiry import purge_expired_pending
+from service.leaving.links import (
+    list_unsubscribe_headers,
+    preferences_token,
+    unsubscribe_token,
+    unsubscribe_url,
+)
+from service.leaving.suppression import is_suppressed, suppressed_keys, suppression_hash
 from service.models import (
     ConsentRecord,
     Subscriber,
@@ -19,17 +28,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.subscriptions import confirmation_token, suppression_hash
-from service.unsubscribe import (
-    form_secret,
-    is_suppressed,
-    list_unsubscribe_headers,
-    preferences_token,
-    purge_expired_pending,
-    suppressed_keys,
-    unsubscribe_token,
-    unsubscribe_url,
-)
+from service.signup.confirm import confirmation_token
 from tests.conftest import unique_email, wait_for_signups
 
 
@@ -81,10 +80,13 @@ def path_of(url: str) -> str:
 def test_headers_carry_a_one_click_link(app, newsletter):
     daily = newsletter()
     reader = make_reader(daily)
-    headers = list_unsubscribe_headers(reader.id, daily.id)
+    headers = list_unsubscribe_headers(unsubscribe_token(reader.id, daily.id))
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert headers["List-Unsubscribe"] == f"<{unsubscribe_url(reader.id, daily.id)}>"
-    assert unsubscribe_url(reader.id, daily.id).startswith(
+    assert (
+        headers["List-Unsubscribe"]
+        == f"<{unsubscribe_url(unsubscribe_token(reader.id, daily.id))}>"
+    )
+    assert unsubscribe_url(unsubscribe_token(reader.id, daily.id)).startswith(
         app.config["PUBLIC_URL"] + "/unsubscribe/"
     )
 
@@ -92,7 +94,7 @@ def test_headers_carry_a_one_click_link(app, newsletter):
 def test_one_click_urlencoded_without_cookies(app, newsletter):
     daily, other = newsletter(), newsletter()
     reader = make_reader(daily, other)
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     client = app.test_client(use_cookies=False)
     response = client.post(
         url,
@@ -115,7 +117,7 @@ def test_one_click_multipart_without_cookies(app, newsletter):
     reader = make_reader(daily)
     client = app.test_client(use_cookies=False)
     response = client.post(
-        path_of(unsubscribe_url(reader.id, daily.id)),
+        path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))),
         data={"List-Unsubscribe": "One-Click"},
         content_type="multipart/form-data",
     )
@@ -129,7 +131,7 @@ def test_one_click_multipart_without_cookies(app, newsletter):
 def test_get_and_head_change_nothing(client, newsletter):
     daily = newsletter(name="Ukraine Daily")
     reader = make_reader(daily)
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     page = client.get(url)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -144,7 +146,7 @@ def test_get_and_head_change_nothing(client, newsletter):
 def test_an_old_token_still_works_after_a_year(app, newsletter):
     daily = newsletter()
     reader = make_reader(daily)
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     with time_machine.travel(utcnow() + timedelta(days=400)):
         response = app.test_client().post(url, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
@@ -168,7 +170,7 @@ def test_tampered_tokens_get_400(client, newsletter):
 def test_the_page_button_unsubscribes_and_undo_restores(client, newsletter):
     daily = newsletter()
     reader = make_reader(daily)
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     done = client.post(url, data={"scope": "one"})
     assert done.status_code == 200
     assert statuses(reader.id) == {daily.slug: "unsubscribed"}
@@ -189,7 +191,9 @@ def test_unsubscribe_all_suppresses_across_newsletters(client, newsletter):
     daily, weekly, third = newsletter(), newsletter(), newsletter()
     reader = make_reader(daily, weekly)
     bystander = make_reader(daily, third)
-    response = client.post(path_of(unsubscribe_url(reader.id, daily.id)), data={"scope": "all"})
+    response = client.post(
+        path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))), data={"scope": "all"}
+    )
     assert response.status_code == 200
     assert statuses(reader.id) == {daily.slug: "unsubscribed", weekly.slug: "unsubscribed"}
     assert {c for _, _, c in causes(reader.id)} == {"unsubscribe_all"}
@@ -222,7 +226,9 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     daily = newsletter()
     email = unique_email()
     reader = make_reader(daily, email=email)
-    client.post(path_of(unsubscribe_url(reader.id, daily.id)), data={"scope": "all"})
+    client.post(
+        path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))), data={"scope": "all"}
+    )
     assert is_suppressed(reader.email_key)
 
     response = client.post(
@@ -281,7 +287,7 @@ def test_preferences_save_with_the_form_value(client, newsletter):
 def test_pages_are_localized(client, newsletter):
     daily = newsletter()
     reader = make_reader(daily, locale="uk")
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     html = client.get(url).get_data(as_text=True)
     assert "Відписатися від усього" in html
     assert "Оберіть" in client.get(f"/preferences/{preferences_token(reader.id)}").get_data(
@@ -354,7 +360,7 @@ def test_purge_runs_as_a_beat_task(app, stack, newsletter):
 def test_one_click_for_an_erased_reader_still_answers_200(app, newsletter):
     daily = newsletter()
     reader = make_reader(daily)
-    url = path_of(unsubscribe_url(reader.id, daily.id))
+    url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     db.session.delete(reader)
     db.session.commit()
     response = app.test_client(use_cookies=False).post(url, data={"List-Unsubscribe": "One-Click"})
@@ -367,11 +373,11 @@ def test_mailto_is_added_when_an_inbound_address_is_configured(app, newsletter):
     reader = make_reader(daily)
     app.config["UNSUBSCRIBE_MAILTO"] = "unsubscribe@news.example.org"
     try:
-        value = list_unsubscribe_headers(reader.id, daily.id)["List-Unsubscribe"]
+        value = list_unsubscribe_headers(unsubscribe_token(reader.id, daily.id))["List-Unsubscribe"]
     finally:
         del app.config["UNSUBSCRIBE_MAILTO"]
     https, mailto = value.split(", ")
-    assert https == f"<{unsubscribe_url(reader.id, daily.id)}>"
+    assert https == f"<{unsubscribe_url(unsubscribe_token(reader.id, daily.id))}>"
     assert mailto.startswith("<mailto:unsubscribe@news.example.org?subject=unsubscribe-")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from service import jobs
+from service import outbox
 from service.extensions import db
 from service.models import JobStatus, Newsletter, OutboxJob
 from tests.conftest import (
@@ -46,19 +46,19 @@ def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_se
                 )
                 assert response.status_code == 202
                 assert time.monotonic() - started < 1.0
-            assert jobs.wait_for_hand_over()
+            assert outbox.wait_for_publish()
             waiting = db.session.execute(db.select(OutboxJob.task, OutboxJob.status)).all()
             assert waiting == [("signups.apply", JobStatus.PENDING)] * 2  # stored, not lost
 
             broker.start()  # same port: the broker is back
             worker = start_worker(env, tmp_path / "worker.log")
-            assert jobs.relay_due() == 2
+            assert outbox.sweep() == 2
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and len(_mail_to(smtp_server, addresses)) < 2:
                 time.sleep(0.1)
             assert assert_once(smtp_server, addresses)
 
-            assert jobs.relay_due() == 0  # nothing left to hand over
+            assert outbox.sweep() == 0  # nothing left to publish
             time.sleep(1.0)
             assert assert_once(smtp_server, addresses)
             db.session.expire_all()
@@ -70,11 +70,11 @@ def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_se
 
 
 def test_a_job_handed_over_twice_runs_once(sqlite_app):
-    job = jobs.add_job("mail.send_confirmation", {"subscriber_id": 0})
+    job = outbox.enqueue("mail.send_confirmation", {"subscriber_id": 0})
     db.session.commit()
     runs = []
-    assert jobs.run_job(job.id, runs.append) is True
-    assert jobs.run_job(job.id, runs.append) is False
+    assert outbox.run_job("mail.send_confirmation", job.id, runs.append) is True
+    assert outbox.run_job("mail.send_confirmation", job.id, runs.append) is False
     assert len(runs) == 1
     db.session.refresh(job)
     assert job.status == JobStatus.DONE

@@ -14,11 +14,13 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 
-from service import database, jobs, newsletter_index
-from service.auth import create_api_key
+from service import database, outbox
 from service.extensions import db
+from service.http.auth import create_api_key
+from service.lists import newsletter_index
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber, utcnow
-from service.subscriptions import CONFIRMATION_TASK, send_confirmation_email
+from service.signup.confirm import send_confirmation_email
+from service.task_names import TaskName
 from tests.conftest import POSTGRES_ADMIN_URL, apply_signups_here, stored, unique_email
 
 
@@ -113,7 +115,7 @@ def _pending_reader(client) -> int:
 
 
 def _confirmation_job(subscriber_id: int) -> int:
-    job = jobs.add_job(CONFIRMATION_TASK, {"subscriber_id": subscriber_id})
+    job = outbox.enqueue(TaskName.SEND_CONFIRMATION, {"subscriber_id": subscriber_id})
     db.session.commit()
     return job.id
 
@@ -130,7 +132,7 @@ def test_a_job_whose_connection_drops_mid_work_is_retried_on_a_fresh_one(pg_app)
             drops.append(_kill_sessions(name))
         send_confirmation_email(payload["subscriber_id"])
 
-    assert jobs.run_job(job_id, work) is True
+    assert outbox.run_job(TaskName.SEND_CONFIRMATION, job_id, work) is True
     assert drops and drops[0] >= 1
     db.session.expire_all()
     job = db.session.get(OutboxJob, job_id)
@@ -146,13 +148,16 @@ def test_a_job_that_keeps_losing_its_connection_is_claimable_at_once(pg_app):
         _kill_sessions(name)
         db.session.execute(select(1))
 
-    assert jobs.run_job(job_id, work) is False  # it did not run to the end
+    assert (
+        outbox.run_job(TaskName.SEND_CONFIRMATION, job_id, work) is False
+    )  # it did not run to the end
     db.session.expire_all()
     job = db.session.get(OutboxJob, job_id)
     assert job.status == JobStatus.PENDING, (job.status, job.last_error)
     assert job.available_at <= utcnow() + timedelta(seconds=1)  # no five-minute wait
     assert "terminating connection" in job.last_error
-    assert jobs.claim(job_id) is not None  # the next worker can take it now
+    with db.engine.begin() as conn:  # the next worker can take it now
+        assert outbox.claim(conn, TaskName.SEND_CONFIRMATION, [job_id])
 
 
 def test_a_batch_of_signups_whose_connection_drops_is_applied_once(pg_app):
@@ -183,7 +188,7 @@ def test_work_that_committed_before_its_connection_dropped_is_not_run_twice(pg_a
         _kill_sessions(name)
         db.session.execute(select(1))
 
-    assert jobs.run_job(job_id, work) is False
+    assert outbox.run_job(TaskName.SEND_CONFIRMATION, job_id, work) is False
     assert len(runs) == 1
     db.session.expire_all()
     job = db.session.get(OutboxJob, job_id)

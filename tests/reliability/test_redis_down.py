@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from service import jobs
+from service import outbox
 from service.extensions import db
 from service.models import JobStatus, Newsletter, OutboxJob
 from tests.conftest import (
@@ -107,7 +107,7 @@ def test_signups_survive_redis_killed_with_limits_on_redis(tmp_path, smtp_server
             assert ready.json["checks"]["redis"].startswith("error"), ready.json
             assert ready.json["checks"]["database"] == "ok"
 
-            assert jobs.wait_for_hand_over()
+            assert outbox.wait_for_publish()
             waiting = db.session.scalars(
                 db.select(OutboxJob.id).where(OutboxJob.status == JobStatus.PENDING)
             ).all()
@@ -117,7 +117,7 @@ def test_signups_survive_redis_killed_with_limits_on_redis(tmp_path, smtp_server
             after = unique_email()
             assert _sign_up(web, after, "10.4.0.1")[0] == 202
             worker = start_worker(env, tmp_path / "worker.log")
-            jobs.relay_due()
+            outbox.sweep()
             # The signups before the kill were published to the broker and died with it: their
             # jobs wait for the relay's re-dispatch (REDISPATCH_AFTER), not checked here.
             readers = during + flood[:20] + [after]

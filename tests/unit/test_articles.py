@@ -11,7 +11,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import func, select
 
-from service.articles import (
+from service.digests.articles import (
     ArticleError,
     FeedError,
     canonical_url,

@@ -10,7 +10,7 @@ import lxml.html
 import pytest
 import time_machine
 
-from service.digests import DigestContent, compose, render_digest
+from service.digests.compose import DigestContent, compose, render_digest
 from service.extensions import db
 from service.models import Article, Newsletter, Send, SendStatus
 from service.seed import seed_demo

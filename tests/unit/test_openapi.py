@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
-from service.auth import require_api_key
+from service.http.auth import require_api_key
 from service.http.input_guard import MAX_ID
 from service.http.openapi import SKIPPED_METHODS, is_admin_view, openapi_paths
 from tests.conftest import app_for, stack_env

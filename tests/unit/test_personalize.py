@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from service.mail import RenderedEmail, newsletter_sender, wire
 from service.sending import personalize as personalize_module
-from service.sending.personalize import UNSUB_TOKEN, Recipient, build_template, personalize
+from service.sending.personalize import Recipient, build_template, personalize
 
 
 def daily_sender(name: str):
@@ -20,10 +20,10 @@ def daily_sender(name: str):
 
 def _message(sqlite_app, mailto: str) -> email.message.EmailMessage:
     sqlite_app.config["UNSUBSCRIBE_MAILTO"] = mailto
+    sqlite_app.config["PUBLIC_URL"] = "https://news.example.org"
     template = build_template(
         RenderedEmail(subject="Ukraine Daily", text="Read on.", html="<p>Read on.</p>"),
         sender=daily_sender(name="Ukraine Daily"),
-        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=1,
     )
     reader = Recipient(
@@ -60,7 +60,6 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
     template = build_template(
         RenderedEmail(subject=".Daily " * 20, text=".top\n.\nend", html="<p>\n.x</p>"),
         sender=daily_sender(name="Daily"),
-        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=1,
     )
     reader = Recipient(7, "olena@gmail.com", ".Olena\r\n.Bcc: x@y.org", False, "a.b.c", "d.e")

@@ -1,4 +1,4 @@
-"""Tests for service.validation: the email address acceptance policy and the typo suggester."""
+"""Tests for service.signup.addresses: the email address acceptance policy and the typo suggester."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.validation import (
+from service.signup.addresses import (
     PROVIDERS,
     Address,
     InvalidEmail,

@@ -12,7 +12,7 @@ from service.mail import RenderedEmail, newsletter_sender
 from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendBatch, Subscriber
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
-from service.sending.personalize import UNSUB_TOKEN, build_template
+from service.sending.personalize import build_template
 from tests.conftest import unique_email
 
 
@@ -110,7 +110,6 @@ def test_batch_never_has_more_than_its_window_unwritten(
     template = build_template(
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
         sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
-        unsubscribe_url=f"https://news.example.org/unsubscribe/{UNSUB_TOKEN}",
         newsletter_id=send.newsletter_id,
     )
     rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]

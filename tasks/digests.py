@@ -1,15 +1,16 @@
-"""Content tasks: poll the newsletters' feeds (beat), mail a test of a digest (outbox job)."""
+"""Digest tasks: poll the newsletters' feeds (beat), mail a test of a digest (outbox job)."""
 
 from contextlib import suppress
 
 from celery import shared_task
 
-from service import jobs
-from service.articles import poll_newsletter_feeds
-from service.digests import TEST_JOB, NothingToSend, send_test_digest
+from service import outbox
+from service.digests.articles import poll_newsletter_feeds
+from service.digests.compose import NothingToSend, send_test_digest
+from service.task_names import TaskName
 
 
-@shared_task(name="feeds.poll")
+@shared_task(name=TaskName.POLL_FEEDS)
 def poll_feeds() -> dict[str, str]:
     """Poll each configured feed with ETag / Last-Modified; return the outcome per URL."""
     return poll_newsletter_feeds()
@@ -23,7 +24,7 @@ def _send_test(payload: dict) -> None:
         )
 
 
-@shared_task(name=TEST_JOB)
+@shared_task(name=TaskName.SEND_TEST_DIGEST)
 def send_test(job_ids: int | list[int]) -> None:
     """Mail the test digest of each outbox job in `job_ids`."""
-    jobs.run_jobs(job_ids, _send_test)
+    outbox.run_jobs(TaskName.SEND_TEST_DIGEST, job_ids, _send_test)

@@ -21,13 +21,14 @@ from croniter import croniter
 from flask import current_app
 from sqlalchemy import select
 
+from service import outbox
 from service.extensions import db
-from service.jobs import add_job, hand_over
+from service.lists.newsletters import valid_cron
 from service.mail import RenderedEmail, build_message, deliver, newsletter_sender, render_email
 from service.mail.headers import header
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
-from service.newsletters import valid_cron
-from service.validation import parse_address
+from service.signup.addresses import parse_address
+from service.task_names import TaskName
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=31)
@@ -325,9 +326,6 @@ def test_content(newsletter: Newsletter) -> TestContent | None:
     return TestContent(last[1], send_id=last[0].id) if last else None
 
 
-TEST_JOB = "digests.send_test"
-
-
 def render_sample(
     content: DigestContent, newsletter: Newsletter, locale: str, marker: str = "PREVIEW"
 ) -> RenderedEmail:
@@ -372,7 +370,7 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
 def request_test_digest(newsletter: Newsletter, email: str, *, locale: str = "en") -> int:
     """Queue a test send of the digest to `email` (outbox job, handed to the worker); job id."""
     parse_address(email, allow_smtputf8=True)  # raises InvalidEmail before anything is queued
-    job = add_job(TEST_JOB, {"newsletter_id": newsletter.id, "email": email, "locale": locale})
+    payload = {"newsletter_id": newsletter.id, "email": email, "locale": locale}
+    job = outbox.enqueue(TaskName.SEND_TEST_DIGEST, payload)
     db.session.commit()
-    hand_over([job])
     return job.id

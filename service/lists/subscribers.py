@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from service.extensions import db, insert_ignoring_conflicts
+from service.leaving.suppression import suppression_hash
 from service.models import (
     ConsentRecord,
     Delivery,
@@ -29,8 +30,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.subscriptions import suppression_hash
-from service.validation import InvalidEmail, parse_address, suggest_correction
+from service.signup.addresses import InvalidEmail, parse_address, suggest_correction
 
 IMPORT_BATCH = 500
 NAME_MAX = 200

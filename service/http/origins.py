@@ -5,7 +5,7 @@ A signup from an `Origin` is allowed when the origin is the service's own, is in
 list (or that list is `*`), or is in the allowlist of **every** newsletter it asks for. A CORS
 preflight carries no body, so it answers for the union of the global list and all lists.
 
-The newsletters' lists come from this process's copy (`service.newsletter_index`).
+The newsletters' lists come from this process's copy (`service.lists.newsletter_index`).
 
 The same lists decide where a hosted page may link "back to the site" (`link_back`): only to an
 http(s) page on an origin that may post the form, never to what a Referer or a form field says
@@ -19,24 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, request
 
-from service.newsletter_index import newsletters
-
-
-def normalize_origin(value: object) -> str:
-    """`scheme://host[:port]` in lower case, or ValueError for anything else (paths, `*`)."""
-    if not isinstance(value, str):
-        raise ValueError("an origin must be a string")
-    text = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not an origin") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
-    if parts.username or parts.password or parts.fragment:
-        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+from service.lists.newsletter_index import newsletters
+from service.lists.newsletters import normalize_origin
 
 
 def _global() -> list[str]:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from sqlalchemy import select
 
-from service import newsletter_index
 from service.extensions import db
+from service.i18n import t
+from service.lists import newsletter_index
 from service.models import Newsletter
-from service.origins import normalize_origin
-from service.validation import InvalidEmail, parse_address
+from service.signup.addresses import InvalidEmail, parse_address
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # API field name -> model attribute; the API speaks `schedule` and `from`, the model is explicit.
@@ -38,6 +39,23 @@ MAX_ORIGINS = 50
 CRON_FIELDS = 5
 CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
 MAX_RATE = 100_000
+
+
+def normalize_origin(value: object) -> str:
+    """`scheme://host[:port]` in lower case, or ValueError for anything else (paths, `*`)."""
+    if not isinstance(value, str):
+        raise ValueError("an origin must be a string")
+    text = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an origin") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
+    if parts.username or parts.password or parts.fragment:
+        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
 
 
 class NewsletterInvalid(ValueError):
@@ -232,3 +250,25 @@ _CLEANERS = {
     "allowed_origins": _allowed_origins,
     "rate_limit_per_second": _rate_limit,
 }
+
+
+_DAYS = {"0": 6, "7": 6, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5}
+
+
+def cadence(newsletter: Newsletter, locale: str) -> str:
+    """A short human description of a newsletter's cron schedule ("Daily at 07:00")."""
+    fields = (newsletter.schedule_cron or "").split()
+    if len(fields) != 5:
+        return t("cadence_occasional", locale)
+    minute, hour, day, month, weekday = fields
+    if not (minute.isdigit() and hour.isdigit()) or day != "*" or month != "*":
+        return t("cadence_regular", locale)
+    at = f"{int(hour):02d}:{int(minute):02d}"
+    if weekday == "*":
+        return t("cadence_daily", locale, time=at)
+    if weekday in {"1-5", "mon-fri", "MON-FRI"}:
+        return t("cadence_weekdays", locale, time=at)
+    if weekday in _DAYS:
+        day_name = t("weekdays", locale).split(",")[_DAYS[weekday]]
+        return t("cadence_weekly", locale, day=day_name, time=at)
+    return t("cadence_regular", locale)

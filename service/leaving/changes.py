@@ -1,0 +1,165 @@
+"""Status changes a reader makes: unsubscribe, unsubscribe from everything, undo, preferences.
+
+Plain functions on the database session. Every change is recorded with its cause
+(`Subscription.move_to`), and bumps the reader's `state_version`, so an older confirmation
+link cannot be replayed. Unsubscribing from everything also suppresses the address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from service.extensions import db
+from service.leaving import suppression
+from service.leaving.suppression import HARD_REASONS, UNSUBSCRIBE_ALL
+from service.models import (
+    ConsentRecord,
+    Newsletter,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
+
+ACTIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
+
+
+def _subscription(subscriber_id: int, newsletter_id: int) -> Subscription | None:
+    return db.session.scalar(
+        select(Subscription).where(
+            Subscription.subscriber_id == subscriber_id,
+            Subscription.newsletter_id == newsletter_id,
+        )
+    )
+
+
+def unsubscribe(subscriber_id: int, newsletter_id: int, cause: str) -> bool:
+    """Unsubscribe a reader from one newsletter at once; True if anything changed."""
+    subscription = _subscription(subscriber_id, newsletter_id)
+    changed = subscription is not None and subscription.status in ACTIVE
+    if changed:
+        subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
+        subscription.subscriber.state_version += 1
+    db.session.commit()
+    return changed
+
+
+def unsubscribe_all(subscriber_id: int, cause: str = UNSUBSCRIBE_ALL) -> int:
+    """Unsubscribe a reader from every newsletter and suppress the address; return how many."""
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return 0
+    changed = 0
+    for subscription in subscriber.subscriptions:
+        if subscription.status in ACTIVE:
+            changed += subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
+    subscriber.state_version += 1
+    suppression.add(subscriber.email_key, UNSUBSCRIBE_ALL, f"subscriber {subscriber.id}")
+    db.session.commit()
+    return changed
+
+
+def resubscribe(subscriber_id: int, newsletter_id: int | None, cause: str = "undo") -> int:
+    """Undo a mistaken unsubscribe: restore what the last unsubscribe changed; return how many.
+
+    With `newsletter_id` None, undo an unsubscribe-from-everything (and lift its suppression).
+    Only subscriptions whose latest event is still that unsubscribe are restored, to the status
+    they had before it.
+    """
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return 0
+    if newsletter_id is None:
+        candidates = list(subscriber.subscriptions)
+        wanted_cause = UNSUBSCRIBE_ALL
+    else:
+        candidates = [s for s in subscriber.subscriptions if s.newsletter_id == newsletter_id]
+        wanted_cause = None
+    restored = 0
+    for subscription in candidates:
+        last = _last_event(subscription.id)
+        if (
+            last is None
+            or last.to_status != SubscriptionStatus.UNSUBSCRIBED
+            or subscription.status != SubscriptionStatus.UNSUBSCRIBED
+            or (wanted_cause and last.cause != wanted_cause)
+            or last.from_status not in ACTIVE
+        ):
+            continue
+        restored += subscription.move_to(last.from_status, cause)
+    if newsletter_id is None:
+        suppression.remove(subscriber.email_key, {UNSUBSCRIBE_ALL})
+    if restored:
+        subscriber.state_version += 1
+    db.session.commit()
+    return restored
+
+
+def _last_event(subscription_id: int) -> SubscriptionEvent | None:
+    return db.session.scalar(
+        select(SubscriptionEvent)
+        .where(SubscriptionEvent.subscription_id == subscription_id)
+        .order_by(SubscriptionEvent.id.desc())
+        .limit(1)
+    )
+
+
+def save_preferences(
+    subscriber_id: int,
+    wanted: Iterable[int],
+    cause: str = "preferences",
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> int:
+    """Keep the reader on exactly the public newsletters `wanted` (ids); return how many changed.
+
+    The preference link was mailed to the reader, so following it proves the address: chosen
+    newsletters are confirmed at once, and an unsubscribe-from-everything suppression is lifted.
+    A manual block or a hard bounce is never lifted here.
+    """
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return 0
+    wanted_ids = set(wanted)
+    blocked = suppression.reason(subscriber.email_key) in HARD_REASONS
+    by_newsletter = {s.newsletter_id: s for s in subscriber.subscriptions}
+    changed = 0
+    added = []
+    for newsletter in public_newsletters():
+        subscription = by_newsletter.get(newsletter.id)
+        if newsletter.id in wanted_ids and not blocked:
+            if subscription is None:
+                subscription = Subscription(newsletter=newsletter, status=None)
+                subscriber.subscriptions.append(subscription)
+            if subscription.status != SubscriptionStatus.CONFIRMED:
+                changed += subscription.move_to(SubscriptionStatus.CONFIRMED, cause)
+                added.append(newsletter.slug)
+        elif subscription is not None and subscription.status in ACTIVE:
+            changed += subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
+    if added:  # the consent record's proof for newsletters chosen on the preference page
+        db.session.add(
+            ConsentRecord(
+                subscriber=subscriber,
+                action="preferences",
+                newsletters=",".join(added),
+                ip=ip,
+                user_agent=(user_agent or "")[:400] or None,
+                form="preferences-link",
+            )
+        )
+    if changed:
+        subscriber.state_version += 1
+    if wanted_ids and not blocked:
+        suppression.remove(subscriber.email_key, {UNSUBSCRIBE_ALL})
+    db.session.commit()
+    return changed
+
+
+def public_newsletters() -> list[Newsletter]:
+    """Every public newsletter, in a stable order."""
+    return list(
+        db.session.scalars(select(Newsletter).where(Newsletter.is_public).order_by(Newsletter.id))
+    )

@@ -1,0 +1,88 @@
+"""Accepting a signup: the web request's side, one durable insert and a 202.
+
+The request checks the signup (`service.http.public` runs the abuse checks) and stores it
+whole as one outbox job (`subscribe`); a worker applies it (`service.signup.apply`). The
+answer is the same whatever the address's state, so nothing can be learnt by probing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service import outbox
+from service.lists import newsletter_index
+from service.models import utcnow
+from service.signup.addresses import Address
+from service.task_names import TaskName
+
+# The subscriber's columns a signup job carries (the worker inserts exactly these).
+SUBSCRIBER_FIELDS = ("email", "email_ascii", "email_key", "smtputf8", "name", "locale")
+
+
+class UnknownNewsletter(ValueError):
+    """A requested newsletter slug does not exist."""
+
+
+@dataclass
+class SignupRequest:
+    """What a reader submitted, plus where it came from (for the consent record)."""
+
+    address: Address
+    newsletters: Sequence[str]
+    name: str | None = None
+    locale: str = "en"
+    source_url: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    form: str | None = None
+
+
+def newsletter_ids(slugs: Sequence[str]) -> list[int]:
+    """The ids of the newsletters `slugs`; raise UnknownNewsletter if any is missing."""
+    wanted = list(dict.fromkeys(slugs))
+    known = newsletter_index.newsletters(wanted)
+    unknown = [slug for slug in wanted if slug not in known]
+    if unknown:
+        raise UnknownNewsletter(", ".join(unknown))
+    return [known[slug].id for slug in wanted]
+
+
+def subscribe(request: SignupRequest) -> None:
+    """Accept a signup: store it as one outbox job, committed, and publish it soon.
+
+    The 202 never promises what is not stored. If the broker is down the job waits for
+    beat's sweep; a worker applies it either way.
+    """
+    now = utcnow()  # one clock reading: the job's time is the consent record's
+    payload = {
+        **_subscriber_values(request),
+        **_consent_values(request),
+        "newsletter_ids": newsletter_ids(request.newsletters),
+        "at": now.isoformat(),
+    }
+    outbox.enqueue_now(TaskName.APPLY_SIGNUPS, payload, now)
+
+
+def _subscriber_values(request: SignupRequest) -> dict[str, Any]:
+    address = request.address
+    return {
+        "email": address.display,
+        "email_ascii": address.ascii,
+        "email_key": address.key,
+        "smtputf8": address.smtputf8,
+        "name": request.name,
+        "locale": request.locale,
+    }
+
+
+def _consent_values(request: SignupRequest) -> dict[str, Any]:
+    """The proof of opt-in: what was asked for, from where, by which browser."""
+    return {
+        "newsletters": ",".join(request.newsletters),
+        "ip": request.ip,
+        "user_agent": (request.user_agent or "")[:400] or None,
+        "source_url": (request.source_url or "")[:2000] or None,
+        "form": request.form,
+    }

@@ -1,0 +1,203 @@
+"""Applying signups: the worker's side of a signup, many per transaction, each exactly once.
+
+A worker claims a Celery message's worth of signup jobs and writes, for each, the subscriber,
+a pending subscription per newsletter and their events, the consent record (stamped with the
+time of the request) and the confirmation email's job, at most one per address per
+`CONFIRMATION_RESEND_SECONDS`. Claiming and applying commit together, so a signup is applied
+once; one that fails is rolled back alone and its job marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, exists, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from service import outbox
+from service.leaving.suppression import MANUAL, suppression_hash
+from service.models import (
+    ConsentRecord,
+    JobStatus,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+    Suppression,
+)
+from service.signup.accept import SUBSCRIBER_FIELDS
+from service.signup.confirm import queue_confirmation, queue_first_confirmation
+from service.task_names import TaskName
+
+log = logging.getLogger(__name__)
+
+PENDING = SubscriptionStatus.PENDING
+_INACTIVE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED)
+_SIGNUP_ERRORS = (DBAPIError, KeyError, TypeError, ValueError)
+_CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
+
+# The statements that apply a signup, built once (building them per signup costs more than
+# running them) on the plain tables: Core, not the ORM's bulk-insert machinery.
+_SUBSCRIBERS, _SUBSCRIPTIONS = Subscriber.__table__, Subscription.__table__
+_SUPPRESSIONS = Suppression.__table__
+_BLOCK_REASON = select(_SUPPRESSIONS.c.reason).where(
+    _SUPPRESSIONS.c.email_hash == bindparam("hash")
+)
+_SUBSCRIBER_ID = select(_SUBSCRIBERS.c.id).where(_SUBSCRIBERS.c.email_key == bindparam("key"))
+_SUBSCRIPTIONS_OF = select(
+    _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.newsletter_id, _SUBSCRIPTIONS.c.status
+).where(_SUBSCRIPTIONS.c.subscriber_id == bindparam("subscriber_id"))
+_INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(_SUBSCRIPTIONS.c.id)
+_INSERT_EVENTS = insert(SubscriptionEvent.__table__)
+_INSERT_CONSENT = insert(ConsentRecord.__table__)
+
+
+@cache
+def _new_subscriber(dialect: str) -> Any:
+    """INSERT the subscriber unless the address is known or blocked by hand, RETURNING its id.
+
+    Parameters: the subscriber's fields, `hash` (its suppression hash) and `now`.
+    """
+    module = postgresql if dialect == "postgresql" else sqlite
+    blocked = select(_SUPPRESSIONS.c.id).where(
+        _SUPPRESSIONS.c.email_hash == bindparam("hash"), _SUPPRESSIONS.c.reason == MANUAL
+    )
+    columns = [_SUBSCRIBERS.c[name] for name in SUBSCRIBER_FIELDS]
+    now = bindparam("now", type_=_SUBSCRIBERS.c.created_at.type)
+    values = [bindparam(column.name, type_=column.type) for column in columns]
+    return (
+        module.insert(_SUBSCRIBERS)
+        .from_select(
+            [*columns, "state_version", "last_confirmation_sent_at", "created_at", "updated_at"],
+            select(*values, literal(0), now, now, now).where(~exists(blocked)),
+        )
+        .on_conflict_do_nothing()
+        .returning(_SUBSCRIBERS.c.id)
+    )
+
+
+def apply_signups(job_ids: int | list[int]) -> int:
+    """Apply the signups of these outbox jobs in one transaction; how many it applied.
+
+    The batch is applied whole first; only if one of its signups fails is it applied again
+    with each signup in a savepoint of its own, so the bad one alone is marked failed. The
+    confirmation emails are published after the commit.
+    """
+    ids = [job_ids] if isinstance(job_ids, int) else list(job_ids)
+    try:
+        applied = _apply_batch(ids, isolate=False)
+    except _SIGNUP_ERRORS as exc:
+        log.info("a signup of jobs %s failed (%r): applying them one by one", ids, exc)
+        applied = _apply_batch(ids, isolate=True)
+    return len(applied)
+
+
+def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
+    """Claim and apply these jobs in one transaction; the ids of the jobs applied.
+
+    With `isolate` each signup gets a savepoint and one that fails marks its job failed;
+    without, a failing signup rolls the whole transaction (the claims too) back and raises.
+    """
+    applied: list[int] = []
+    with outbox.transaction() as conn:
+        for job_id, signup in outbox.claim(conn, TaskName.APPLY_SIGNUPS, ids):
+            try:
+                with conn.begin_nested() if isolate else nullcontext():
+                    _record_signup(conn, signup, datetime.fromisoformat(signup["at"]))
+            except _SIGNUP_ERRORS as exc:
+                if not isolate:
+                    raise
+                # The job keeps its signup, so it can be looked at and published again.
+                log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
+                outbox.finish(conn, [job_id], JobStatus.FAILED, repr(exc))
+                continue
+            applied.append(job_id)
+        # What these jobs carried is in the signups' rows now: keep no copy.
+        outbox.finish(conn, applied, forget_payload=True)
+    return applied
+
+
+def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> None:
+    """Write one signup (as `subscribe` stored it), and its confirmation job if one is due."""
+    key = signup["email_key"]
+    email_hash = suppression_hash(key)
+    ids = signup["newsletter_ids"]
+    subscriber = {name: signup[name] for name in SUBSCRIBER_FIELDS}
+    # Two concurrent signups of one address make one row: the loser gets no id back.
+    subscriber_id = conn.scalar(
+        _new_subscriber(conn.dialect.name), {**subscriber, "hash": email_hash, "now": now}
+    )
+    is_new = subscriber_id is not None
+    existing: dict[int, tuple[int, str]] = {}
+    if not is_new:
+        if conn.scalar(_BLOCK_REASON, {"hash": email_hash}) == MANUAL:
+            return  # a manual block stops even the confirmation email
+        subscriber_id = conn.scalar(_SUBSCRIBER_ID, {"key": key})
+        existing = {
+            row.newsletter_id: (row.id, row.status)
+            for row in conn.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
+        }
+    events = _add_subscriptions(conn, subscriber_id, ids, existing, now)
+    conn.execute(
+        _INSERT_CONSENT,
+        {
+            **{name: signup[name] for name in _CONSENT_FIELDS},
+            "subscriber_id": subscriber_id,
+            "action": "signup",
+            "created_at": now,
+        },
+    )
+    if is_new:
+        queue_first_confirmation(conn, subscriber_id, now)
+    elif events or any(existing.get(n, (0, ""))[1] == PENDING for n in ids):
+        queue_confirmation(conn, subscriber_id, now)
+
+
+def _add_subscriptions(
+    conn: Connection,
+    subscriber_id: int,
+    ids: list[int],
+    existing: dict[int, tuple[int, str]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Create missing subscriptions and renew inactive ones as pending; return their events.
+
+    The events are written in bulk here; every other status change records its event through
+    `Subscription.move_to`.
+    """
+    events: list[dict[str, Any]] = []
+    new_ids = [n for n in ids if n not in existing]
+    if new_ids:
+        created = conn.execute(
+            _INSERT_SUBSCRIPTIONS,
+            [
+                {
+                    "subscriber_id": subscriber_id,
+                    "newsletter_id": n,
+                    "status": PENDING,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in new_ids
+            ],
+        ).scalars()
+        events += [{"subscription_id": i, "from_status": None} for i in created]
+    renewed = [existing[n] for n in ids if n in existing and existing[n][1] in _INACTIVE]
+    if renewed:
+        conn.execute(
+            update(_SUBSCRIPTIONS)
+            .where(_SUBSCRIPTIONS.c.id.in_([sub_id for sub_id, _ in renewed]))
+            .values(status=PENDING, updated_at=now)
+        )
+        events += [{"subscription_id": i, "from_status": status} for i, status in renewed]
+    if events:
+        conn.execute(
+            _INSERT_EVENTS,
+            [{**e, "to_status": PENDING, "cause": "signup", "created_at": now} for e in events],
+        )
+    return events
