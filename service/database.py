@@ -10,7 +10,8 @@ Two things keep that from costing a request or a job:
 - A connection that dies while a unit of work holds it fails that statement; SQLAlchemy then
   invalidates the whole pool. `once_more_if_dropped` runs the unit (a request's view, a job's
   claim, work and bookkeeping) once more on a fresh connection, unless it already committed
-  something: then the error propagates, and the caller fails cleanly.
+  something: then the error propagates, and the caller fails cleanly. A unit that resumes
+  from what it committed (a send batch from its ledger) uses `retry_if_dropped` instead.
 """
 
 from __future__ import annotations
@@ -109,6 +110,25 @@ def once_more_if_dropped(work: Callable[[], T]) -> T:
         log.warning("database connection dropped; running the work once more: %s", error.orig)
     db.session.rollback()
     return work()
+
+
+def retry_if_dropped(work: Callable[[], T], tries: int = 3, pause: float = 0.5) -> T:
+    """Run a unit of work that resumes from what it committed (a send batch from its ledger, the
+    planner from its checkpoint); on a dropped connection roll back and run it again, `tries`
+    times in all, pausing a little longer each time (a database restart takes a moment).
+    """
+    from service.extensions import db
+
+    for attempt in range(1, tries + 1):
+        try:
+            return work()
+        except exc.DBAPIError as error:
+            db.session.rollback()
+            if not is_dropped(error) or attempt == tries:
+                raise
+            log.warning("database connection dropped (%s); resuming on a fresh one", error.orig)
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")
 
 
 def retry_dropped_requests(app: Flask) -> None:

@@ -30,5 +30,5 @@ def batch(self, batch_id: int) -> None:
 
 @shared_task(name=TaskName.SENDING_TICK)
 def tick() -> dict[str, int]:
-    """Beat: create cron sends, start due sends, re-dispatch batches whose worker died."""
+    """Beat: create cron sends, start due sends, re-publish batches whose worker died."""
     return scheduling.tick()

@@ -49,6 +49,7 @@ from functools import lru_cache
 from flask import current_app
 from sqlalchemy import DateTime, and_, exists, literal, or_, select, update
 
+from service.database import retry_if_dropped
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving import suppression
 from service.mail import RenderedEmail, newsletter_sender
@@ -67,7 +68,6 @@ from service.models import (
     utcnow,
 )
 from service.sending import (
-    on_fresh_connection,
     personalize,
     ratelimit,
     relay,
@@ -246,21 +246,21 @@ def run_batch(batch_id: int) -> float | None:
     """Deliver batch `batch_id`; return a countdown if it must be tried again later.
 
     A database connection the server dropped mid-batch costs a retry here, on a fresh
-    connection, resuming from the ledger (`on_fresh_connection`); any
+    connection, resuming from the ledger (`retry_if_dropped`); any
     other unexpected error is the batch's failure (`_fail_batch`): retried after a back-off,
     parked after `MAX_BATCH_FAILURES`.
     """
-    batch = on_fresh_connection(lambda: claim_batch(batch_id))
+    batch = retry_if_dropped(lambda: claim_batch(batch_id))
     if batch is None:
         return None
     send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
     try:
-        return on_fresh_connection(lambda: _work(send_id, lease))
+        return retry_if_dropped(lambda: _work(send_id, lease))
     except Exception as error:
         db.session.rollback()
         log.exception("batch %s failed", batch_id)
         failure = error
-    return on_fresh_connection(lambda: _fail_batch(send_id, lease, failure))
+    return retry_if_dropped(lambda: _fail_batch(send_id, lease, failure))
 
 
 def _work(send_id: int, lease: Lease) -> float | None:

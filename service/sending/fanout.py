@@ -15,6 +15,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
+from service.database import retry_if_dropped
 from service.extensions import db, insert_ignoring_conflicts
 from service.models import (
     BatchStatus,
@@ -27,7 +28,7 @@ from service.models import (
     SubscriptionStatus,
     utcnow,
 )
-from service.sending import on_fresh_connection, setting
+from service.sending import setting
 from service.sending.content import compose_content
 from service.sending.lifecycle import finish_if_complete, publish
 from service.task_names import TaskName
@@ -108,7 +109,7 @@ def plan_send(send_id: int) -> int:
 
     A database connection dropped on the way costs a retry from the checkpoint.
     """
-    return on_fresh_connection(lambda: _plan(send_id))
+    return retry_if_dropped(lambda: _plan(send_id))
 
 
 def _plan(send_id: int) -> int:
@@ -166,13 +167,13 @@ def _plan(send_id: int) -> int:
                     SendBatch.send_id == send_id, SendBatch.after_id == after
                 )
             )
-            dispatch_batch(batch_id)
+            publish_batch(batch_id)
             made += 1
     db.session.commit()
     finish_if_complete(send_id)
     return made
 
 
-def dispatch_batch(batch_id: int) -> None:
+def publish_batch(batch_id: int) -> None:
     """Hand batch `batch_id` to the broker; if it is down, the watchdog retries later."""
     publish(TaskName.SEND_BATCH, batch_id)

@@ -29,9 +29,9 @@ from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from service.database import is_dropped
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
-from service.sending import is_disconnect
 
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
@@ -149,7 +149,7 @@ class Ledger:
         try:
             self._write()
         except DBAPIError as error:
-            if not is_disconnect(error):
+            if not is_dropped(error):
                 raise
             self._discard()
             self._write()  # on a fresh connection; a second failure propagates

@@ -1,7 +1,7 @@
 """A send's status changes: pause, resume, cancel, and finishing when every batch is done.
 
 Batches re-read the send's status every second, so a pause or cancel takes effect within
-seconds; a paused batch goes back to `pending` and resuming dispatches it again.
+seconds; a paused batch goes back to `pending` and resuming publishes it again.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def cancel_send(send_id: int) -> Send:
 
 
 def resume_send(send_id: int) -> Send:
-    """Resume a paused send: dispatch its unfinished batches, and its planner if needed."""
+    """Resume a paused send: publish its unfinished batches, and its planner if needed."""
     send = db.session.get(Send, send_id)
     if send is None:
         raise LookupError(send_id)
@@ -92,11 +92,11 @@ def resume_send(send_id: int) -> Send:
 
 
 def publish(task: str, item_id: int) -> None:
-    """Publish `task(item_id)`; if the broker is down, the watchdog dispatches it later."""
+    """Publish `task(item_id)`; if the broker is down, the watchdog publishes it later."""
     try:
         outbox.publish_task(task, [item_id])
-    except Exception as exc:  # broker down: the watchdog dispatches it later
-        log.warning("%s %s not dispatched, the watchdog will: %s", task, item_id, exc)
+    except Exception as exc:  # broker down: the watchdog publishes it later
+        log.warning("%s %s not published, the watchdog will: %s", task, item_id, exc)
 
 
 def finish_if_complete(send_id: int) -> bool:

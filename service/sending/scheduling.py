@@ -116,12 +116,12 @@ def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) ->
                 raise SendInProgress(other) from None
             continue
         if when <= utcnow():
-            dispatch_start(send.id)
+            publish_start(send.id)
         return send
     raise RuntimeError(f"newsletter {newsletter_id}: could not create a send")
 
 
-def dispatch_start(send_id: int) -> None:
+def publish_start(send_id: int) -> None:
     """Ask a worker to start send `send_id`; if the broker is down, beat's tick will."""
     publish(TaskName.START_SEND, send_id)
 
@@ -214,7 +214,7 @@ def start_due(now: datetime | None = None, limit: int = 100) -> int:
     ).all()
     db.session.commit()
     for send_id in due:
-        dispatch_start(send_id)
+        publish_start(send_id)
     return len(due)
 
 
@@ -223,5 +223,5 @@ def tick() -> dict[str, int]:
     return {
         "created": create_cron_sends(),
         "started": start_due(),
-        "redispatched": watchdog(),
+        "republished": watchdog(),
     }

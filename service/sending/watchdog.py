@@ -2,7 +2,7 @@
 
 Redis' `visibility_timeout` would redeliver a lost task only hours later; the leases in the
 database say within `SEND_LEASE_SECONDS` that a batch or a planner has no live worker.
-Claiming is a conditional update, so a batch dispatched twice still runs once.
+Claiming is a conditional update, so a batch published twice still runs once.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def watchdog(limit: int = 1000) -> int:
-    """Re-dispatch expired batches and planners of sending sends; return how many."""
+    """Re-publish expired batches and planners of sending sends; return how many."""
     now = utcnow()
     lease = timedelta(seconds=setting("SEND_LEASE_SECONDS"))
     batch_ids = db.session.scalars(
@@ -44,7 +44,7 @@ def watchdog(limit: int = 1000) -> int:
         )
     ).all()
     if batch_ids:
-        # A fresh dispatch lease, so the next tick does not send it again while it is queued.
+        # A fresh publish lease, so the next tick does not send it again while it is queued.
         db.session.execute(
             update(SendBatch)
             .where(SendBatch.id.in_(batch_ids), SendBatch.status != BatchStatus.RUNNING)
@@ -52,9 +52,9 @@ def watchdog(limit: int = 1000) -> int:
         )
     db.session.commit()
     for batch_id in batch_ids:
-        log.warning("batch %s has no live worker: dispatching it again", batch_id)
+        log.warning("batch %s has no live worker: publishing it again", batch_id)
         publish(TaskName.SEND_BATCH, batch_id)
     for send_id in planner_ids:
-        log.warning("send %s planner has no live worker: dispatching it again", send_id)
+        log.warning("send %s planner has no live worker: publishing it again", send_id)
         publish(TaskName.PLAN_SEND, send_id)
     return len(batch_ids) + len(planner_ids)

@@ -90,7 +90,7 @@ def test_counters_equal_the_ledger_through_pause_resume_and_a_killed_worker(tmp_
         deadline = time.monotonic() + 60
         while db.session.scalar(select(Send.status).where(Send.id == send_id)) == "sending":
             assert time.monotonic() < deadline, "send stuck"
-            watchdog()  # beat's tick: re-dispatch the dead worker's batches
+            watchdog()  # beat's tick: re-publish the dead worker's batches
             _agree_for(kit, send_id, 0.3, seen)
         counts = kit.received(addresses)
         assert set(counts) == addresses

@@ -119,7 +119,7 @@ def test_signups_survive_redis_killed_with_limits_on_redis(tmp_path, smtp_server
             worker = start_worker(env, tmp_path / "worker.log")
             outbox.sweep()
             # The signups before the kill were published to the broker and died with it: their
-            # jobs wait for the relay's re-dispatch (REDISPATCH_AFTER), not checked here.
+            # jobs wait for the sweep (REPUBLISH_AFTER), not checked here.
             readers = during + flood[:20] + [after]
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(_mail_to(smtp_server, readers)) < len(

@@ -95,7 +95,7 @@ def test_broker_killed_and_restarted_mid_send(tmp_path):
         kit.redis.process = None
         kit.redis.port = port
         kit.redis.start()  # an empty Redis on the same port: the queue is gone too
-        send = kit.wait_final(send_id, timeout=60)  # the watchdog re-dispatches what was lost
+        send = kit.wait_final(send_id, timeout=60)  # the watchdog re-publishes what was lost
         assert worker.poll() is None, kit.log()[-3000:]
         assert "Unrecoverable error" not in kit.log()
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)
