@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import force_locale, lazy_gettext
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from service import jobs
 from service.extensions import db
-from service.i18n import t
 from service.mail import send_transactional
 from service.models import (
     ConsentRecord,
@@ -419,22 +420,36 @@ def send_manage_link_email(subscriber_id: int, locale: str | None = None) -> Non
 # -- cadence in words ---------------------------------------------------------------------
 
 _DAYS = {"0": 6, "7": 6, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5}
+_WEEKDAYS = [
+    lazy_gettext("Monday"),
+    lazy_gettext("Tuesday"),
+    lazy_gettext("Wednesday"),
+    lazy_gettext("Thursday"),
+    lazy_gettext("Friday"),
+    lazy_gettext("Saturday"),
+    lazy_gettext("Sunday"),
+]
 
 
 def cadence(newsletter: Newsletter, locale: str) -> str:
     """A short human description of a newsletter's cron schedule ("Daily at 07:00")."""
-    fields = (newsletter.schedule_cron or "").split()
+    with force_locale(locale):
+        return _cadence(newsletter.schedule_cron)
+
+
+def _cadence(cron: str | None) -> str:
+    fields = (cron or "").split()
     if len(fields) != 5:
-        return t("cadence_occasional", locale)
+        return _("From time to time")
     minute, hour, day, month, weekday = fields
     if not (minute.isdigit() and hour.isdigit()) or day != "*" or month != "*":
-        return t("cadence_regular", locale)
+        return _("On a regular schedule")
     at = f"{int(hour):02d}:{int(minute):02d}"
     if weekday == "*":
-        return t("cadence_daily", locale, time=at)
+        return _("Daily at %(time)s", time=at)
     if weekday in {"1-5", "mon-fri", "MON-FRI"}:
-        return t("cadence_weekdays", locale, time=at)
+        return _("Weekdays at %(time)s", time=at)
     if weekday in _DAYS:
-        day_name = t("weekdays", locale).split(",")[_DAYS[weekday]]
-        return t("cadence_weekly", locale, day=day_name, time=at)
-    return t("cadence_regular", locale)
+        day_name = str(_WEEKDAYS[_DAYS[weekday]])
+        return _("Every %(day)s at %(time)s", day=day_name, time=at)
+    return _("On a regular schedule")
