@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from service import newsletter_index
 from service.extensions import db
+from service.i18n import DEFAULT_LOCALE, LOCALES
 from service.models import Newsletter
 from service.origins import normalize_origin
 from service.validation import InvalidEmail, parse_address
@@ -31,6 +32,7 @@ FIELDS = {
     "min_new_articles": "min_new_articles",
     "allowed_origins": "allowed_origins",
     "rate_limit_per_second": "rate_limit_per_second",
+    "translations": "translations",
 }
 MAX_ORIGINS = 50
 # Cron schedules are the classic five fields (minute hour day month weekday). croniter also
@@ -38,6 +40,8 @@ MAX_ORIGINS = 50
 CRON_FIELDS = 5
 CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
 MAX_RATE = 100_000
+# A translation has the same limits as the English text it translates.
+TRANSLATED = {"name": 200, "description": 10000}
 
 
 class NewsletterInvalid(ValueError):
@@ -66,6 +70,7 @@ def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
         "min_new_articles": newsletter.min_new_articles,
         "allowed_origins": list(newsletter.allowed_origins or []),
         "rate_limit_per_second": newsletter.rate_limit_per_second,
+        "translations": newsletter.translations or {},
         "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
         "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
     }
@@ -222,6 +227,50 @@ def _rate_limit(value: Any) -> float | None:
     return float(value)
 
 
+def _translations(value: Any) -> dict[str, dict[str, str]]:
+    """{"uk": {"name": ..., "description": ...}}: other languages' texts, replacing all before."""
+    if value is None:
+        return {}
+    others = [locale for locale in LOCALES if locale != DEFAULT_LOCALE]
+    if not isinstance(value, dict):
+        raise NewsletterInvalid(
+            "translations",
+            "invalid",
+            'translations must be an object like {"uk": {"name": "...", "description": "..."}}.',
+        )
+    cleaned: dict[str, dict[str, str]] = {}
+    for locale, texts in value.items():
+        field = f"translations.{locale}"
+        if locale not in others:
+            raise NewsletterInvalid(
+                field,
+                "unknown_locale",
+                f"Unknown locale {locale!r}: translations can be in {', '.join(others)} "
+                "(English is the name and description themselves).",
+            )
+        if not isinstance(texts, dict) or not set(texts) <= set(TRANSLATED):
+            raise NewsletterInvalid(
+                field, "invalid", f"{field} must be an object with name and/or description."
+            )
+        entry = {}
+        for key, text in texts.items():
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                raise NewsletterInvalid(
+                    f"{field}.{key}", "invalid", f"{field}.{key} must be a string."
+                )
+            if len(text) > TRANSLATED[key]:
+                raise NewsletterInvalid(
+                    f"{field}.{key}", "too_long", f"{field}.{key} is longer than {TRANSLATED[key]}."
+                )
+            if text.strip():
+                entry[key] = text.strip()
+        if entry:
+            cleaned[locale] = entry
+    return cleaned
+
+
 _CLEANERS = {
     "name": _text("name", 200, required=True),
     "description": _text("description", 10000, required=False),
@@ -231,4 +280,5 @@ _CLEANERS = {
     "min_new_articles": _min_new_articles,
     "allowed_origins": _allowed_origins,
     "rate_limit_per_second": _rate_limit,
+    "translations": _translations,
 }
