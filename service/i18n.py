@@ -93,6 +93,7 @@ def compile_catalogues(directory: Path) -> list[Path]:
             handle, temporary = tempfile.mkstemp(dir=mo.parent, suffix=".tmp")
             with os.fdopen(handle, "wb") as out:
                 out.write(compiled.getvalue())
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; the catalogue is not
             os.replace(temporary, mo)
         except (OSError, PoFileError, ValueError) as exc:
             raise ConfigError(
