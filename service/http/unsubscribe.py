@@ -7,11 +7,12 @@ forms are protected by the signed token in the URL plus a value derived from it.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from service.extensions import db, limiter, rate_limited
-from service.http.errors import page, request_locale
+from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
-from service.i18n import t
 from service.leaving.changes import (
     public_newsletters,
     resubscribe,
@@ -48,17 +49,17 @@ def no_cookies(response: Response) -> Response:
 def _bad_token(exc: TokenInvalid | None = None) -> tuple[str, int]:
     db.session.rollback()
     locale = request_locale()
-    if isinstance(exc, ReaderGone):
-        # Erased readers are not mailed any more: a late one-click still gets its 200.
-        return page("pages/message.html", locale=locale, title=t("unsub_all_done", locale))
-    return page(
-        "pages/message.html",
-        400,
-        locale=locale,
-        title=t("token_invalid_title", locale),
-        message=t("link_invalid_manage", locale),
-        back="/manage",
-    )
+    with force_locale(locale):
+        if isinstance(exc, ReaderGone):
+            # Erased readers are not mailed any more: a late one-click still gets its 200.
+            title = _("You have unsubscribed from everything")
+            return page("pages/message.html", locale=locale, title=title)
+        title = _("This link is not valid")
+        text = _(
+            "The link may have been cut or changed. "
+            "Ask for a new link to manage your subscriptions."
+        )
+    return page("pages/message.html", 400, locale=locale, title=title, message=text, back="/manage")
 
 
 def _locale(subscriber: Subscriber) -> str:
@@ -209,7 +210,7 @@ def manage_submit():
             422,
             locale=locale,
             sent=False,
-            error=t("invalid_email", locale),
+            error=message("invalid_email", locale),
             email=email,
         )
     request_manage_link(address, locale)
