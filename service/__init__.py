@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import database  # registers the connection events
+from service import database, i18n  # database registers the connection events
 from service.config import ROOT, load_settings
 
 
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     configure_limits(app.config)
     configure_logging(app.config["LOG_LEVEL"])
 
+    i18n.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     limiter.init_app(app)

@@ -1,267 +1,42 @@
-"""Reader-facing messages in English and Ukrainian, and picking the reader's language.
+"""Reader-facing language: which locale a reader gets, and the gettext catalogues behind it.
 
-The catalog is small and lives in code so that the web process and the workers share it
-without a compile step; `t(key, locale)` falls back to English for a missing translation.
-Messages that name a count live in `PLURALS`, one text per CLDR plural category of the locale
-(English: one, other; Ukrainian: one, few, many, other), read by `tn(key, count, locale)`;
-Babel's CLDR data picks the category, and an exact `=N` text (ICU's form) wins over it.
+Texts are written in English where they are used (`_("Successfully subscribed")` in code,
+`{{ _("...") }}` in templates) and translated in `translations/<locale>/LC_MESSAGES/messages.po`,
+which `make messages` keeps in step with the code. A language is supported when it has a
+catalogue there, so a third language is a new `.po` file. The compiled `.mo` files are made
+from the `.po` files when the app starts (or by `make`), never committed.
+
+A page is in the locale the reader asked for (`locale` field or parameter), else the best of
+`Accept-Language`, else English. Mail is rendered by workers outside any request, so the
+renderer forces the reader's stored locale (`flask_babel.force_locale`).
 """
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from collections.abc import Iterable
-from functools import cache
+from pathlib import Path
 
-from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import PoFileError, read_po
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, gettext, ngettext
 
-LOCALES = ("en", "uk")
+from service.config import ROOT, ConfigError
+
+TRANSLATIONS = ROOT / "translations"
 DEFAULT_LOCALE = "en"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "confirmation_sent": (
-            "Thank you for signing up for this newsletter. We've sent you a confirmation email."
-        ),
-        "invalid_email": "Please, enter correct email address",
-        "did_you_mean": "Did you mean {suggestion}?",
-        "use_suggestion": "Use {suggestion}",
-        "address_is_right": "Yes, this address is right",
-        "email_placeholder": "Your email address",
-        "required": "Please enter your email address",
-        "newsletters_required": "Please choose at least one newsletter",
-        "unknown_newsletter": "This newsletter does not exist (any more). Please reload the page.",
-        "rate_limited": "Too many attempts. Please wait a few minutes and try again.",
-        "bad_request": "We could not read this request. Please reload the page and try again.",
-        "too_large": "This request is too large. Please shorten it and try again.",
-        "captcha_failed": (
-            "We could not confirm that you are a person. Please complete the check and try again."
-        ),
-        "captcha_unavailable": (
-            "We cannot check that you are a person right now. Please try again in a minute."
-        ),
-        "origin_not_allowed": (
-            "This site may not sign readers up to this newsletter. "
-            "Please subscribe on our own website."
-        ),
-        "not_found": "This page does not exist.",
-        "server_error": "Something went wrong on our side. Please try again in a minute.",
-        "subscribed": "Successfully subscribed",
-        "subscribed_detail": "You will receive {newsletters}. Every email has a link to unsubscribe.",
-        "confirm_title": "Confirm your subscription",
-        "confirm_intro": "One click and you're in: confirm that {email} wants to receive {newsletters}.",
-        "confirm_button": "Confirm my subscription",
-        "token_invalid_title": "This link is not valid",
-        "token_invalid": (
-            "The link may have been cut or changed. Enter your address and we will send a new one."
-        ),
-        "token_expired_title": "This link has expired",
-        "token_expired": "Confirmation links are valid for {days} days. Ask for a new one below.",
-        "token_stale_title": "This link has already been used",
-        "token_stale": (
-            "Your subscription has changed since this link was sent. "
-            "Enter your address to get a new one."
-        ),
-        "send_new_link": "Send me a new link",
-        "new_link_sent": "If this address can subscribe, a new confirmation email is on its way.",
-        "email_label": "Email address",
-        "subscribe_button": "Subscribe",
-        "signup_title": "Subscribe to our newsletters",
-        "back_to_site": "Back to the site",
-        "email_confirm_subject": "Confirm your subscription to {newsletters}",
-        "email_confirm_greeting": "Hello{name_part},",
-        "email_confirm_body": (
-            "Please confirm that you want to receive {newsletters} at this address."
-        ),
-        "email_confirm_button": "Confirm subscription",
-        "email_confirm_ignore": (
-            "If you did not sign up, ignore this email: without confirmation you will not be "
-            "subscribed and we will not write again."
-        ),
-        "email_confirm_expiry": "This link is valid for {days} days.",
-        "digest_top_story": "Top story",
-        "digest_news_feed": "News Feed",
-        "digest_editors_picks": "Editors' Picks",
-        "digest_read_more": "Read more",
-        "digest_view_in_browser": "View in browser",
-        "digest_preferences": "Manage preferences",
-        "digest_unsubscribe": "Unsubscribe",
-        "digest_archive": "Past issues",
-        "digest_why": "You receive {newsletter} because you subscribed to it.",
-        "archive_title": "{newsletter}: past issues",
-        "archive_empty": "No issues have been sent yet.",
-        "archive_back": "All issues",
-        # -- unsubscribe, preferences, manage link (issue 6)
-        "unsub_title": "Unsubscribe",
-        "unsub_intro": "Stop sending {newsletter} to {email}?",
-        "unsub_button": "Unsubscribe",
-        "unsub_all_button": "Unsubscribe from everything",
-        "unsub_preferences_link": "Choose which newsletters to keep instead",
-        "unsub_done": "You have unsubscribed from {newsletter}",
-        "unsub_done_detail": "You will not receive it any more. Clicked by mistake? Undo below.",
-        "unsub_all_done": "You have unsubscribed from everything",
-        "unsub_all_done_detail": "We will not send you any newsletter again. Clicked by mistake? Undo below.",
-        "unsub_undo": "Undo: keep me subscribed",
-        "unsub_undone": "Welcome back: your subscription is restored",
-        "link_invalid_manage": (
-            "The link may have been cut or changed. Ask for a new link to manage your subscriptions."
-        ),
-        "prefs_title": "Your newsletters",
-        "prefs_intro": "Choose what {email} receives.",
-        "prefs_legend": "Newsletters",
-        "prefs_save": "Save my choices",
-        "prefs_saved": "Your choices are saved.",
-        "cadence_daily": "Daily at {time}",
-        "cadence_weekdays": "Weekdays at {time}",
-        "cadence_weekly": "Every {day} at {time}",
-        "cadence_regular": "On a regular schedule",
-        "cadence_occasional": "From time to time",
-        "weekdays": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
-        "manage_title": "Manage my subscriptions",
-        "manage_intro": "Enter your address and we will email you a link to your newsletter choices.",
-        "manage_button": "Email me a link",
-        "manage_sent": (
-            "If this address is subscribed to any of our newsletters, a link to manage them is on its way."
-        ),
-        "email_manage_subject": "Manage your newsletter subscriptions",
-        "email_manage_body": "Here is your link to choose which newsletters you receive, or to leave them.",
-        "email_manage_button": "Manage my subscriptions",
-        "email_manage_ignore": "If you did not ask for this link, ignore this email: nothing changes.",
-    },
-    "uk": {
-        "confirmation_sent": (
-            "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження."
-        ),
-        "invalid_email": "Будь ласка, введіть коректну адресу електронної пошти",
-        "did_you_mean": "Можливо, ви мали на увазі {suggestion}?",
-        "use_suggestion": "Використати {suggestion}",
-        "address_is_right": "Так, ця адреса правильна",
-        "email_placeholder": "Ваша електронна пошта",
-        "required": "Будь ласка, введіть адресу електронної пошти",
-        "newsletters_required": "Будь ласка, оберіть хоча б одну розсилку",
-        "unknown_newsletter": "Такої розсилки не існує. Будь ласка, оновіть сторінку.",
-        "rate_limited": "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
-        "bad_request": "Ми не змогли прочитати запит. Оновіть сторінку і спробуйте ще раз.",
-        "too_large": "Запит завеликий. Скоротіть його і спробуйте ще раз.",
-        "captcha_failed": (
-            "Не вдалося підтвердити, що ви людина. Пройдіть перевірку і спробуйте ще раз."
-        ),
-        "captcha_unavailable": (
-            "Зараз ми не можемо перевірити, що ви людина. Спробуйте ще раз за хвилину."
-        ),
-        "origin_not_allowed": (
-            "Цей сайт не може підписувати читачів на цю розсилку. "
-            "Будь ласка, підпишіться на нашому сайті."
-        ),
-        "not_found": "Такої сторінки не існує.",
-        "server_error": "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
-        "subscribed": "Підписку підтверджено",
-        "subscribed_detail": "Ви отримуватимете {newsletters}. У кожному листі є посилання для відписки.",
-        "confirm_title": "Підтвердіть підписку",
-        "confirm_intro": "Ще один клік: підтвердіть, що {email} хоче отримувати {newsletters}.",
-        "confirm_button": "Підтвердити підписку",
-        "token_invalid_title": "Це посилання недійсне",
-        "token_invalid": (
-            "Можливо, посилання обрізане або змінене. Введіть адресу, і ми надішлемо нове."
-        ),
-        "token_expired_title": "Термін дії посилання минув",
-        "token_expired": "Посилання дійсні {days} днів. Попросіть нове нижче.",
-        "token_stale_title": "Це посилання вже використане",
-        "token_stale": (
-            "Ваша підписка змінилася після надсилання цього посилання. "
-            "Введіть адресу, щоб отримати нове."
-        ),
-        "send_new_link": "Надіслати нове посилання",
-        "new_link_sent": "Якщо ця адреса може підписатися, новий лист для підтвердження вже в дорозі.",
-        "email_label": "Електронна пошта",
-        "subscribe_button": "Підписатися",
-        "signup_title": "Підпишіться на наші розсилки",
-        "back_to_site": "Повернутися на сайт",
-        "email_confirm_subject": "Підтвердіть підписку на {newsletters}",
-        "email_confirm_greeting": "Вітаємо{name_part},",
-        "email_confirm_body": "Підтвердіть, будь ласка, що хочете отримувати {newsletters} на цю адресу.",
-        "email_confirm_button": "Підтвердити підписку",
-        "email_confirm_ignore": (
-            "Якщо ви не підписувалися, просто проігноруйте цей лист: без підтвердження підписки "
-            "не буде, і ми більше не напишемо."
-        ),
-        "email_confirm_expiry": "Посилання дійсне {days} днів.",
-        "digest_top_story": "Головне",
-        "digest_news_feed": "Стрічка новин",
-        "digest_editors_picks": "Вибір редакції",
-        "digest_read_more": "Читати далі",
-        "digest_view_in_browser": "Відкрити в браузері",
-        "digest_preferences": "Керувати підписками",
-        "digest_unsubscribe": "Відписатися",
-        "digest_archive": "Попередні випуски",
-        "digest_why": "Ви отримуєте {newsletter}, бо підписалися на цю розсилку.",
-        "archive_title": "{newsletter}: попередні випуски",
-        "archive_empty": "Ще не надіслано жодного випуску.",
-        "archive_back": "Усі випуски",
-        # -- unsubscribe, preferences, manage link (issue 6)
-        "unsub_title": "Відписатися",
-        "unsub_intro": "Більше не надсилати {newsletter} на {email}?",
-        "unsub_button": "Відписатися",
-        "unsub_all_button": "Відписатися від усього",
-        "unsub_preferences_link": "Натомість обрати, які розсилки залишити",
-        "unsub_done": "Ви відписалися від {newsletter}",
-        "unsub_done_detail": "Ви більше її не отримуватимете. Натиснули помилково? Скасуйте нижче.",
-        "unsub_all_done": "Ви відписалися від усіх розсилок",
-        "unsub_all_done_detail": "Ми більше не надсилатимемо вам розсилок. Натиснули помилково? Скасуйте нижче.",
-        "unsub_undo": "Скасувати: залишити підписку",
-        "unsub_undone": "З поверненням: вашу підписку відновлено",
-        "link_invalid_manage": (
-            "Можливо, посилання обрізане або змінене. Попросіть нове посилання для керування підписками."
-        ),
-        "prefs_title": "Ваші розсилки",
-        "prefs_intro": "Оберіть, що отримуватиме {email}.",
-        "prefs_legend": "Розсилки",
-        "prefs_save": "Зберегти вибір",
-        "prefs_saved": "Ваш вибір збережено.",
-        "cadence_daily": "Щодня о {time}",
-        "cadence_weekdays": "Щобудня о {time}",
-        "cadence_weekly": "Щотижня: {day} о {time}",
-        "cadence_regular": "За регулярним розкладом",
-        "cadence_occasional": "Час від часу",
-        "weekdays": "понеділок,вівторок,середа,четвер,пʼятниця,субота,неділя",
-        "manage_title": "Керування підписками",
-        "manage_intro": "Введіть адресу, і ми надішлемо посилання для вибору розсилок.",
-        "manage_button": "Надіслати посилання",
-        "manage_sent": (
-            "Якщо ця адреса підписана на наші розсилки, посилання для керування ними вже в дорозі."
-        ),
-        "email_manage_subject": "Керування підписками на розсилки",
-        "email_manage_body": "Ось ваше посилання, щоб обрати, які розсилки отримувати, або відписатися.",
-        "email_manage_button": "Керувати підписками",
-        "email_manage_ignore": "Якщо ви не просили це посилання, проігноруйте лист: нічого не зміниться.",
-    },
-}
-
-
-PLURALS: dict[str, dict[str, dict[str, str]]] = {
-    "en": {
-        "confirmation_sent": {
-            "=1": MESSAGES["en"]["confirmation_sent"],
-            "one": MESSAGES["en"]["confirmation_sent"],
-            "other": (
-                "Thank you for signing up for these {count} newsletters. "
-                "We've sent you a confirmation email."
-            ),
-        },
-    },
-    "uk": {
-        "confirmation_sent": {
-            "=1": MESSAGES["uk"]["confirmation_sent"],
-            "one": "Дякуємо за підписку на {count} розсилку. Ми надіслали вам лист для підтвердження.",
-            "few": "Дякуємо за підписку на {count} розсилки. Ми надіслали вам лист для підтвердження.",
-            "many": "Дякуємо за підписку на {count} розсилок. Ми надіслали вам лист для підтвердження.",
-            "other": "Дякуємо за підписку на {count} розсилки. Ми надіслали вам лист для підтвердження.",
-        },
-    },
-}
+# English is the source language; every other locale is a catalogue in translations/.
+LOCALES = (
+    DEFAULT_LOCALE,
+    *sorted(p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")),
+)
 
 
 def normalize_locale(value: object) -> str | None:
-    """Return `en` or `uk` for a value like `uk-UA` or `EN`, or None if unsupported."""
+    """Return a supported locale for a value like `uk-UA` or `EN`, or None if unsupported."""
     if not isinstance(value, str):
         return None
     primary = value.strip().replace("_", "-").split("-")[0].lower()
@@ -279,22 +54,60 @@ def pick_locale(requested: object, accept_languages: Iterable[str] = ()) -> str:
     return DEFAULT_LOCALE
 
 
-def t(key: str, locale: str | None = None, **values: object) -> str:
-    """Translate `key` into `locale` (English as fallback) and fill in `values`."""
-    catalog = MESSAGES.get(locale or DEFAULT_LOCALE, MESSAGES[DEFAULT_LOCALE])
-    text = catalog.get(key) or MESSAGES[DEFAULT_LOCALE][key]
-    return text.format(**values) if values else text
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the request's `locale` value or `Accept-Language`;
+    outside a request (workers) English unless the caller forces the reader's locale."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    return pick_locale(request.values.get("locale"), [lang for lang, _ in request.accept_languages])
 
 
-@cache
-def plural_category(count: int, locale: str) -> str:
-    """The CLDR plural category of `count` in `locale` ("one", "few", "many", "other"...)."""
-    return Locale.parse(locale if locale in LOCALES else DEFAULT_LOCALE).plural_form(count)
+def confirmation_sent(count: int) -> str:
+    """The answer to a signup for `count` newsletters, in the current locale."""
+    if count == 1:
+        return gettext(
+            "Thank you for signing up for this newsletter. We've sent you a confirmation email."
+        )
+    return ngettext(
+        "Thank you for signing up for %(num)d newsletter. We've sent you a confirmation email.",
+        "Thank you for signing up for these %(num)d newsletters. "
+        "We've sent you a confirmation email.",
+        count,
+    )
 
 
-def tn(key: str, count: int, locale: str | None = None, **values: object) -> str:
-    """Translate a message about `count` things into the right plural form of `locale`."""
-    locale = locale if locale in PLURALS else DEFAULT_LOCALE
-    forms = PLURALS[locale].get(key) or PLURALS[DEFAULT_LOCALE][key]
-    text = forms.get(f"={count}") or forms.get(plural_category(count, locale)) or forms["other"]
-    return text.format(count=count, **values)
+def compile_catalogues(directory: Path) -> list[Path]:
+    """Compile each `messages.po` under `directory` whose `.mo` is missing or older; return
+    the files written. Each is written to a temporary file and renamed into place, so several
+    processes starting at once never read a half-written catalogue."""
+    written = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        try:
+            with po.open("rb") as source:
+                catalog = read_po(source, locale=po.parent.parent.name, abort_invalid=True)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog)
+            handle, temporary = tempfile.mkstemp(dir=mo.parent, suffix=".tmp")
+            with os.fdopen(handle, "wb") as out:
+                out.write(compiled.getvalue())
+            os.chmod(temporary, 0o644)  # mkstemp makes it private; the catalogue is not
+            os.replace(temporary, mo)
+        except (OSError, PoFileError, ValueError) as exc:
+            raise ConfigError(
+                f"Cannot compile the translations {po}: {exc}. Fix the file, or compile it "
+                f"with `pybabel compile -d {directory}` (make does it) where it is writable."
+            ) from exc
+        written.append(mo)
+    return written
+
+
+def init_app(app: Flask) -> None:
+    """Compile stale catalogues and let Flask-Babel translate pages in the reader's locale."""
+    directory = Path(app.config.get("BABEL_TRANSLATION_DIRECTORIES") or TRANSLATIONS)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    compile_catalogues(directory)
+    Babel(app, locale_selector=select_locale)

@@ -16,6 +16,12 @@ NEWSLETTERS = [
         "description": "The day's most important news from Ukraine, every morning.",
         "schedule_cron": "0 7 * * *",
         "timezone": "Europe/Kyiv",
+        "translations": {
+            "uk": {
+                "name": "Щоденні новини з України",
+                "description": "Найважливіше за день, щоранку у вашій поштовій скриньці.",
+            }
+        },
     },
     {
         "slug": "explaining-ukraine",
@@ -24,6 +30,12 @@ NEWSLETTERS = [
         "schedule_cron": "0 9 * * 5",
         "timezone": "Europe/Kyiv",
         "filters": {"authors": ["Kate Tsurkan"]},
+        "translations": {
+            "uk": {
+                "name": "Пояснюємо Україну з Кейт Цуркан",
+                "description": "Щотижневий лист, що пояснює події тижня в контексті.",
+            }
+        },
     },
 ]
 
@@ -53,12 +65,16 @@ ARTICLES = [
 
 
 def seed_demo() -> int:
-    """Insert whatever demo rows are missing; return how many were created."""
+    """Insert whatever demo rows are missing; return how many were created. A demo newsletter
+    seeded before it had translations gets them."""
     created = 0
     for data in NEWSLETTERS:
-        if db.session.scalar(select(Newsletter).where(Newsletter.slug == data["slug"])) is None:
+        existing = db.session.scalar(select(Newsletter).where(Newsletter.slug == data["slug"]))
+        if existing is None:
             db.session.add(Newsletter(**data))
             created += 1
+        elif not existing.translations:
+            existing.translations = data["translations"]
     now = utcnow()
     for hours, (title, section, authors, pick) in enumerate(ARTICLES, start=1):
         slug = "-".join(title.lower().replace("'", "").replace(":", "").split())[:80]

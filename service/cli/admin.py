@@ -32,7 +32,25 @@ _OPTION_FOR_FIELD = {
     "allowed_origins": "--allowed-origin",
     "rate_limit_per_second": "--rate-limit",
     "schedule": "--schedule",
+    "translations": "--translation",
 }
+
+
+def _translations(
+    given: tuple[str, ...], current: dict[str, dict[str, str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """`uk:name=Щоденні новини` options merged into `current` (an empty text removes one)."""
+    merged = {locale: dict(texts) for locale, texts in (current or {}).items()}
+    for item in given:
+        target, equals, text = item.partition("=")
+        locale, colon, field = target.partition(":")
+        if not (equals and colon and locale and field):
+            raise click.BadParameter(
+                f"{item!r}: write LOCALE:FIELD=TEXT, e.g. 'uk:name=Щоденні новини'.",
+                param_hint="--translation",
+            )
+        merged.setdefault(locale.strip(), {})[field.strip()] = text
+    return merged
 
 
 def _bad_field(exc: NewsletterInvalid, slug: str) -> click.BadParameter:
@@ -41,7 +59,8 @@ def _bad_field(exc: NewsletterInvalid, slug: str) -> click.BadParameter:
         suggestion = slug_for(slug)
         hint = f" (try {suggestion!r})" if suggestion and suggestion != slug else ""
         return click.BadParameter(f"{slug!r}: {exc.message}{hint}", param_hint="'SLUG'")
-    option = _OPTION_FOR_FIELD.get(exc.field, "--" + exc.field.replace("_", "-"))
+    field = "translations" if exc.field.startswith("translations") else exc.field
+    option = _OPTION_FOR_FIELD.get(field, "--" + field.replace("_", "-"))
     return click.BadParameter(exc.message, param_hint=option)
 
 
@@ -63,6 +82,14 @@ def _field_options(function):
             default=None,
             help="Messages per second for this newsletter's sends (wins over SEND_RATE_LIMIT).",
         ),
+        click.option(
+            "--translation",
+            "translations",
+            multiple=True,
+            metavar="LOCALE:FIELD=TEXT",
+            help="The name or description in another language, e.g. "
+            "'uk:name=Щоденні новини' or 'uk:description=...'; repeat for several.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -83,6 +110,7 @@ def newsletters_create(
     description: str | None,
     allowed_origins: tuple[str, ...],
     rate_limit: float | None,
+    translations: tuple[str, ...],
 ) -> None:
     """Create the newsletter SLUG (lowercase letters, digits and hyphens, e.g. weekly-news)."""
     fields = {
@@ -92,6 +120,7 @@ def newsletters_create(
         "description": description or "",
         "allowed_origins": list(allowed_origins),
         "rate_limit_per_second": rate_limit,
+        "translations": _translations(translations),
     }
     try:
         newsletter = create_newsletter(slug, fields)
@@ -117,6 +146,7 @@ def newsletters_update(
     description: str | None,
     allowed_origins: tuple[str, ...],
     rate_limit: float | None,
+    translations: tuple[str, ...],
     no_rate_limit: bool,
 ) -> None:
     """Change the newsletter SLUG: only the options given change."""
@@ -128,6 +158,9 @@ def newsletters_update(
         "description": description,
         "allowed_origins": list(allowed_origins) or None,
         "rate_limit_per_second": rate_limit,
+        "translations": _translations(translations, newsletter.translations)
+        if translations
+        else None,
     }
     fields = {key: value for key, value in given.items() if value is not None}
     if no_rate_limit:

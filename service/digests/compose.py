@@ -274,12 +274,12 @@ def render_digest(
     """Render the digest email; the URLs are inserted verbatim (placeholders survive)."""
     config = current_app.config
     top = content.top_story
-    preheader = _shorten(top.summary_text or top.title, 140) if top else newsletter.name
+    preheader = _shorten(top.summary_text or top.title, 140) if top else newsletter.name_in(locale)
     return render_email(
         "digest",
         {
             "locale": locale,
-            "newsletter_name": newsletter.name,
+            "newsletter_name": newsletter.name_in(locale),
             "subject": content.subject,
             "preheader": preheader,
             "top_story": top,

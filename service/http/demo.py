@@ -13,9 +13,8 @@ from sqlalchemy import select
 
 from service.config import ROOT
 from service.extensions import db
-from service.http.errors import request_locale
+from service.http.errors import page, request_locale
 from service.http.public import hosted_form_context
-from service.i18n import t
 from service.models import Newsletter
 
 bp = Blueprint("demo", __name__)
@@ -34,13 +33,12 @@ def _outbox_dir() -> Path:
 def article():
     """A sample article page carrying signup boxes, as the news site would."""
     newsletters = db.session.scalars(select(Newsletter).order_by(Newsletter.id)).all()
-    return render_template(
+    return page(
         "pages/demo_article.html",
         newsletters=newsletters,
         locale=request_locale(),
-        t=t,
         **hosted_form_context(),
-    )
+    )[0]
 
 
 def _read_message(path: Path, headers_only: bool = False) -> email.message.EmailMessage:
@@ -98,7 +96,6 @@ def outbox():
         has_next=page * OUTBOX_PAGE < found,
         directory=directory,
         locale="en",
-        t=t,
     )
 
 
@@ -123,7 +120,6 @@ def outbox_message(name: str):
         text=text_part.get_content() if text_part else None,
         has_html=html_part is not None,
         locale="en",
-        t=t,
     )
 
 

@@ -71,14 +71,20 @@ def _script(name: str) -> Response:
 
 @bp.get("/embed/newsletters.json")
 def newsletter_names() -> Response:
-    """What every box fetches once: the public newsletters' names (for its checkboxes) and
+    """What every box fetches once: the public newsletters' names and descriptions in the
+    box's `?locale=` (English where untranslated), for its checkboxes, and
     the signup settings it must honour, under `_config`: `min_seconds` (the box waits that
     long after it was drawn before it posts) and `captcha` (provider, site key, script; or
     null). Never a secret; cacheable for five minutes like the names."""
+    locale = request_locale(request.args.get("locale"))
     rows = db.session.scalars(select(Newsletter).where(Newsletter.is_public))
-    names = {n.slug: {"name": n.name, "description": n.description} for n in rows}
+    names = {
+        n.slug: {"name": n.name_in(locale), "description": n.description_in(locale)} for n in rows
+    }
     config = {"min_seconds": min_seconds(), "captcha": captcha.widget_config()}
-    return _public(jsonify({**names, "_config": config}), 300)
+    response = _public(jsonify({**names, "_config": config}), 300)
+    response.vary.add("Accept-Language")  # without ?locale= the names follow the browser
+    return response
 
 
 @bp.get("/forms/<slug>")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import force_locale, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
-from service.i18n import pick_locale, t
+from service.i18n import pick_locale
 
 CODES = {
     400: "bad_request",
@@ -18,13 +19,37 @@ CODES = {
     429: "rate_limited",
     500: "server_error",
 }
-MESSAGE_KEYS = {
-    400: "bad_request",
-    413: "too_large",
-    404: "not_found",
-    429: "rate_limited",
-    500: "server_error",
+# What a reader is told for each error code (in English here, translated in translations/).
+MESSAGES = {
+    "bad_request": lazy_gettext(
+        "We could not read this request. Please reload the page and try again."
+    ),
+    "too_large": lazy_gettext("This request is too large. Please shorten it and try again."),
+    "not_found": lazy_gettext("This page does not exist."),
+    "rate_limited": lazy_gettext("Too many attempts. Please wait a few minutes and try again."),
+    "server_error": lazy_gettext("Something went wrong on our side. Please try again in a minute."),
+    "invalid_email": lazy_gettext("Please, enter correct email address"),
+    "required": lazy_gettext("Please enter your email address"),
+    "newsletters_required": lazy_gettext("Please choose at least one newsletter"),
+    "unknown_newsletter": lazy_gettext(
+        "This newsletter does not exist (any more). Please reload the page."
+    ),
+    "captcha_failed": lazy_gettext(
+        "We could not confirm that you are a person. Please complete the check and try again."
+    ),
+    "captcha_unavailable": lazy_gettext(
+        "We cannot check that you are a person right now. Please try again in a minute."
+    ),
+    "origin_not_allowed": lazy_gettext(
+        "This site may not sign readers up to this newsletter. Please subscribe on our own website."
+    ),
 }
+
+
+def message(code: str, locale: str) -> str:
+    """What the reader is told for the error `code`, in `locale`."""
+    with force_locale(locale):
+        return str(MESSAGES[code])
 
 
 def request_locale(requested: object = None) -> str:
@@ -56,7 +81,8 @@ def api_error(
 def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     """Render a hosted page in the reader's language."""
     locale = context.pop("locale", None) or request_locale(request.values.get("locale"))
-    return render_template(template, locale=locale, t=t, **context), status
+    with force_locale(locale):
+        return render_template(template, locale=locale, **context), status
 
 
 def register(app: Flask) -> None:
@@ -66,15 +92,15 @@ def register(app: Flask) -> None:
     def handle_http_error(error: HTTPException):
         status = error.code or 500
         locale = request_locale()
-        message = t(MESSAGE_KEYS.get(status, "bad_request"), locale)
-        if status == 401:
-            message = "Missing or wrong API key: send 'Authorization: Bearer <key>'."
-        elif status == 405:
-            message = f"Method {request.method} is not allowed here."
         code = CODES.get(status, "error")
+        text = message(code if code in MESSAGES else "bad_request", locale)
+        if status == 401:
+            text = "Missing or wrong API key: send 'Authorization: Bearer <key>'."
+        elif status == 405:
+            text = f"Method {request.method} is not allowed here."
         if wants_html() and not request.path.startswith("/api/"):
-            return page("pages/message.html", status, title=message, message="", locale=locale)
-        response = api_error(status, code, message)
+            return page("pages/message.html", status, title=text, message="", locale=locale)
+        response = api_error(status, code, text)
         response.status_code = status
         for header in ("Retry-After", "WWW-Authenticate", "Allow"):
             if error.get_response().headers.get(header):

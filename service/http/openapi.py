@@ -105,6 +105,21 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "description": "messages per second for this newsletter's sends; wins over "
                 "SEND_RATE_LIMIT (null: use it)",
             },
+            "translations": {
+                "type": "object",
+                "description": "the name and description in other languages, by locale "
+                "(today: uk), shown to readers of that language (English where missing); "
+                "a PATCH replaces all translations",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "maxLength": 200},
+                        "description": {"type": "string", "maxLength": 10000},
+                    },
+                },
+                "example": {"uk": {"name": "Щоденні новини", "description": "Найважливіше"}},
+            },
         },
     },
     "NewsletterCreate": {

@@ -9,12 +9,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from service.extensions import db, limiter, rate_limited
-from service.http.errors import api_error, page, request_locale, wants_html
+from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, signup_allowed, site_home
-from service.i18n import t, tn
+from service.i18n import confirmation_sent
 from service.models import ConsentRecord, Newsletter
 from service.signup import captcha
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
@@ -104,37 +106,39 @@ def _address_limit() -> str:
 def _accepted_json(locale: str, count: int) -> bytes:
     """The body of every 202 in `locale` for `count` newsletters: the same for every address,
     so built once."""
-    body = {
-        "status": "pending",
-        "code": "confirmation_sent",
-        "message": tn("confirmation_sent", count, locale),
-    }
+    with force_locale(locale):
+        body = {
+            "status": "pending",
+            "code": "confirmation_sent",
+            "message": confirmation_sent(count),
+        }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _accepted(locale: str, slugs: list[str], source_url: object) -> Response | tuple[str, int]:
     count = max(1, len(set(slugs)))
     if wants_html():
-        message = tn("confirmation_sent", count, locale)
+        with force_locale(locale):
+            message = confirmation_sent(count)
         back = _page_of(source_url) or site_home()
         return page("pages/message.html", 202, title=message, message="", locale=locale, back=back)
     return Response(_accepted_json(locale, count), 202, mimetype="application/json")
 
 
 def _rejected(status: int, code: str, field: str | None, locale: str, **extra: Any):
-    message = t(code, locale)
+    text = message(code, locale)
     if code == "newsletters_required":
         code = "required"
     if wants_html():
         return page(
             "pages/message.html",
             status,
-            title=message,
+            title=text,
             message="",
             locale=locale,
             back=_page_of(request.referrer) or site_home(),
         )
-    return api_error(status, code, message, field, **extra)
+    return api_error(status, code, text, field, **extra)
 
 
 def _page_of(url: object) -> str | None:
@@ -156,7 +160,7 @@ def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, sl
         "pages/signup_retry.html",
         422,
         locale=locale,
-        title=t("invalid_email", locale),
+        title=message("invalid_email", locale),
         typed=typed.strip(" \t") if isinstance(typed, str) else "",
         suggestion=exc.suggestion,
         confirmable=exc.reason == "likely_typo",
@@ -277,22 +281,40 @@ def _public_newsletters() -> list[Newsletter]:
 
 
 def _token_error(exc: TokenInvalid, token: str):
+    with force_locale(request_locale(request.values.get("locale"))):
+        return _token_error_page(exc, token)
+
+
+def _token_error_page(exc: TokenInvalid, token: str):
     if isinstance(exc, TokenExpired):
         days = max(1, current_app.config["CONFIRM_TOKEN_MAX_AGE"] // 86400)
         return page(
             "pages/token_error.html",
             410,
-            title_key="token_expired_title",
-            message=t("token_expired", request_locale(), days=days),
+            title=_("This link has expired"),
+            message=_(
+                "Confirmation links are valid for %(days)s days. Ask for a new one below.",
+                days=days,
+            ),
             resend_url=f"/confirm/{token}/resend",
             newsletters=_public_newsletters(),
         )
-    key = "token_stale" if isinstance(exc, TokenStale) else "token_invalid"
+    if isinstance(exc, TokenStale):
+        title = _("This link has already been used")
+        text = _(
+            "Your subscription has changed since this link was sent. "
+            "Enter your address to get a new one."
+        )
+    else:
+        title = _("This link is not valid")
+        text = _(
+            "The link may have been cut or changed. Enter your address and we will send a new one."
+        )
     return page(
         "pages/token_error.html",
         400,
-        title_key=f"{key}_title",
-        message=t(key, request_locale()),
+        title=title,
+        message=text,
         resend_url=None,
         newsletters=_public_newsletters(),
     )
@@ -305,12 +327,15 @@ def confirm_page(token: str):
         subscriber, _ = load_confirmation(token)
     except TokenInvalid as exc:
         return _token_error(exc, token)
+    locale = request_locale(subscriber.locale)
     names = ", ".join(
-        s.newsletter.name for s in subscriber.subscriptions if s.status in ("pending", "confirmed")
+        s.newsletter.name_in(locale)
+        for s in subscriber.subscriptions
+        if s.status in ("pending", "confirmed")
     )
     return page(
         "pages/confirm.html",
-        locale=request_locale(subscriber.locale),
+        locale=locale,
         email=subscriber.email,
         newsletters=names,
         token=token,
@@ -326,12 +351,18 @@ def confirm_submit(token: str):
         db.session.rollback()
         return _token_error(exc, token)
     locale = request_locale(result.subscriber.locale)
-    names = ", ".join(n.name for n in result.newsletters)
+    names = ", ".join(n.name_in(locale) for n in result.newsletters)
+    with force_locale(locale):
+        title = _("Successfully subscribed")
+        text = _(
+            "You will receive %(newsletters)s. Every email has a link to unsubscribe.",
+            newsletters=names,
+        )
     return page(
         "pages/message.html",
         locale=locale,
-        title=t("subscribed", locale),
-        message=t("subscribed_detail", locale, newsletters=names),
+        title=title,
+        message=text,
         back=_page_of(_signup_page(result.subscriber.id)) or site_home(),
     )
 
@@ -363,10 +394,10 @@ def confirm_resend(token: str):
         return _token_error(exc, token)
     if isinstance(subscriber_id, int):
         resend_confirmation(subscriber_id)
-    locale = request_locale()
-    return page(
-        "pages/message.html", 202, locale=locale, title=t("new_link_sent", locale), message=""
-    )
+    locale = request_locale(request.values.get("locale"))
+    with force_locale(locale):
+        title = _("If this address can subscribe, a new confirmation email is on its way.")
+    return page("pages/message.html", 202, locale=locale, title=title, message="")
 
 
 @bp.get("/subscribe")

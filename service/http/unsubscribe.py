@@ -6,12 +6,17 @@ forms are protected by the signed token in the URL plus a value derived from it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from flask import Blueprint, Response, current_app, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from service.extensions import db, limiter, rate_limited
-from service.http.errors import page, request_locale
+from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
-from service.i18n import t
 from service.leaving.changes import (
     public_newsletters,
     resubscribe,
@@ -48,21 +53,39 @@ def no_cookies(response: Response) -> Response:
 def _bad_token(exc: TokenInvalid | None = None) -> tuple[str, int]:
     db.session.rollback()
     locale = request_locale()
-    if isinstance(exc, ReaderGone):
-        # Erased readers are not mailed any more: a late one-click still gets its 200.
-        return page("pages/message.html", locale=locale, title=t("unsub_all_done", locale))
-    return page(
-        "pages/message.html",
-        400,
-        locale=locale,
-        title=t("token_invalid_title", locale),
-        message=t("link_invalid_manage", locale),
-        back="/manage",
-    )
+    with force_locale(locale):
+        if isinstance(exc, ReaderGone):
+            # Erased readers are not mailed any more: a late one-click still gets its 200.
+            title = _("You have unsubscribed from everything")
+            return page("pages/message.html", locale=locale, title=title)
+        title = _("This link is not valid")
+        text = _(
+            "The link may have been cut or changed. "
+            "Ask for a new link to manage your subscriptions."
+        )
+    return page("pages/message.html", 400, locale=locale, title=title, message=text, back="/manage")
 
 
 def _locale(subscriber: Subscriber) -> str:
     return request_locale(request.values.get("locale") or subscriber.locale)
+
+
+def _token_page(load: Callable[[str], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page of a signed link: load what the token names first (`load`), then run the view
+    with it; a token that does not load gets the invalid-link page instead."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def run(token: str) -> Any:
+            try:
+                loaded = load(token)
+            except TokenInvalid as exc:
+                return _bad_token(exc)
+            return view(loaded, token)
+
+        return run
+
+    return decorate
 
 
 def _unsubscribe_page(target: UnsubscribeTarget, token: str, *, done: str | None = None):
@@ -81,22 +104,16 @@ def _unsubscribe_page(target: UnsubscribeTarget, token: str, *, done: str | None
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "HEAD"])
-def unsubscribe_page(token: str):
+@_token_page(load_unsubscribe)
+def unsubscribe_page(target: UnsubscribeTarget, token: str):
     """The unsubscribe page: one button, everything, preferences. Changes nothing."""
-    try:
-        target = load_unsubscribe(token)
-    except TokenInvalid as exc:
-        return _bad_token(exc)
     return _unsubscribe_page(target, token)
 
 
 @bp.post("/unsubscribe/<token>")
-def unsubscribe_submit(token: str):
+@_token_page(load_unsubscribe)
+def unsubscribe_submit(target: UnsubscribeTarget, token: str):
     """Unsubscribe at once: RFC 8058 one-click from a mail client, or the page's buttons."""
-    try:
-        target = load_unsubscribe(token)
-    except TokenInvalid as exc:
-        return _bad_token(exc)
     form = request.form
     subscriber_id, newsletter_id = target.subscriber.id, target.newsletter.id
     if form.get("scope") == "all":
@@ -110,12 +127,9 @@ def unsubscribe_submit(token: str):
 
 
 @bp.post("/unsubscribe/<token>/undo")
-def unsubscribe_undo(token: str):
+@_token_page(load_unsubscribe)
+def unsubscribe_undo(target: UnsubscribeTarget, token: str):
     """Undo a mistaken unsubscribe (signed: the token plus its form value)."""
-    try:
-        target = load_unsubscribe(token)
-    except TokenInvalid as exc:
-        return _bad_token(exc)
     if not check_form_secret(token, "undo", request.form.get("secret")):
         return _bad_token()
     scope_all = request.form.get("scope") == "all"
@@ -147,22 +161,16 @@ def _preferences_page(subscriber: Subscriber, token: str, status: int = 200, sav
 
 
 @bp.route("/preferences/<token>", methods=["GET", "HEAD"])
-def preferences_page(token: str):
+@_token_page(load_preferences)
+def preferences_page(subscriber: Subscriber, token: str):
     """Every public newsletter with its description and cadence, and toggles to keep or leave."""
-    try:
-        subscriber = load_preferences(token)
-    except TokenInvalid as exc:
-        return _bad_token(exc)
     return _preferences_page(subscriber, token)
 
 
 @bp.post("/preferences/<token>")
-def preferences_save(token: str):
+@_token_page(load_preferences)
+def preferences_save(subscriber: Subscriber, token: str):
     """Keep exactly the ticked newsletters."""
-    try:
-        subscriber = load_preferences(token)
-    except TokenInvalid as exc:
-        return _bad_token(exc)
     if not check_form_secret(token, "preferences", request.form.get("secret")):
         return _bad_token()
     slugs = set(request.form.getlist("newsletters"))
@@ -209,7 +217,7 @@ def manage_submit():
             422,
             locale=locale,
             sent=False,
-            error=t("invalid_email", locale),
+            error=message("invalid_email", locale),
             email=email,
         )
     request_manage_link(address, locale)

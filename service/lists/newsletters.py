@@ -13,10 +13,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+from flask_babel import force_locale, lazy_gettext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from service.extensions import db
-from service.i18n import t
+from service.i18n import DEFAULT_LOCALE, LOCALES
 from service.lists import newsletter_index
 from service.models import Newsletter
 from service.signup.addresses import InvalidEmail, parse_address
@@ -32,6 +34,7 @@ FIELDS = {
     "min_new_articles": "min_new_articles",
     "allowed_origins": "allowed_origins",
     "rate_limit_per_second": "rate_limit_per_second",
+    "translations": "translations",
 }
 MAX_ORIGINS = 50
 # Cron schedules are the classic five fields (minute hour day month weekday). croniter also
@@ -39,6 +42,8 @@ MAX_ORIGINS = 50
 CRON_FIELDS = 5
 CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
 MAX_RATE = 100_000
+# A translation has the same limits as the English text it translates.
+TRANSLATED = {"name": 200, "description": 10000}
 
 
 def normalize_origin(value: object) -> str:
@@ -84,6 +89,7 @@ def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
         "min_new_articles": newsletter.min_new_articles,
         "allowed_origins": list(newsletter.allowed_origins or []),
         "rate_limit_per_second": newsletter.rate_limit_per_second,
+        "translations": newsletter.translations or {},
         "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
         "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
     }
@@ -240,6 +246,50 @@ def _rate_limit(value: Any) -> float | None:
     return float(value)
 
 
+def _translations(value: Any) -> dict[str, dict[str, str]]:
+    """{"uk": {"name": ..., "description": ...}}: other languages' texts, replacing all before."""
+    if value is None:
+        return {}
+    others = [locale for locale in LOCALES if locale != DEFAULT_LOCALE]
+    if not isinstance(value, dict):
+        raise NewsletterInvalid(
+            "translations",
+            "invalid",
+            'translations must be an object like {"uk": {"name": "...", "description": "..."}}.',
+        )
+    cleaned: dict[str, dict[str, str]] = {}
+    for locale, texts in value.items():
+        field = f"translations.{locale}"
+        if locale not in others:
+            raise NewsletterInvalid(
+                field,
+                "unknown_locale",
+                f"Unknown locale {locale!r}: translations can be in {', '.join(others)} "
+                "(English is the name and description themselves).",
+            )
+        if not isinstance(texts, dict) or not set(texts) <= set(TRANSLATED):
+            raise NewsletterInvalid(
+                field, "invalid", f"{field} must be an object with name and/or description."
+            )
+        entry = {}
+        for key, text in texts.items():
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                raise NewsletterInvalid(
+                    f"{field}.{key}", "invalid", f"{field}.{key} must be a string."
+                )
+            if len(text) > TRANSLATED[key]:
+                raise NewsletterInvalid(
+                    f"{field}.{key}", "too_long", f"{field}.{key} is longer than {TRANSLATED[key]}."
+                )
+            if text.strip():
+                entry[key] = text.strip()
+        if entry:
+            cleaned[locale] = entry
+    return cleaned
+
+
 _CLEANERS = {
     "name": _text("name", 200, required=True),
     "description": _text("description", 10000, required=False),
@@ -249,26 +299,41 @@ _CLEANERS = {
     "min_new_articles": _min_new_articles,
     "allowed_origins": _allowed_origins,
     "rate_limit_per_second": _rate_limit,
+    "translations": _translations,
 }
 
 
 _DAYS = {"0": 6, "7": 6, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5}
+_WEEKDAYS = [
+    lazy_gettext("Monday"),
+    lazy_gettext("Tuesday"),
+    lazy_gettext("Wednesday"),
+    lazy_gettext("Thursday"),
+    lazy_gettext("Friday"),
+    lazy_gettext("Saturday"),
+    lazy_gettext("Sunday"),
+]
 
 
 def cadence(newsletter: Newsletter, locale: str) -> str:
     """A short human description of a newsletter's cron schedule ("Daily at 07:00")."""
-    fields = (newsletter.schedule_cron or "").split()
+    with force_locale(locale):
+        return _cadence(newsletter.schedule_cron)
+
+
+def _cadence(cron: str | None) -> str:
+    fields = (cron or "").split()
     if len(fields) != 5:
-        return t("cadence_occasional", locale)
+        return _("From time to time")
     minute, hour, day, month, weekday = fields
     if not (minute.isdigit() and hour.isdigit()) or day != "*" or month != "*":
-        return t("cadence_regular", locale)
+        return _("On a regular schedule")
     at = f"{int(hour):02d}:{int(minute):02d}"
     if weekday == "*":
-        return t("cadence_daily", locale, time=at)
+        return _("Daily at %(time)s", time=at)
     if weekday in {"1-5", "mon-fri", "MON-FRI"}:
-        return t("cadence_weekdays", locale, time=at)
+        return _("Weekdays at %(time)s", time=at)
     if weekday in _DAYS:
-        day_name = t("weekdays", locale).split(",")[_DAYS[weekday]]
-        return t("cadence_weekly", locale, day=day_name, time=at)
-    return t("cadence_regular", locale)
+        day_name = str(_WEEKDAYS[_DAYS[weekday]])
+        return _("Every %(day)s at %(time)s", day=day_name, time=at)
+    return _("On a regular schedule")

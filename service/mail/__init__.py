@@ -25,10 +25,11 @@ from typing import Any
 
 import css_inline
 from flask import current_app
+from flask_babel import force_locale, get_translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.config import ROOT
-from service.i18n import t
+from service.i18n import DEFAULT_LOCALE
 from service.mail.headers import Header, header
 from service.mail.transports import Transport, transport_from_url
 from service.models.base import utcnow
@@ -51,24 +52,33 @@ class RenderedEmail:
 
 @cache
 def template_env() -> Environment:
-    """The Jinja environment for emails: HTML autoescaped, undefined names are errors."""
+    """The Jinja environment for emails: HTML autoescaped, undefined names are errors, and
+    `_()`/`ngettext()` translate into the locale being rendered (Flask-Babel's catalogues)."""
     env = Environment(
         loader=FileSystemLoader(EMAIL_TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.globals["t"] = t
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda text: get_translations().ugettext(text),
+        lambda singular, plural, n: get_translations().ungettext(singular, plural, n),
+        newstyle=True,
+        pgettext=lambda context, text: get_translations().upgettext(context, text),
+    )
     return env
 
 
 def render_email(name: str, context: dict[str, Any]) -> RenderedEmail:
-    """Render `templates/email/<name>/` with `context`; the HTML comes back with CSS inlined."""
+    """Render `templates/email/<name>/` with `context` in its `locale` (English if none);
+    the HTML comes back with CSS inlined."""
     env = template_env()
-    subject = env.get_template(f"{name}/subject.txt").render(context)
-    text = env.get_template(f"{name}/body.txt").render(context)
-    html = env.get_template(f"{name}/body.html").render(context)
+    with force_locale(context.get("locale") or DEFAULT_LOCALE):
+        subject = env.get_template(f"{name}/subject.txt").render(context)
+        text = env.get_template(f"{name}/body.txt").render(context)
+        html = env.get_template(f"{name}/body.html").render(context)
     return RenderedEmail(
         subject=" ".join(subject.split()),
         text=text.strip() + "\n",

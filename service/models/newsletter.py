@@ -30,8 +30,21 @@ class Newsletter(Base):
     rate_limit_per_second: Mapped[float | None]
     # Origins (besides the global ALLOWED_ORIGINS) whose pages may sign readers up to this one.
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # The name and description in other languages: {"uk": {"name": ..., "description": ...}}.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def name_in(self, locale: str | None) -> str:
+        """The name a reader of `locale` sees: its translation, or the English name."""
+        return (self.translations or {}).get(locale or "", {}).get("name") or self.name
+
+    def description_in(self, locale: str | None) -> str:
+        """The description in `locale`, or the English one when it has no translation."""
+        translated = (self.translations or {}).get(locale or "", {}).get("description")
+        return translated or self.description or ""
 
     def __repr__(self) -> str:
         return f"<Newsletter {self.slug}>"

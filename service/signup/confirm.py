@@ -137,7 +137,7 @@ def send_confirmation_email(subscriber_id: int) -> None:
     send_transactional(
         "confirm",
         subscriber,
-        newsletter_names=", ".join(n.name for n in pending),
+        newsletter_names=", ".join(n.name_in(subscriber.locale) for n in pending),
         confirm_url=f"{config['PUBLIC_URL']}/confirm/{confirmation_token(subscriber)}",
         expiry_days=max(1, config["CONFIRM_TOKEN_MAX_AGE"] // 86400),
     )
