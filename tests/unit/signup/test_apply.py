@@ -123,8 +123,9 @@ def test_an_unsubscribed_reader_who_signs_up_again_is_pending_and_mailed(daily, 
     [subscription] = reader.subscriptions
     assert subscription.status == "pending"
     events = db.session.execute(
-        select(SubscriptionEvent.from_status, SubscriptionEvent.to_status, SubscriptionEvent.cause)
-        .order_by(SubscriptionEvent.id)
+        select(
+            SubscriptionEvent.from_status, SubscriptionEvent.to_status, SubscriptionEvent.cause
+        ).order_by(SubscriptionEvent.id)
     ).all()
     assert events[-1] == ("unsubscribed", "pending", "signup")
     assert [m.recipients for m in sent_mail] == [("olena@gmail.com",)] * 2

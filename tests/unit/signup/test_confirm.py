@@ -51,7 +51,9 @@ def test_the_emailed_link_confirms_every_pending_subscription(reader, sent_mail)
     assert [s.status for s in reader.subscriptions] == ["confirmed", "confirmed"]
     assert all(s.confirmed_at is not None for s in reader.subscriptions)
     assert reader.state_version == 1
-    record = db.session.scalars(select(ConsentRecord).where(ConsentRecord.action == "confirm")).one()
+    record = db.session.scalars(
+        select(ConsentRecord).where(ConsentRecord.action == "confirm")
+    ).one()
     assert (record.newsletters, record.ip, record.user_agent) == (
         "daily,explaining",
         "192.0.2.7",
