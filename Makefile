@@ -31,7 +31,7 @@ run: $(STAMP)
 	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/newsletter start
 
 test: $(TEST_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
