@@ -46,7 +46,7 @@ run: $(STAMP) $(MO)
 	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/newsletter start
 
 test: $(TEST_STAMP) $(MO)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

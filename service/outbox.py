@@ -444,6 +444,18 @@ def _defer(job_id: int, error: BaseException) -> None:
         )
 
 
+def forget_signups(task: str, email_key: str) -> None:
+    """Delete the jobs of `task` whose payload names `email_key`, in the session's transaction.
+
+    For erasure: a signup that failed (or is still waiting) keeps the address in its payload.
+    """
+    db.session.execute(
+        _JOBS.delete().where(
+            _JOBS.c.task == task, _JOBS.c.payload["email_key"].as_string() == email_key
+        )
+    )
+
+
 def _release(job_id: int, error: BaseException) -> None:
     """Put a running job back to pending, due now (its worker could not finish it)."""
     with db.engine.begin() as conn:

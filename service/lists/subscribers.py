@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from flask import current_app
 from sqlalchemy import delete, select
 
+from service import outbox
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
 from service.models import (
@@ -31,6 +32,7 @@ from service.models import (
     utcnow,
 )
 from service.signup.addresses import InvalidEmail, parse_address, suggest_correction
+from service.task_names import TaskName
 
 IMPORT_BATCH = 500
 NAME_MAX = 200
@@ -120,6 +122,7 @@ def erase_subscriber(subscriber: Subscriber) -> str:
         )
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id))
     db.session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    outbox.forget_signups(TaskName.APPLY_SIGNUPS, subscriber.email_key)
     db.session.delete(subscriber)
     db.session.execute(
         insert_ignoring_conflicts(Suppression).values(

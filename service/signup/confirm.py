@@ -108,7 +108,7 @@ def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None)
     for subscription in pending:
         subscription.move_to(SubscriptionStatus.CONFIRMED, "confirm")
     subscriber.state_version += 1
-    suppression.remove(subscriber.email_key)
+    suppression.remove(subscriber.email_key, suppression.LIFTED_BY_CONFIRMING)
     db.session.add(
         ConsentRecord(
             subscriber=subscriber,

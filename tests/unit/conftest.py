@@ -2,11 +2,16 @@
 
 No server of any kind (no Redis, no broker, no SMTP): `JOBS_RUN_INLINE` makes the outbox run
 each job's Celery task right after its transaction commits, in this process and thread, so a
-test sees the whole chain (signup, apply, confirmation email) synchronously.
+test sees the whole chain (signup, apply, confirmation email) synchronously. While `unit_app`
+is in use, a network connection from the test's thread fails the test (`NetworkUsed`), so a
+test of this tier that reaches for a server says so at once.
 """
 
 from __future__ import annotations
 
+import socket
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +21,27 @@ from service import create_app
 from service.extensions import db
 from service.mail import transport
 from service.mail.transports import MemoryTransport, SentMessage
+from service.models import Newsletter
 from tests.conftest import TEST_SECRET, migrate
+
+
+class NetworkUsed(AssertionError):
+    """A unit-tier test opened a network connection: it needs a server, so it is not a unit test."""
+
+
+_guarded_threads: set[int] = set()
+
+
+def _refuse_network(event: str, args: tuple) -> None:
+    """Audit hook: no TCP/UDP connection from a thread running a `unit_app` test."""
+    if event != "socket.connect" or threading.get_ident() not in _guarded_threads:
+        return
+    sock, address = args
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        raise NetworkUsed(f"a unit test connected to {address!r}; use a functional test")
+
+
+sys.addaudithook(_refuse_network)  # hooks cannot be removed: it acts only on guarded threads
 
 
 @pytest.fixture
@@ -41,10 +66,27 @@ def unit_app(tmp_path) -> Iterator[Flask]:
         }
     )
     migrate(app)
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
+    _guarded_threads.add(threading.get_ident())
+    try:
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _guarded_threads.discard(threading.get_ident())
+
+
+@pytest.fixture
+def add_newsletter(unit_app):
+    """Make and commit a newsletter: `add_newsletter("daily", name=..., is_public=...)`."""
+
+    def make(slug: str, **fields: object) -> Newsletter:
+        newsletter = Newsletter(slug=slug, **{"name": slug.title(), **fields})
+        db.session.add(newsletter)
+        db.session.commit()
+        return newsletter
+
+    return make
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The outbox: a job is published after its transaction commits, a few per message, once.
 
-The app's broker here is a private redis-server with no worker attached, so the published
-messages stay in the queue to be read back.
+The publishing tests' broker is a private redis-server with no worker attached, so the
+published messages stay in the queue to be read back; the claim, run and sweep tests are on
+the unit tier (`unit_app`: jobs run in this process, no server).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
 from flask import Flask
+from sqlalchemy import select
 
 from service import outbox
 from service.extensions import db
-from service.models import utcnow
+from service.mail.errors import TransientMailError
+from service.models import JobStatus, Newsletter, OutboxJob, Subscriber, Subscription, utcnow
 from tests.conftest import RedisServer, stack_env
 
 TASK = "mail.send_confirmation"
@@ -124,3 +128,102 @@ def test_a_process_that_exits_hands_its_queued_jobs_over_first(private_broker_ap
     assert done.returncode == 0, done.stderr
     first, last = map(int, done.stdout.split()[-2:])
     assert _queued_ids(private_broker_app) == [[first], [last]]
+
+
+# -- claim and run, and the sweep: on the unit tier (jobs run in this process) --------------
+
+
+def _pending_job(task: str = TASK, payload: dict | None = None, **fields) -> int:
+    """A committed pending job that nothing has published (written as a stranded row)."""
+    job = OutboxJob(task=task, payload=payload or {"subscriber_id": 0}, **fields)
+    db.session.add(job)
+    db.session.commit()
+    return job.id
+
+
+def _row(job_id: int) -> OutboxJob:
+    db.session.expire_all()
+    return db.session.get(OutboxJob, job_id)
+
+
+def test_run_job_claims_a_job_once_and_passes_its_payload(unit_app):
+    job_id = _pending_job(payload={"subscriber_id": 7})
+    seen = []
+    assert outbox.run_job(TASK, job_id, seen.append)
+    assert not outbox.run_job(TASK, job_id, seen.append)  # the same message again
+    assert not outbox.run_job("another.task", _pending_job(), seen.append)  # not its task
+    assert seen == [{"subscriber_id": 7}]
+    job = _row(job_id)
+    assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, "")
+    assert job.finished_at is not None
+    assert outbox.run_jobs(TASK, [job_id, job_id], seen.append) == 0
+
+
+def test_a_temporary_mail_error_defers_the_job_with_back_off(unit_app):
+    job_id = _pending_job()
+
+    def refused(payload):
+        raise TransientMailError(421, "try again later")
+
+    before = utcnow()
+    assert outbox.run_job(TASK, job_id, refused)
+    job = _row(job_id)
+    assert (job.status, job.last_error) == (JobStatus.PENDING, "421 try again later")
+    first_wait = (job.available_at - before).total_seconds()
+    assert 30 * 0.8 - 1 <= first_wait <= 30 * 1.2 + 1
+    assert outbox.run_job(TASK, job_id, refused)  # due or not, a message claims it again
+    second_wait = (_row(job_id).available_at - before).total_seconds()
+    assert 60 * 0.8 - 1 <= second_wait <= 60 * 1.2 + 1  # doubled
+
+
+def test_a_job_that_keeps_failing_temporarily_fails_after_max_attempts(unit_app):
+    job_id = _pending_job(attempts=outbox.MAX_ATTEMPTS - 1)
+
+    def refused(payload):
+        raise TransientMailError(421, "busy")
+
+    assert outbox.run_job(TASK, job_id, refused)
+    job = _row(job_id)
+    assert (job.status, job.attempts, job.last_error) == (
+        JobStatus.FAILED,
+        outbox.MAX_ATTEMPTS,
+        "421 busy",
+    )
+
+
+def test_any_other_error_fails_the_job_and_propagates(unit_app):
+    job_id = _pending_job()
+
+    def broken(payload):
+        db.session.add(OutboxJob(task="half.done", payload={}))
+        db.session.flush()
+        raise KeyError("subscriber_id")
+
+    with pytest.raises(KeyError):
+        outbox.run_job(TASK, job_id, broken)
+    job = _row(job_id)
+    assert (job.status, job.last_error) == (JobStatus.FAILED, "KeyError('subscriber_id')")
+    assert db.session.scalars(select(OutboxJob.task)).all() == [TASK]  # its work rolled back
+
+
+def test_the_sweep_publishes_due_and_abandoned_jobs_and_leaves_the_rest(unit_app, sent_mail):
+    now = utcnow()
+    db.session.add(Newsletter(slug="daily", name="Daily"))
+    reader = Subscriber(
+        email="olena@gmail.com", email_ascii="olena@gmail.com", email_key="olena@gmail.com"
+    )
+    reader.subscriptions = [Subscription(newsletter=db.session.scalars(select(Newsletter)).one())]
+    db.session.add(reader)
+    db.session.commit()
+    payload = {"subscriber_id": reader.id}
+    due = _pending_job(TASK, payload, available_at=now - timedelta(seconds=1))
+    not_yet = _pending_job(TASK, payload, available_at=now + timedelta(minutes=1))
+    abandoned = _pending_job(
+        TASK, payload, status=JobStatus.RUNNING, dispatched_at=now - outbox.REPUBLISH_AFTER * 2
+    )
+    running = _pending_job(TASK, payload, status=JobStatus.RUNNING, dispatched_at=now)
+    assert outbox.sweep() == 2
+    statuses = [_row(i).status for i in (due, not_yet, abandoned, running)]
+    assert statuses == [JobStatus.DONE, JobStatus.PENDING, JobStatus.DONE, JobStatus.RUNNING]
+    assert [m.recipients for m in sent_mail] == [("olena@gmail.com",)] * 2  # run inline
+    assert outbox.sweep() == 0
