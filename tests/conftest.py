@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,6 +341,23 @@ def plain_app(database_url: str, redis_server: RedisServer, instance: Path) -> I
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@contextmanager
+def unmigrated_app(backend: str, tmp_path: Path, redis_server: RedisServer) -> Iterator[Flask]:
+    """An app on an empty database of `backend`, no schema yet (for migration tests)."""
+    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrations.db'}")
+    with scratch_postgres() if backend == "postgresql" else sqlite as url:
+        env = stack_env(
+            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+        )
+        app = app_for(env)
+        with app.app_context():
+            try:
+                yield app
+            finally:
+                db.session.remove()
+                db.engine.dispose()
 
 
 @pytest.fixture

@@ -3,15 +3,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from service.extensions import db
-from tests.conftest import ROOT, app_for, scratch_postgres, stack_env
+from tests.conftest import ROOT, unmigrated_app
 
 MIGRATIONS = str(ROOT / "migrations")
 
@@ -26,82 +24,62 @@ def test_revisions_form_one_linear_chain():
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0004_adds_allowed_origins_to_existing_newsletters(backend, tmp_path, redis_server):
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrations.db'}")
-    with scratch_postgres() if backend == "postgresql" else sqlite as url:
-        env = stack_env(
-            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0003")
+        db.session.execute(
+            text(
+                "INSERT INTO newsletters (slug, name, description, timezone, "
+                "min_new_articles, is_public, filters, created_at, updated_at) "
+                "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
         )
-        app = app_for(env)
-        with app.app_context():
-            try:
-                upgrade(directory=MIGRATIONS, revision="0003")
-                db.session.execute(
-                    text(
-                        "INSERT INTO newsletters (slug, name, description, timezone, "
-                        "min_new_articles, is_public, filters, created_at, updated_at) "
-                        "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
-                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    )
-                )
-                db.session.commit()
-                upgrade(directory=MIGRATIONS, revision="0004")
-                columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-                assert "allowed_origins" in columns
-                from service.models import Newsletter
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0004")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+        assert "allowed_origins" in columns
+        from service.models import Newsletter
 
-                # Only this column: the model has columns later revisions add.
-                old = db.select(Newsletter.allowed_origins).where(Newsletter.slug == "old")
-                assert db.session.scalar(old) == []
-                db.session.execute(
-                    db.update(Newsletter)
-                    .where(Newsletter.slug == "old")
-                    .values(allowed_origins=["https://partner.example.com"])
-                )
-                db.session.commit()
-                db.session.remove()
-                downgrade(directory=MIGRATIONS, revision="0003")
-                columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-                assert "allowed_origins" not in columns
-                upgrade(directory=MIGRATIONS, revision="heads")
-            finally:
-                db.session.remove()
-                db.engine.dispose()
+        # Only this column: the model has columns later revisions add.
+        old = db.select(Newsletter.allowed_origins).where(Newsletter.slug == "old")
+        assert db.session.scalar(old) == []
+        db.session.execute(
+            db.update(Newsletter)
+            .where(Newsletter.slug == "old")
+            .values(allowed_origins=["https://partner.example.com"])
+        )
+        db.session.commit()
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0003")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+        assert "allowed_origins" not in columns
+        upgrade(directory=MIGRATIONS, revision="heads")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0007_gives_existing_newsletters_empty_translations(backend, tmp_path, redis_server):
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrations.db'}")
-    with scratch_postgres() if backend == "postgresql" else sqlite as url:
-        env = stack_env(
-            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0006")
+        db.session.execute(
+            text(
+                "INSERT INTO newsletters (slug, name, description, timezone, "
+                "min_new_articles, is_public, filters, created_at, updated_at) "
+                "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
         )
-        app = app_for(env)
-        with app.app_context():
-            try:
-                upgrade(directory=MIGRATIONS, revision="0006")
-                db.session.execute(
-                    text(
-                        "INSERT INTO newsletters (slug, name, description, timezone, "
-                        "min_new_articles, is_public, filters, created_at, updated_at) "
-                        "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
-                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    )
-                )
-                db.session.commit()
-                upgrade(directory=MIGRATIONS, revision="0007")
-                from service.models import Newsletter
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0007")
+        from service.models import Newsletter
 
-                old = db.session.scalar(db.select(Newsletter).where(Newsletter.slug == "old"))
-                assert old.translations == {} and old.name_in("uk") == "Old"
-                old.translations = {"uk": {"name": "Стара"}}
-                db.session.commit()
-                db.session.expire_all()
-                assert old.name_in("uk") == "Стара"
-                db.session.remove()
-                downgrade(directory=MIGRATIONS, revision="0006")
-                columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-                assert "translations" not in columns
-                upgrade(directory=MIGRATIONS, revision="heads")
-            finally:
-                db.session.remove()
-                db.engine.dispose()
+        old = db.session.scalar(db.select(Newsletter).where(Newsletter.slug == "old"))
+        assert old.translations == {} and old.name_in("uk") == "Old"
+        old.translations = {"uk": {"name": "Стара"}}
+        db.session.commit()
+        db.session.expire_all()
+        assert old.name_in("uk") == "Стара"
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0006")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+        assert "translations" not in columns
+        upgrade(directory=MIGRATIONS, revision="heads")

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import nullcontext
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ from service.digests.compose import compose
 from service.extensions import db
 from service.models import Send, SendStatus, utcnow
 from service.sending import scheduling
-from tests.conftest import ROOT, app_for, scratch_postgres, stack_env
+from tests.conftest import ROOT, unmigrated_app
 from tests.functional.test_sending import (
     FINAL,
     fresh_article,
@@ -305,55 +304,45 @@ def test_a_send_shows_409_in_the_public_shape(client, api_key, newsletter):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0005_cancels_duplicate_active_sends_then_refuses_new_ones(backend, tmp_path, redis_server):
-    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrations.db'}")
-    with scratch_postgres() if backend == "postgresql" else sqlite as url:
-        env = stack_env(
-            url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", tmp_path
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0004")
+        db.session.execute(
+            text(
+                "INSERT INTO newsletters (slug, name, description, timezone, "
+                "min_new_articles, is_public, filters, allowed_origins, created_at, "
+                "updated_at) VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', '[]', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
         )
-        app = app_for(env)
-        with app.app_context():
-            try:
-                upgrade(directory=MIGRATIONS, revision="0004")
-                db.session.execute(
-                    text(
-                        "INSERT INTO newsletters (slug, name, description, timezone, "
-                        "min_new_articles, is_public, filters, allowed_origins, created_at, "
-                        "updated_at) VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', '[]', "
-                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                    )
-                )
-                for status in ("sent", "sending", "sending", "paused", "scheduled"):
-                    db.session.execute(
-                        text(
-                            "INSERT INTO sends (newsletter_id, status, subject, body_text, "
-                            "body_html, content, total, sent, failed, skipped, "
-                            "checkpoint_subscriber_id, status_reason, scheduled_at, created_at) "
-                            "SELECT id, :status, '', '', '', '{}', 0, 0, 0, 0, 0, '', "
-                            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM newsletters"
-                        ),
-                        {"status": status},
-                    )
-                db.session.commit()
-                upgrade(directory=MIGRATIONS, revision="0005")
-                rows = db.session.execute(
-                    text("SELECT id, status, status_reason FROM sends ORDER BY id")
-                ).all()
-                kept = rows[1].id
-                reason = f"cancelled on upgrade: send {kept} was already in progress"
-                assert [(r.status, r.status_reason) for r in rows] == [
-                    ("sent", ""),
-                    ("sending", ""),
-                    ("cancelled", reason),
-                    ("cancelled", reason),
-                    ("cancelled", reason),
-                ]
-                newsletter_id = db.session.scalar(text("SELECT id FROM newsletters"))
-                db.session.add(Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED))
-                with pytest.raises(IntegrityError):
-                    db.session.commit()
-                db.session.rollback()
-                downgrade(directory=MIGRATIONS, revision="0004")
-                upgrade(directory=MIGRATIONS, revision="heads")
-            finally:
-                db.session.remove()
-                db.engine.dispose()
+        for status in ("sent", "sending", "sending", "paused", "scheduled"):
+            db.session.execute(
+                text(
+                    "INSERT INTO sends (newsletter_id, status, subject, body_text, "
+                    "body_html, content, total, sent, failed, skipped, "
+                    "checkpoint_subscriber_id, status_reason, scheduled_at, created_at) "
+                    "SELECT id, :status, '', '', '', '{}', 0, 0, 0, 0, 0, '', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM newsletters"
+                ),
+                {"status": status},
+            )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0005")
+        rows = db.session.execute(
+            text("SELECT id, status, status_reason FROM sends ORDER BY id")
+        ).all()
+        kept = rows[1].id
+        reason = f"cancelled on upgrade: send {kept} was already in progress"
+        assert [(r.status, r.status_reason) for r in rows] == [
+            ("sent", ""),
+            ("sending", ""),
+            ("cancelled", reason),
+            ("cancelled", reason),
+            ("cancelled", reason),
+        ]
+        newsletter_id = db.session.scalar(text("SELECT id FROM newsletters"))
+        db.session.add(Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        downgrade(directory=MIGRATIONS, revision="0004")
+        upgrade(directory=MIGRATIONS, revision="heads")
