@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import idna
 from croniter import croniter
 from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
@@ -46,6 +47,9 @@ MAX_RATE = 100_000
 TRANSLATED = {"name": 200, "description": 10000}
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def normalize_origin(value: object) -> str:
     """`scheme://host[:port]` in lower case, or ValueError for anything else (paths, `*`)."""
     if not isinstance(value, str):
@@ -60,7 +64,21 @@ def normalize_origin(value: object) -> str:
         raise ValueError(f"{value!r} is not an origin like https://news.example.org")
     if parts.username or parts.password or parts.fragment:
         raise ValueError(f"{value!r} is not an origin like https://news.example.org")
-    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+    if port == 0:
+        raise ValueError(f"{value!r} names port 0, which no site listens on")
+    # Written as a browser writes its Origin header, or no header would ever match it:
+    # an IPv6 host in brackets, a non-ASCII name in punycode, no default port.
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    elif not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValueError(f"{value!r} has a host name no browser would send") from exc
+    if port == DEFAULT_PORTS[parts.scheme]:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 class NewsletterInvalid(ValueError):

@@ -171,13 +171,27 @@ def test_normalize_origin_refuses_anything_but_an_origin(value):
         normalize_origin(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect, not fixed here (service/lists/newsletters.py is another lane's today): "
-    "an IPv6 host loses its brackets, so no browser's Origin header can ever match it",
+@pytest.mark.parametrize(
+    ("written", "origin"),
+    [
+        ("https://[::1]:8443", "https://[::1]:8443"),
+        ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
+        ("https://news.example.org:443", "https://news.example.org"),
+        ("http://news.example.org:80/", "http://news.example.org"),
+        ("http://news.example.org:443", "http://news.example.org:443"),
+        ("https://Новини.Приклад.укр", "https://xn--b1amarcd.xn--80aikifvh.xn--j1amh"),
+    ],
 )
-def test_an_ipv6_origin_keeps_its_brackets():
-    assert normalize_origin("https://[::1]:8443") == "https://[::1]:8443"
+def test_an_origin_is_written_as_a_browser_sends_it(written, origin):
+    """Brackets kept, default port dropped, punycode: else no Origin header could match."""
+    assert normalize_origin(written) == origin
+    assert normalize_origin(origin) == origin
+
+
+@pytest.mark.parametrize("value", ["https://news.example.org:0", "https://новини..укр"])
+def test_an_origin_no_browser_could_send_is_refused(value):
+    with pytest.raises(ValueError):
+        normalize_origin(value)
 
 
 @settings(max_examples=300, deadline=None)
