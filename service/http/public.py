@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from service.extensions import db, limiter, rate_limited
@@ -292,9 +293,10 @@ def _token_error_page(exc: TokenInvalid, token: str):
             "pages/token_error.html",
             410,
             title=_("This link has expired"),
-            message=_(
-                "Confirmation links are valid for %(days)s days. Ask for a new one below.",
-                days=days,
+            message=ngettext(
+                "Confirmation links are valid for %(num)s day. Ask for a new one below.",
+                "Confirmation links are valid for %(num)s days. Ask for a new one below.",
+                days,
             ),
             resend_url=f"/confirm/{token}/resend",
             newsletters=_public_newsletters(),

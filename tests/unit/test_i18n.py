@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 from lxml import html as lxml_html
@@ -27,9 +29,10 @@ from service.i18n import LOCALES, compile_catalogues, confirmation_sent
 from service.leaving.links import preferences_token, unsubscribe_token
 from service.lists.newsletters import NewsletterInvalid, clean_fields
 from service.mail import transport
-from service.models import Newsletter, Subscriber, Subscription
+from service.models import Newsletter, Subscriber, utcnow
 from service.seed import seed_demo
 from service.signup.confirm import confirmation_token, send_confirmation_email
+from tests.support.readers import add_reader
 
 TRANSLATIONS = ROOT / "translations"
 PYBABEL = Path(sys.executable).with_name("pybabel")
@@ -148,15 +151,7 @@ def daily(sqlite_app):
 
 
 def reader(newsletter: Newsletter, locale: str, status: str = "pending") -> Subscriber:
-    address = f"reader.{uuid.uuid4().hex[:10]}@gmail.com"
-    subscriber = Subscriber(email=address, email_ascii=address, email_key=address, locale=locale)
-    db.session.add(subscriber)
-    db.session.flush()
-    db.session.add(
-        Subscription(subscriber_id=subscriber.id, newsletter_id=newsletter.id, status=status)
-    )
-    db.session.commit()
-    return subscriber
+    return add_reader(newsletter, status=status, locale=locale)
 
 
 def text_of(body: bytes) -> str:
@@ -248,6 +243,36 @@ def test_the_confirmation_email_in_the_readers_locale(sqlite_app, daily):
     send_confirmation_email(english.id)
     sent = email.message_from_bytes(transport().messages[-1].message, policy=email.policy.default)
     assert str(sent["Subject"]) == "Confirm your subscription to Ukraine Daily"
+
+
+@pytest.mark.parametrize(
+    ("days", "locale", "in_email", "on_page"),
+    [
+        (1, "uk", "Посилання дійсне 1 день.", "Посилання дійсні 1 день."),
+        (3, "uk", "Посилання дійсне 3 дні.", "Посилання дійсні 3 дні."),
+        (7, "uk", "Посилання дійсне 7 днів.", "Посилання дійсні 7 днів."),
+        (21, "uk", "Посилання дійсне 21 день.", "Посилання дійсні 21 день."),
+        (1, "en", "This link is valid for 1 day.", "Confirmation links are valid for 1 day."),
+        (7, "en", "This link is valid for 7 days.", "Confirmation links are valid for 7 days."),
+    ],
+)
+def test_the_confirmation_links_lifetime_in_plural_forms(
+    sqlite_app, daily, days, locale, in_email, on_page
+):
+    """Said in the email, and again on the page an expired link opens."""
+    sqlite_app.config["CONFIRM_TOKEN_MAX_AGE"] = days * 86400
+    subscriber = reader(daily, locale)
+    send_confirmation_email(subscriber.id)
+    sent = email.message_from_bytes(transport().messages[-1].message, policy=email.policy.default)
+    assert in_email in sent.get_body(("plain",)).get_content()
+    assert in_email in sent.get_body(("html",)).get_content()
+    token = confirmation_token(subscriber)
+    with time_machine.travel(utcnow() + timedelta(days=days, seconds=60)):
+        page = sqlite_app.test_client().get(
+            f"/confirm/{token}", headers={**HTML, "Accept-Language": locale}
+        )
+    assert page.status_code == 410
+    assert on_page in page.get_data(as_text=True)
 
 
 # -- newsletter translations as ops set them --------------------------------------------------
