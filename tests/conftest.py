@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from service.http.auth import create_api_key
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber
 from service.signup.apply import apply_signups
 from service.task_names import TaskName
+from tests.support.processes import free_port, stop_process, wait_for_port
 from tests.support.smtp_server import SMTPServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,36 +37,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 TEST_SECRET = "test-secret-key-not-for-production"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    """Wait until something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    """Stop a child by its pid: SIGTERM, then SIGKILL."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
 
 
 class RedisServer:
@@ -202,6 +171,13 @@ def stack_env(
         OUTBOX_SWEEP_INTERVAL="2",
     )
     return env
+
+
+def one_redis_env(redis: RedisServer, mail_url: str, instance: Path) -> dict[str, str]:
+    """A stack environment laid out as in production: the broker (db 0) and the rate limits
+    (db 1) on one Redis; SQLite in `instance`."""
+    database_url = f"sqlite:///{instance / 'service.db'}"
+    return stack_env(database_url, f"{redis.url}/0", f"{redis.url}/1", mail_url, instance)
 
 
 def app_for(env: dict[str, str], **overrides: object) -> Flask:

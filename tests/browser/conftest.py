@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import http.server
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import start_worker
 from tests.support.captcha_server import TURNSTILE_PASS, TURNSTILE_SITE_KEY, CaptchaServer
+from tests.support.processes import free_port, stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -42,39 +40,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Wait until `url` answers 200, failing early if `process` died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a child we started, by its pid."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 PENDING_SIGNUPS = (
@@ -217,7 +182,7 @@ def worker(embed_env, tmp_path_factory) -> Iterator[subprocess.Popen]:
     signups that every service process below stores."""
     process = start_worker(embed_env, tmp_path_factory.getbasetemp() / "worker.log")
     yield process
-    stop(process)
+    stop_process(process)
 
 
 @pytest.fixture(scope="session")
@@ -225,7 +190,7 @@ def app_server(embed_env, worker, tmp_path_factory) -> Iterator[AppServer]:
     """The service under gunicorn with rate limits off."""
     server = start_app(embed_env, tmp_path_factory.getbasetemp() / "gunicorn.log")
     yield server
-    stop(server.process)
+    stop_process(server.process)
 
 
 @pytest.fixture
@@ -234,7 +199,7 @@ def limited_server(embed_env, worker, tmp_path) -> Iterator[AppServer]:
     env = {**embed_env, "RATELIMIT_ENABLED": "true", "SIGNUP_RATE_LIMIT_IP": "2/minute"}
     server = start_app(env, tmp_path / "gunicorn-limited.log")
     yield server
-    stop(server.process)
+    stop_process(server.process)
 
 
 @pytest.fixture
@@ -243,7 +208,7 @@ def patient_server(embed_env, worker, tmp_path) -> Iterator[AppServer]:
     env = {**embed_env, "SIGNUP_MIN_SECONDS": "3"}
     server = start_app(env, tmp_path / "gunicorn-patient.log")
     yield server
-    stop(server.process)
+    stop_process(server.process)
 
 
 @pytest.fixture
@@ -265,7 +230,7 @@ def captcha_server(embed_env, worker, tmp_path, captcha_verifier) -> Iterator[Ap
     }
     server = start_app(env, tmp_path / "gunicorn-captcha.log")
     yield server
-    stop(server.process)
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="module")

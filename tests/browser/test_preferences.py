@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
-from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from service.extensions import db
 from service.leaving.links import preferences_token, unsubscribe_token
 from service.leaving.suppression import is_suppressed
-from service.models import Subscriber, Subscription, SubscriptionStatus, utcnow
 from tests.conftest import free_port, unique_email
+from tests.support.readers import add_reader, statuses
 
 pytestmark = pytest.mark.browser
 
@@ -51,28 +50,6 @@ def chromium() -> Iterator[Browser]:
         instance.close()
 
 
-def make_reader(*newsletters, locale: str = "en") -> Subscriber:
-    email = unique_email()
-    subscriber = Subscriber(email=email, email_ascii=email, email_key=email, locale=locale)
-    for newsletter in newsletters:
-        subscriber.subscriptions.append(
-            Subscription(
-                newsletter=newsletter, status=SubscriptionStatus.CONFIRMED, confirmed_at=utcnow()
-            )
-        )
-    db.session.add(subscriber)
-    db.session.commit()
-    return subscriber
-
-
-def statuses(subscriber_id: int) -> dict[str, str]:
-    db.session.expire_all()
-    rows = db.session.scalars(
-        select(Subscription).where(Subscription.subscriber_id == subscriber_id)
-    )
-    return {s.newsletter.slug: s.status for s in rows}
-
-
 def test_preference_page_toggles_and_saves(app, chromium, live_url, newsletter):
     tag = uuid.uuid4().hex[:6]
     daily = newsletter(
@@ -81,7 +58,7 @@ def test_preference_page_toggles_and_saves(app, chromium, live_url, newsletter):
     weekly = newsletter(
         name=f"Long Reads {tag}", description="Weekend essays", schedule_cron="0 9 * * 6"
     )
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{live_url}/preferences/{preferences_token(reader.id)}")
@@ -108,7 +85,7 @@ def test_preference_page_toggles_and_saves(app, chromium, live_url, newsletter):
 
 def test_unsubscribe_page_button_then_undo(app, chromium, live_url, newsletter):
     daily = newsletter(name=f"Daily Brief {uuid.uuid4().hex[:6]}")
-    reader = make_reader(daily, locale="uk")
+    reader = add_reader(daily, locale="uk")
     context = chromium.new_context()
     page = context.new_page()
     url = f"{live_url}/unsubscribe/{unsubscribe_token(reader.id, daily.id)}"
@@ -165,7 +142,7 @@ def serious_axe_violations(page) -> list[dict]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_pages_pass_axe(app, chromium, live_url, newsletter, scheme):
     daily = newsletter(description="Morning news", schedule_cron="0 7 * * *")
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     # axe is injected as an inline script, which the pages' own CSP forbids (rightly).
     context = chromium.new_context(color_scheme=scheme, bypass_csp=True)
     page = context.new_page()

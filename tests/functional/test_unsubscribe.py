@@ -30,34 +30,7 @@ from service.models import (
 )
 from service.signup.confirm import confirmation_token
 from tests.conftest import unique_email, wait_for_signups
-
-
-def make_reader(
-    *newsletters, status=SubscriptionStatus.CONFIRMED, email=None, locale="en"
-) -> Subscriber:
-    """A committed reader subscribed to `newsletters` with `status`."""
-    email = email or unique_email()
-    subscriber = Subscriber(email=email, email_ascii=email, email_key=email.lower(), locale=locale)
-    for newsletter in newsletters:
-        subscriber.subscriptions.append(
-            Subscription(
-                newsletter=newsletter,
-                status=status,
-                confirmed_at=utcnow() if status == SubscriptionStatus.CONFIRMED else None,
-            )
-        )
-    db.session.add(subscriber)
-    db.session.commit()
-    return subscriber
-
-
-def statuses(subscriber_id: int) -> dict[str, str]:
-    """Slug -> status for one reader, read fresh from the database."""
-    db.session.expire_all()
-    rows = db.session.scalars(
-        select(Subscription).where(Subscription.subscriber_id == subscriber_id)
-    )
-    return {s.newsletter.slug: s.status for s in rows}
+from tests.support.readers import add_reader, statuses
 
 
 def causes(subscriber_id: int) -> list[tuple[str | None, str, str]]:
@@ -79,7 +52,7 @@ def path_of(url: str) -> str:
 
 def test_headers_carry_a_one_click_link(app, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     headers = list_unsubscribe_headers(unsubscribe_token(reader.id, daily.id))
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert (
@@ -93,7 +66,7 @@ def test_headers_carry_a_one_click_link(app, newsletter):
 
 def test_one_click_urlencoded_without_cookies(app, newsletter):
     daily, other = newsletter(), newsletter()
-    reader = make_reader(daily, other)
+    reader = add_reader(daily, other)
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     client = app.test_client(use_cookies=False)
     response = client.post(
@@ -114,7 +87,7 @@ def test_one_click_urlencoded_without_cookies(app, newsletter):
 
 def test_one_click_multipart_without_cookies(app, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     client = app.test_client(use_cookies=False)
     response = client.post(
         path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))),
@@ -130,7 +103,7 @@ def test_one_click_multipart_without_cookies(app, newsletter):
 
 def test_get_and_head_change_nothing(client, newsletter):
     daily = newsletter(name="Ukraine Daily")
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     page = client.get(url)
     assert page.status_code == 200
@@ -145,7 +118,7 @@ def test_get_and_head_change_nothing(client, newsletter):
 
 def test_an_old_token_still_works_after_a_year(app, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     with time_machine.travel(utcnow() + timedelta(days=400)):
         response = app.test_client().post(url, data={"List-Unsubscribe": "One-Click"})
@@ -155,7 +128,7 @@ def test_an_old_token_still_works_after_a_year(app, newsletter):
 
 def test_tampered_tokens_get_400(client, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     token = unsubscribe_token(reader.id, daily.id)
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     for method in (client.get, client.post):
@@ -169,7 +142,7 @@ def test_tampered_tokens_get_400(client, newsletter):
 
 def test_the_page_button_unsubscribes_and_undo_restores(client, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     done = client.post(url, data={"scope": "one"})
     assert done.status_code == 200
@@ -189,8 +162,8 @@ def test_the_page_button_unsubscribes_and_undo_restores(client, newsletter):
 
 def test_unsubscribe_all_suppresses_across_newsletters(client, newsletter):
     daily, weekly, third = newsletter(), newsletter(), newsletter()
-    reader = make_reader(daily, weekly)
-    bystander = make_reader(daily, third)
+    reader = add_reader(daily, weekly)
+    bystander = add_reader(daily, third)
     response = client.post(
         path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))), data={"scope": "all"}
     )
@@ -209,7 +182,7 @@ def test_unsubscribe_all_suppresses_across_newsletters(client, newsletter):
 
 def test_undo_of_unsubscribe_all_lifts_the_suppression(client, newsletter):
     daily, weekly = newsletter(), newsletter()
-    reader = make_reader(daily, weekly)
+    reader = add_reader(daily, weekly)
     token = unsubscribe_token(reader.id, daily.id)
     client.post(f"/unsubscribe/{token}", data={"scope": "all"})
     assert is_suppressed(reader.email_key)
@@ -225,7 +198,7 @@ def test_undo_of_unsubscribe_all_lifts_the_suppression(client, newsletter):
 def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     daily = newsletter()
     email = unique_email()
-    reader = make_reader(daily, email=email)
+    reader = add_reader(daily, email=email)
     client.post(
         path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id))), data={"scope": "all"}
     )
@@ -253,7 +226,7 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
 def test_preferences_save_with_the_form_value(client, newsletter):
     daily = newsletter(description="Every morning", schedule_cron="0 7 * * *")
     weekly = newsletter(description="Long reads", schedule_cron="0 9 * * 6")
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     token = preferences_token(reader.id)
     page = client.get(f"/preferences/{token}")
     html = page.get_data(as_text=True)
@@ -286,7 +259,7 @@ def test_preferences_save_with_the_form_value(client, newsletter):
 
 def test_pages_are_localized(client, newsletter):
     daily = newsletter()
-    reader = make_reader(daily, locale="uk")
+    reader = add_reader(daily, locale="uk")
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     html = client.get(url).get_data(as_text=True)
     assert "Відписатися від усього" in html
@@ -299,7 +272,7 @@ def test_pages_are_localized(client, newsletter):
 
 def test_manage_link_by_email_same_answer_for_unknown(client, smtp, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     known = client.post("/manage", data={"email": reader.email})
     stranger = unique_email()
     unknown = client.post("/manage", data={"email": stranger})
@@ -320,11 +293,11 @@ def test_purge_of_expired_pending(app, newsletter):
     daily, weekly = newsletter(), newsletter()
     old_time = utcnow() - timedelta(days=31)
     with time_machine.travel(old_time, tick=False):
-        stale = make_reader(daily, status=SubscriptionStatus.PENDING)
-        mixed = make_reader(daily, status=SubscriptionStatus.CONFIRMED)
+        stale = add_reader(daily, status=SubscriptionStatus.PENDING)
+        mixed = add_reader(daily, status=SubscriptionStatus.CONFIRMED)
         mixed.subscriptions.append(Subscription(newsletter=weekly, status="pending"))
         db.session.commit()
-    fresh = make_reader(daily, status=SubscriptionStatus.PENDING)
+    fresh = add_reader(daily, status=SubscriptionStatus.PENDING)
     stale_id, mixed_id, fresh_id = stale.id, mixed.id, fresh.id
 
     purged = purge_expired_pending(days=30)
@@ -344,7 +317,7 @@ def test_purge_runs_as_a_beat_task(app, stack, newsletter):
     )
     daily = newsletter()
     with time_machine.travel(utcnow() - timedelta(days=45), tick=False):
-        stale = make_reader(daily, status=SubscriptionStatus.PENDING)
+        stale = add_reader(daily, status=SubscriptionStatus.PENDING)
     stale_id = stale.id
     result = app.extensions["celery"].send_task("maintenance.purge_expired_pending")
     assert result.id
@@ -359,7 +332,7 @@ def test_purge_runs_as_a_beat_task(app, stack, newsletter):
 
 def test_one_click_for_an_erased_reader_still_answers_200(app, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     url = path_of(unsubscribe_url(unsubscribe_token(reader.id, daily.id)))
     db.session.delete(reader)
     db.session.commit()
@@ -370,7 +343,7 @@ def test_one_click_for_an_erased_reader_still_answers_200(app, newsletter):
 
 def test_mailto_is_added_when_an_inbound_address_is_configured(app, newsletter):
     daily = newsletter()
-    reader = make_reader(daily)
+    reader = add_reader(daily)
     app.config["UNSUBSCRIBE_MAILTO"] = "unsubscribe@news.example.org"
     try:
         value = list_unsubscribe_headers(unsubscribe_token(reader.id, daily.id))["List-Unsubscribe"]
@@ -398,8 +371,8 @@ def test_suppression_holds_across_newsletters_and_a_later_send(client, api_key, 
 
     first, second = newsletter(), newsletter()
     fresh_article()
-    leaver = make_reader(first, second)
-    stayer = make_reader(first, second)
+    leaver = add_reader(first, second)
+    stayer = add_reader(first, second)
     addresses = [leaver.email, stayer.email]
 
     send_id = create(client, api_key, first.slug)

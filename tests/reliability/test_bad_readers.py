@@ -13,19 +13,11 @@ from sqlalchemy import select, text
 
 from service.extensions import db
 from service.http.auth import create_api_key
-from service.models import Delivery, DeliveryStatus, SendBatch, Subscriber, Subscription
+from service.models import Delivery, DeliveryStatus, SendBatch
 from tests.reliability.sendkit import send_stack
+from tests.support.readers import add_reader
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _stored_reader(news, email: str) -> Subscriber:
-    """A reader row as an old import may have left it (no validation on the way in)."""
-    subscriber = Subscriber(email=email, email_ascii=email, email_key=email.lower())
-    subscriber.subscriptions.append(Subscription(newsletter_id=news.id, status="confirmed"))
-    db.session.add(subscriber)
-    db.session.commit()
-    return subscriber
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -34,7 +26,7 @@ def test_a_message_that_cannot_be_built_fails_alone(tmp_path, backend):
         news = kit.newsletter("bad-reader")
         before = kit.readers(news, 10)
         # A line break in the stored address: no message can be built for it, ever.
-        bad = _stored_reader(news, "broken\r\nbcc: someone@example.net")
+        bad = add_reader(news, email="broken\r\nbcc: someone@example.net")
         after = kit.readers(news, 25)
         good = before | after
         kit.worker()
@@ -58,7 +50,7 @@ def test_a_batch_that_keeps_failing_is_parked_and_the_send_ends_failed(tmp_path)
     with send_stack(tmp_path, "sqlite") as kit:
         news = kit.newsletter("parked")
         first = kit.readers(news, 20)
-        bad = _stored_reader(news, "undecodable@example.org")
+        bad = add_reader(news, email="undecodable@example.org")
         second = kit.readers(news, 19)
         third = kit.readers(news, 20)
         # A row whose text is not UTF-8 (an old import): reading the batch fails every time.

@@ -11,7 +11,7 @@ from tests.conftest import (
     RedisServer,
     app_for,
     migrate,
-    stack_env,
+    one_redis_env,
     start_worker,
     stop_process,
     unique_email,
@@ -20,13 +20,7 @@ from tests.conftest import (
 
 def test_signup_survives_broker_outage_and_relay_delivers_once(tmp_path, smtp_server):
     broker = RedisServer().start()
-    env = stack_env(
-        f"sqlite:///{tmp_path / 'outage.db'}",
-        f"{broker.url}/0",
-        f"{broker.url}/1",
-        smtp_server.url,
-        tmp_path,
-    )
+    env = one_redis_env(broker, smtp_server.url, tmp_path)
     app = app_for(env)
     migrate(app)
     worker = None

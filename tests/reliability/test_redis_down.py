@@ -22,7 +22,7 @@ from tests.conftest import (
     RedisServer,
     app_for,
     migrate,
-    stack_env,
+    one_redis_env,
     start_worker,
     stop_process,
     unique_email,
@@ -58,13 +58,7 @@ def _kill(redis: RedisServer) -> None:
 
 def test_signups_survive_redis_killed_with_limits_on_redis(tmp_path, smtp_server, limiter_log):
     redis = RedisServer().start()
-    env = stack_env(
-        f"sqlite:///{tmp_path / 'redis-down.db'}",
-        f"{redis.url}/0",
-        f"{redis.url}/1",
-        smtp_server.url,
-        tmp_path,
-    )
+    env = one_redis_env(redis, smtp_server.url, tmp_path)
     env["RATELIMIT_ENABLED"] = "true"
     app = app_for(env, ENV="production", RATELIMIT_ENABLED=True)
     assert app.config["RATELIMIT_STORAGE_URI"] == f"{redis.url}/1"  # limits live on Redis

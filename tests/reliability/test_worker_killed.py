@@ -13,7 +13,7 @@ from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendStatus
 from service.sending import scheduling
 from service.sending.watchdog import watchdog
-from tests.conftest import RedisServer, app_for, migrate, stack_env, start_worker, stop_process
+from tests.conftest import RedisServer, app_for, migrate, one_redis_env, start_worker, stop_process
 from tests.functional.test_sending import fresh_article, reader
 
 READERS = 200
@@ -28,13 +28,7 @@ def _received(smtp, addresses: set[str]) -> Counter:
 
 def test_killed_worker_send_completes_without_missing_anyone(tmp_path, smtp_server):
     broker = RedisServer().start()
-    env = stack_env(
-        f"sqlite:///{tmp_path / 'killed.db'}",
-        f"{broker.url}/0",
-        f"{broker.url}/1",
-        smtp_server.url,
-        tmp_path,
-    )
+    env = one_redis_env(broker, smtp_server.url, tmp_path)
     env.update(SEND_BATCH_SIZE="20", SEND_LEASE_SECONDS="3", SEND_CONNECTIONS=str(CONNECTIONS))
     app = app_for(env, SEND_BATCH_SIZE=20, SEND_LEASE_SECONDS=3)
     migrate(app)

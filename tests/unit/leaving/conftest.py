@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.extensions import db
-from service.models import Newsletter, Subscriber, Subscription, utcnow
+from service.models import Newsletter, Subscriber
+from tests.support import readers
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ def add_reader(unit_app):
     """Make and commit a reader on `newsletters`, each subscription in `status`."""
 
     def make(address: str, *newsletters: Newsletter, status: str = "confirmed") -> Subscriber:
-        reader = Subscriber(email=address, email_ascii=address, email_key=address.lower())
-        confirmed_at = utcnow() if status == "confirmed" else None
-        reader.subscriptions = [
-            Subscription(newsletter=n, status=status, confirmed_at=confirmed_at)
-            for n in newsletters
-        ]
-        db.session.add(reader)
-        db.session.commit()
-        return reader
+        return readers.add_reader(*newsletters, status=status, email=address)
 
     return make

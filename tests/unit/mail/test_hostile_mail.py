@@ -28,14 +28,13 @@ from service.models import (
     Send,
     SendBatch,
     SendStatus,
-    Subscriber,
-    Subscription,
     SubscriptionStatus,
 )
 from service.models.base import utcnow
 from service.sending import delivery, fanout
 from service.sending.personalize import Recipient, build_template, personalize
 from service.signup.confirm import send_confirmation_email
+from tests.support.readers import add_reader
 from tests.support.smtp_server import SMTPServer
 from tests.unit.mail.hostile import hostile_text, read_back
 
@@ -56,18 +55,6 @@ def make_newsletter(name: str, **fields: object) -> Newsletter:
     db.session.add(item)
     db.session.commit()
     return item
-
-
-def make_reader(newsletter: Newsletter, name: str | None, status: str) -> Subscriber:
-    email = f"reader.{uuid.uuid4().hex[:12]}@gmail.com"
-    reader = Subscriber(email=email, email_ascii=email, email_key=email, name=name)
-    db.session.add(reader)
-    db.session.flush()
-    db.session.add(
-        Subscription(subscriber_id=reader.id, newsletter_id=newsletter.id, status=status)
-    )
-    db.session.commit()
-    return reader
 
 
 def make_article(newsletter: Newsletter, title: str) -> Article:
@@ -97,7 +84,7 @@ def bodies(message) -> str:
 @example(name="Olena <script>", letter="Daily")
 def test_the_confirmation_email_carries_no_typed_name(sqlite_app, name, letter):
     news = make_newsletter(letter)
-    reader = make_reader(news, f"{name} {MARK}", SubscriptionStatus.PENDING)
+    reader = add_reader(news, name=f"{name} {MARK}", status=SubscriptionStatus.PENDING)
     send_confirmation_email(reader.id)
     sent = transport().messages[-1]
     back = read_back(sent.message)
@@ -117,7 +104,7 @@ def test_the_confirmation_email_carries_no_typed_name(sqlite_app, name, letter):
 @pytest.mark.parametrize("status", [SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED])
 def test_the_preference_link_email_carries_no_typed_name_either(sqlite_app, status):
     """Anyone can ask for it by typing an address on /manage."""
-    reader = make_reader(make_newsletter("Daily"), f"{INJECTION} {MARK}", status)
+    reader = add_reader(make_newsletter("Daily"), name=f"{INJECTION} {MARK}", status=status)
     send_manage_link_email(reader.id)
     sent = transport().messages[-1]
     back = read_back(sent.message)
@@ -190,7 +177,7 @@ def test_a_real_send_and_the_cli_test_send_carry_the_same_list_id_and_from(sqlit
         sqlite_app.config.update(MAIL_URL=server.url, SEND_CONNECTIONS=1)
         news = make_newsletter(letter)
         make_article(news, f"{INJECTION} Kyiv today")
-        reader = make_reader(news, f"{INJECTION} Olena", SubscriptionStatus.CONFIRMED)
+        reader = add_reader(news, name=f"{INJECTION} Olena", status=SubscriptionStatus.CONFIRMED)
         send = Send(newsletter_id=news.id, status=SendStatus.SCHEDULED, scheduled_at=utcnow())
         db.session.add(send)
         db.session.commit()
