@@ -1,5 +1,5 @@
-"""Alembic: one linear chain of revisions, and 0004 and 0007 upgrade (and back) on SQLite and
-PostgreSQL."""
+"""Alembic: one linear chain of revisions; 0004, 0005 and 0007 upgrade a database holding data
+(and back) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,11 +7,42 @@ import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db
+from service.models import Send, SendStatus
 from tests.conftest import ROOT, unmigrated_app
 
 MIGRATIONS = str(ROOT / "migrations")
+
+
+def old_newsletter_at(revision: str) -> None:
+    """Migrate to `revision` and store newsletter 'old' as that revision would (its columns
+    only, no ORM model: the model has the newest)."""
+    upgrade(directory=MIGRATIONS, revision=revision)
+    columns = "slug, name, description, timezone, min_new_articles, is_public, filters"
+    values = "'old', 'Old', '', 'UTC', 1, true, '{}'"
+    db.session.execute(
+        text(
+            f"INSERT INTO newsletters ({columns}, created_at, updated_at) "  # noqa: S608
+            f"VALUES ({values}, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    )
+    db.session.commit()
+
+
+def newsletter_columns() -> set[str]:
+    return {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
+
+
+def downgrade_and_back(revision: str) -> set[str]:
+    """Migrate down to `revision` and up again to the newest; the newsletter columns at
+    `revision`."""
+    db.session.remove()
+    downgrade(directory=MIGRATIONS, revision=revision)
+    columns = newsletter_columns()
+    upgrade(directory=MIGRATIONS, revision="heads")
+    return columns
 
 
 def test_revisions_form_one_linear_chain():
@@ -25,19 +56,9 @@ def test_revisions_form_one_linear_chain():
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0004_adds_allowed_origins_to_existing_newsletters(backend, tmp_path, redis_server):
     with unmigrated_app(backend, tmp_path, redis_server):
-        upgrade(directory=MIGRATIONS, revision="0003")
-        db.session.execute(
-            text(
-                "INSERT INTO newsletters (slug, name, description, timezone, "
-                "min_new_articles, is_public, filters, created_at, updated_at) "
-                "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-        db.session.commit()
+        old_newsletter_at("0003")
         upgrade(directory=MIGRATIONS, revision="0004")
-        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-        assert "allowed_origins" in columns
+        assert "allowed_origins" in newsletter_columns()
         from service.models import Newsletter
 
         # Only this column: the model has columns later revisions add.
@@ -49,26 +70,13 @@ def test_0004_adds_allowed_origins_to_existing_newsletters(backend, tmp_path, re
             .values(allowed_origins=["https://partner.example.com"])
         )
         db.session.commit()
-        db.session.remove()
-        downgrade(directory=MIGRATIONS, revision="0003")
-        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-        assert "allowed_origins" not in columns
-        upgrade(directory=MIGRATIONS, revision="heads")
+        assert "allowed_origins" not in downgrade_and_back("0003")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_0007_gives_existing_newsletters_empty_translations(backend, tmp_path, redis_server):
     with unmigrated_app(backend, tmp_path, redis_server):
-        upgrade(directory=MIGRATIONS, revision="0006")
-        db.session.execute(
-            text(
-                "INSERT INTO newsletters (slug, name, description, timezone, "
-                "min_new_articles, is_public, filters, created_at, updated_at) "
-                "VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-        db.session.commit()
+        old_newsletter_at("0006")
         upgrade(directory=MIGRATIONS, revision="0007")
         from service.models import Newsletter
 
@@ -78,8 +86,41 @@ def test_0007_gives_existing_newsletters_empty_translations(backend, tmp_path, r
         db.session.commit()
         db.session.expire_all()
         assert old.name_in("uk") == "Стара"
-        db.session.remove()
-        downgrade(directory=MIGRATIONS, revision="0006")
-        columns = {c["name"] for c in inspect(db.engine).get_columns("newsletters")}
-        assert "translations" not in columns
-        upgrade(directory=MIGRATIONS, revision="heads")
+        assert "translations" not in downgrade_and_back("0006")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0005_cancels_duplicate_active_sends_then_refuses_new_ones(backend, tmp_path, redis_server):
+    with unmigrated_app(backend, tmp_path, redis_server):
+        old_newsletter_at("0004")
+        for status in ("sent", "sending", "sending", "paused", "scheduled"):
+            db.session.execute(
+                text(
+                    "INSERT INTO sends (newsletter_id, status, subject, body_text, "
+                    "body_html, content, total, sent, failed, skipped, "
+                    "checkpoint_subscriber_id, status_reason, scheduled_at, created_at) "
+                    "SELECT id, :status, '', '', '', '{}', 0, 0, 0, 0, 0, '', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM newsletters"
+                ),
+                {"status": status},
+            )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0005")
+        rows = db.session.execute(
+            text("SELECT id, status, status_reason FROM sends ORDER BY id")
+        ).all()
+        kept = rows[1].id
+        reason = f"cancelled on upgrade: send {kept} was already in progress"
+        assert [(r.status, r.status_reason) for r in rows] == [
+            ("sent", ""),
+            ("sending", ""),
+            ("cancelled", reason),
+            ("cancelled", reason),
+            ("cancelled", reason),
+        ]
+        newsletter_id = db.session.scalar(text("SELECT id FROM newsletters"))
+        db.session.add(Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        downgrade_and_back("0004")

@@ -18,15 +18,14 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask_migrate import downgrade, upgrade
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.digests.compose import compose
 from service.extensions import db
 from service.models import Send, SendStatus, utcnow
 from service.sending import scheduling
-from tests.conftest import ROOT, unmigrated_app
+from tests.conftest import ROOT
 from tests.functional.test_sending import (
     FINAL,
     fresh_article,
@@ -37,7 +36,6 @@ from tests.functional.test_sending import (
 )
 
 AUTH = "Authorization"
-MIGRATIONS = str(ROOT / "migrations")
 
 
 def post_send(client, api_key, slug, **body):
@@ -300,49 +298,3 @@ def test_a_send_shows_409_in_the_public_shape(client, api_key, newsletter):
     assert set(body) == {"status", "code", "message", "send_id", "send_status"}
     assert body["message"].endswith(f"cancel it with POST /api/v1/sends/{first}/cancel.")
     assert show(client, api_key, first)["status"] == "scheduled"
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_0005_cancels_duplicate_active_sends_then_refuses_new_ones(backend, tmp_path, redis_server):
-    with unmigrated_app(backend, tmp_path, redis_server):
-        upgrade(directory=MIGRATIONS, revision="0004")
-        db.session.execute(
-            text(
-                "INSERT INTO newsletters (slug, name, description, timezone, "
-                "min_new_articles, is_public, filters, allowed_origins, created_at, "
-                "updated_at) VALUES ('old', 'Old', '', 'UTC', 1, true, '{}', '[]', "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-        for status in ("sent", "sending", "sending", "paused", "scheduled"):
-            db.session.execute(
-                text(
-                    "INSERT INTO sends (newsletter_id, status, subject, body_text, "
-                    "body_html, content, total, sent, failed, skipped, "
-                    "checkpoint_subscriber_id, status_reason, scheduled_at, created_at) "
-                    "SELECT id, :status, '', '', '', '{}', 0, 0, 0, 0, 0, '', "
-                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM newsletters"
-                ),
-                {"status": status},
-            )
-        db.session.commit()
-        upgrade(directory=MIGRATIONS, revision="0005")
-        rows = db.session.execute(
-            text("SELECT id, status, status_reason FROM sends ORDER BY id")
-        ).all()
-        kept = rows[1].id
-        reason = f"cancelled on upgrade: send {kept} was already in progress"
-        assert [(r.status, r.status_reason) for r in rows] == [
-            ("sent", ""),
-            ("sending", ""),
-            ("cancelled", reason),
-            ("cancelled", reason),
-            ("cancelled", reason),
-        ]
-        newsletter_id = db.session.scalar(text("SELECT id FROM newsletters"))
-        db.session.add(Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED))
-        with pytest.raises(IntegrityError):
-            db.session.commit()
-        db.session.rollback()
-        downgrade(directory=MIGRATIONS, revision="0004")
-        upgrade(directory=MIGRATIONS, revision="heads")

@@ -310,27 +310,21 @@ def test_smtp_drop_after_data_is_not_retried(server, smtp) -> None:
 
 
 @pytest.mark.parametrize("on", ["MAIL", "RCPT", "DATA"])
-def test_smtp_4xx_is_transient_and_session_stays_usable(server, smtp, on) -> None:
-    server.fail_next(451, "4.3.0 Local error", on=on)
+@pytest.mark.parametrize(
+    ("code", "text", "error"),
+    [(451, "4.3.0 Local error", TransientMailError), (554, "5.7.1 Rejected", PermanentMailError)],
+)
+def test_smtp_refusal_is_classed_by_its_code_and_session_stays_usable(
+    server, smtp, on, code, text, error
+) -> None:
+    """4xx is worth another try, 5xx is not; either way the session carries on."""
+    server.fail_next(code, text, on=on)
 
-    with pytest.raises(TransientMailError) as info:
+    with pytest.raises(error) as info:
         smtp.send(numbered(1), SENDER, [RCPT])
     smtp.send(numbered(2), SENDER, [RCPT])
 
-    assert (info.value.code, info.value.response) == (451, "4.3.0 Local error")
-    assert [m.data for m in server.wait_for(1)] == [numbered(2)]
-    assert server.sessions == 1
-
-
-@pytest.mark.parametrize("on", ["MAIL", "RCPT", "DATA"])
-def test_smtp_5xx_is_permanent_and_session_stays_usable(server, smtp, on) -> None:
-    server.fail_next(554, "5.7.1 Rejected", on=on)
-
-    with pytest.raises(PermanentMailError) as info:
-        smtp.send(numbered(1), SENDER, [RCPT])
-    smtp.send(numbered(2), SENDER, [RCPT])
-
-    assert (info.value.code, info.value.response) == (554, "5.7.1 Rejected")
+    assert (info.value.code, info.value.response) == (code, text)
     assert [m.data for m in server.wait_for(1)] == [numbered(2)]
     assert server.sessions == 1
 
