@@ -86,10 +86,11 @@ def main() -> None:
                 figures[name].append(value)
         print(f"round {round_}/{args.rounds} done", file=sys.stderr, flush=True)
     print(f"bench/{args.bench} {' '.join(argv)}; median of {args.rounds} alternating rounds")
-    print(f"{'metric':<34} {'before':>10} {'after':>10} {'after/before':>13}")
+    print(f"{'metric':<34} {'before':>10} {'after':>10} {'after/before':>13}  each round")
     for name in after:
         b, a = statistics.median(before[name]), statistics.median(after[name])
-        print(f"{name:<34} {b:>10.1f} {a:>10.1f} {a / b:>13.2f}")
+        rounds = " ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(before[name], after[name]))
+        print(f"{name:<34} {b:>10.1f} {a:>10.1f} {a / b:>13.2f}  {rounds}")
 
 
 if __name__ == "__main__":
