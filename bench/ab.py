@@ -89,7 +89,9 @@ def main() -> None:
     print(f"{'metric':<34} {'before':>10} {'after':>10} {'after/before':>13}  each round")
     for name in after:
         b, a = statistics.median(before[name]), statistics.median(after[name])
-        rounds = " ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(before[name], after[name]))
+        rounds = " ".join(
+            f"{x:.0f}/{y:.0f}" for x, y in zip(before[name], after[name], strict=True)
+        )
         print(f"{name:<34} {b:>10.1f} {a:>10.1f} {a / b:>13.2f}  {rounds}")
 
 

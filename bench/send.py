@@ -24,9 +24,7 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,35 +35,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.support.processes import free_port  # noqa: E402
+from tests.support.processes import stop_process as stop  # noqa: E402
+from tests.support.processes import wait_for_port as wait_port  # noqa: E402
+
 VENV = ROOT / ".venv" / "bin"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -22,49 +22,23 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support.processes import free_port, wait_for_http  # noqa: E402
+from tests.support.processes import stop_process as stop  # noqa: E402
+
 VENV = ROOT / ".venv" / "bin"
 LUA = ROOT / "bench" / "signup.lua"
 PARTNER_SLUG, PARTNER_ORIGIN = "partner", "https://partner.example.org"
 PG = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def gunicorn(
@@ -77,7 +51,7 @@ def gunicorn(
     cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    wait_http(base + "/healthz")
+    wait_for_http(base + "/healthz", proc)
     return proc, base
 
 
@@ -193,7 +167,6 @@ def apply_backlog(env: dict[str, str]) -> dict[str, float]:
 
 def _apply_backlog_here() -> None:
     """`--apply-backlog`: apply the pending signup jobs of $DATABASE_URL; print JSON."""
-    sys.path.insert(0, str(ROOT))
     from sqlalchemy import select
 
     from service import create_app, outbox
@@ -237,7 +210,6 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
         MAIL_URL="memory://",
         LOG_LEVEL="WARNING",
     )
-    sys.path.insert(0, str(ROOT))
     from flask_migrate import upgrade
 
     from service import create_app, outbox
