@@ -71,11 +71,6 @@ def reason(email_key: str) -> str | None:
     return db.session.scalar(select(Suppression.reason).where(_by_key(email_key)))
 
 
-def is_suppressed(email_key: str) -> bool:
-    """True if nothing may be mailed to this address on any newsletter."""
-    return reason(email_key) is not None
-
-
 def suppressed_keys(email_keys: Iterable[str]) -> set[str]:
     """The subset of `email_keys` on the suppression list (one query, for a send batch)."""
     by_hash = {suppression_hash(key): key for key in email_keys}

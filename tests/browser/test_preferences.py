@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from service.extensions import db
 from service.leaving.links import preferences_token, unsubscribe_token
-from service.leaving.suppression import is_suppressed
+from service.leaving.suppression import reason as suppression_reason
 from tests.conftest import free_port, unique_email
 from tests.support.readers import add_reader, statuses
 
@@ -105,7 +105,7 @@ def test_unsubscribe_page_button_then_undo(app, chromium, live_url, newsletter):
     expect(page.get_by_role("status")).to_be_visible()
     assert statuses(reader.id) == {daily.slug: "unsubscribed"}
     db.session.expire_all()
-    assert is_suppressed(reader.email_key)
+    assert suppression_reason(reader.email_key) == "unsubscribe_all"
 
     page.get_by_role("link", name="Натомість обрати, які розсилки залишити").click()
     expect(page.get_by_role("heading", name="Ваші розсилки")).to_be_visible()
