@@ -15,6 +15,8 @@ from typing import Any
 
 from dotenv import load_dotenv
 
+from service.web_origins import normalize_origin
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -88,6 +90,18 @@ SEND_DEFAULTS: dict[str, int | float] = {
 }
 
 
+def _allowed_origins(text: str) -> list[str]:
+    """`ALLOWED_ORIGINS`: `*`, or origins written as browsers send them (else no `Origin`
+    header could ever match and every signup from that site would be refused)."""
+    origins = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            origins.append(item if item == "*" else normalize_origin(item))
+        except ValueError as exc:
+            raise ConfigError(f"ALLOWED_ORIGINS: {exc}.") from None
+    return list(dict.fromkeys(origins))
+
+
 def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the app settings: defaults, overridden by the environment, then by `test_config`."""
     load_dotenv(ROOT / ".env", override=False)
@@ -119,9 +133,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "PUBLISHER_NAME": env.get("PUBLISHER_NAME") or "The Kyiv Independent",
         "PUBLISHER_ADDRESS": env.get("PUBLISHER_ADDRESS") or "Kyiv, Ukraine",
         "SECRET_KEYS": [k.strip() for k in env.get("SECRET_KEY", "").split(",") if k.strip()],
-        "ALLOWED_ORIGINS": [
-            o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
-        ],
+        "ALLOWED_ORIGINS": _allowed_origins(env.get("ALLOWED_ORIGINS", "")),
         "CONFIRM_TOKEN_MAX_AGE": int(env.get("CONFIRM_TOKEN_MAX_AGE", "604800")),
         # A signup sent sooner than this after its form was shown is a bot's (0: no check).
         "SIGNUP_MIN_SECONDS": float(env.get("SIGNUP_MIN_SECONDS", "2")),

@@ -20,7 +20,7 @@ from service.lists.newsletters import (
     update_newsletter,
 )
 from service.lists.subscribers import export_rows, import_subscribers, read_csv
-from service.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
+from service.lists.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
 
 
 @click.group("newsletters")

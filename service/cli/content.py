@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from service.addresses import InvalidEmail
 from service.cli.slugs import newsletter_or_fail
 from service.digests.articles import FeedError, import_feed
 from service.digests.compose import (
@@ -16,7 +17,6 @@ from service.digests.compose import (
     send_test_digest,
     test_content,
 )
-from service.signup.addresses import InvalidEmail
 
 
 @click.group("articles")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from service.addresses import InvalidEmail, parse_address
 from service.leaving.expiry import purge_expired_pending
 from service.leaving.suppression import reason as suppression_reason
 from service.leaving.suppression import suppress, unsuppress
-from service.signup.addresses import InvalidEmail, parse_address
 
 
 def _key(email: str) -> str:

@@ -22,12 +22,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from service import outbox
+from service.addresses import parse_address
 from service.extensions import db
 from service.lists.newsletters import valid_cron
 from service.mail import RenderedEmail, build_message, deliver, newsletter_sender, render_email
 from service.mail.headers import header
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
-from service.signup.addresses import parse_address
 from service.task_names import TaskName
 
 DEFAULT_WINDOW = timedelta(hours=24)

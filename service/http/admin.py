@@ -8,11 +8,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
+from service.addresses import InvalidEmail, parse_address
 from service.extensions import db
 from service.http.auth import require_api_key
 from service.http.errors import api_error
 from service.models import Subscriber
-from service.signup.addresses import InvalidEmail, parse_address
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from service.addresses import InvalidEmail
 from service.digests.articles import ArticleError, upsert_article, upsert_articles
 from service.digests.compose import compose, render_sample, request_test_digest, test_content
 from service.extensions import db
 from service.http.auth import require_api_key
 from service.http.errors import api_error
 from service.models import Newsletter
-from service.signup.addresses import InvalidEmail
 
 bp = Blueprint("articles", __name__, url_prefix="/api/v1")
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import current_app, request
 
 from service.lists.newsletter_index import newsletters
-from service.lists.newsletters import normalize_origin
+from service.web_origins import normalize_origin
 
 
 def _global() -> list[str]:

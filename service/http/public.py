@@ -13,6 +13,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from service.addresses import InvalidEmail, parse_signup_address
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, signup_allowed, site_home
@@ -20,7 +21,6 @@ from service.i18n import confirmation_sent
 from service.models import ConsentRecord, Newsletter
 from service.signup import captcha
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
-from service.signup.addresses import InvalidEmail, parse_signup_address
 from service.signup.confirm import TokenStale, confirm, load_confirmation, resend_confirmation
 from service.signup.timing import form_stamp, too_fast
 from service.tokens import TokenExpired, TokenInvalid

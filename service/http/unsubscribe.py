@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from service.addresses import InvalidEmail, parse_address
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
@@ -35,7 +36,6 @@ from service.leaving.links import (
 from service.leaving.manage_link import request_manage_link
 from service.lists.newsletters import cadence
 from service.models import Subscriber
-from service.signup.addresses import InvalidEmail, parse_address
 from service.tokens import TokenInvalid
 
 bp = Blueprint("unsubscribe", __name__)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from service import outbox
+from service.addresses import Address
 from service.extensions import db
 from service.leaving import suppression
 from service.leaving.links import preferences_token, preferences_url
 from service.mail import send_transactional
 from service.models import Subscriber
-from service.signup.addresses import Address
 from service.task_names import TaskName
 
 

@@ -9,20 +9,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import idna
 from croniter import croniter
 from flask_babel import force_locale, lazy_gettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from service.addresses import InvalidEmail, parse_address
 from service.extensions import db
 from service.i18n import DEFAULT_LOCALE, LOCALES
 from service.lists import newsletter_index
 from service.models import Newsletter
-from service.signup.addresses import InvalidEmail, parse_address
+from service.web_origins import normalize_origin
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # API field name -> model attribute; the API speaks `schedule` and `from`, the model is explicit.
@@ -45,40 +44,6 @@ CRON_EXAMPLE = "'0 7 * * *' (minute hour day month weekday: 07:00 every day)"
 MAX_RATE = 100_000
 # A translation has the same limits as the English text it translates.
 TRANSLATED = {"name": 200, "description": 10000}
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def normalize_origin(value: object) -> str:
-    """`scheme://host[:port]` in lower case, or ValueError for anything else (paths, `*`)."""
-    if not isinstance(value, str):
-        raise ValueError("an origin must be a string")
-    text = value.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not an origin") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
-    if parts.username or parts.password or parts.fragment:
-        raise ValueError(f"{value!r} is not an origin like https://news.example.org")
-    if port == 0:
-        raise ValueError(f"{value!r} names port 0, which no site listens on")
-    # Written as a browser writes its Origin header, or no header would ever match it:
-    # an IPv6 host in brackets, a non-ASCII name in punycode, no default port.
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    elif not host.isascii():
-        try:
-            host = idna.encode(host, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            raise ValueError(f"{value!r} has a host name no browser would send") from exc
-    if port == DEFAULT_PORTS[parts.scheme]:
-        port = None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 class NewsletterInvalid(ValueError):

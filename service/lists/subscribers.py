@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from service import outbox
+from service.addresses import InvalidEmail, parse_address, suggest_correction
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
 from service.models import (
@@ -31,7 +32,6 @@ from service.models import (
     Suppression,
     utcnow,
 )
-from service.signup.addresses import InvalidEmail, parse_address, suggest_correction
 from service.task_names import TaskName
 
 IMPORT_BATCH = 500

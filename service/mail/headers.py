@@ -32,7 +32,7 @@ import unicodedata
 from collections.abc import Callable
 from email.headerregistry import Address
 
-from service.signup.addresses import ENCODED_WORD
+from service.addresses import ENCODED_WORD
 
 MAX_TEXT = 300  # characters of display text a header keeps; the rest is cut with "…"
 LINE = 78  # RFC 5322's recommended line length

@@ -1,9 +1,10 @@
 """Signing readers up: from a typed address to a confirmed subscription (double opt-in).
 
-addresses  which addresses are acceptable, and a likely typo's fix
 timing     minimum time-to-submit (a signup faster than a person types is a bot's)
 captcha    the optional human check (Turnstile, hCaptcha), verified server-side
 accept     the web request's side: check, store the signup as one outbox job, answer 202
 apply      the worker's side: subscriber, subscriptions, consent and confirmation, once
 confirm    the confirmation link and email: tokens bound to the reader's state
+
+Which addresses are acceptable is `service.addresses`: imports, staff tools and mail use it too.
 """

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from service import outbox
+from service.addresses import Address
 from service.lists import newsletter_index
 from service.models import utcnow
-from service.signup.addresses import Address
 from service.task_names import TaskName
 
 # The subscriber's columns a signup job carries (the worker inserts exactly these).

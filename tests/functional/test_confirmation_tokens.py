@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.models import Newsletter, Subscriber, SubscriptionStatus, utcnow
 from service.signup.accept import SignupRequest, subscribe
-from service.signup.addresses import parse_address
 from service.signup.confirm import confirmation_token
 from service.tokens import TokenExpired, TokenInvalid, TokenService, token_service
 from tests.conftest import apply_signups_here, unique_email

@@ -222,3 +222,16 @@ def test_changes_through_this_process_apply_at_once(web):
     )
     assert post(web, PARTNER, ["partner"])[0].status_code == 403
     assert post(web, STRANGER, ["partner"])[0].status_code == 202
+
+
+def test_an_allowlist_entry_matches_the_origin_a_browser_sends(web):
+    """Entered as people write them, matched as browsers send them: IPv6, IDN, default port."""
+    update_newsletter(
+        db.session.scalar(select(Newsletter).filter_by(slug="partner")),
+        {"allowed_origins": ["https://[::1]:8443", "https://Новини.укр:443/"]},
+    )
+    for origin in ("https://[::1]:8443", "https://xn--b1amarcd.xn--j1amh"):
+        response, email = post(web, origin, ["partner"])
+        assert response.status_code == 202, (origin, response.json)
+        assert stored(email)
+    assert post(web, "https://[::2]:8443", ["partner"])[0].status_code == 403

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
 
-from service.signup.addresses import InvalidEmail, parse_address
+from service.addresses import InvalidEmail, parse_address
 from tests.conftest import apply_signups_here, unique_email
 
 URL = "/api/v1/subscriptions"

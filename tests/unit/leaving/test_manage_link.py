@@ -7,12 +7,12 @@ import email.policy
 
 from sqlalchemy import func, select
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.leaving import suppression
 from service.leaving.links import load_preferences
 from service.leaving.manage_link import request_manage_link, send_manage_link_email
 from service.models import JobStatus, OutboxJob
-from service.signup.addresses import parse_address
 from service.task_names import TaskName
 
 

@@ -8,6 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.leaving import changes, suppression
 from service.leaving.suppression import suppression_hash
@@ -19,6 +20,7 @@ from service.lists.subscribers import (
     import_subscribers,
     read_csv,
 )
+from service.lists.text_encoding import detect_encoding
 from service.models import (
     ConsentRecord,
     JobStatus,
@@ -29,10 +31,8 @@ from service.models import (
     Suppression,
 )
 from service.signup.accept import SignupRequest, subscribe
-from service.signup.addresses import parse_address
 from service.signup.confirm import confirm, confirmation_token
 from service.task_names import TaskName
-from service.text_encoding import detect_encoding
 
 
 @pytest.fixture

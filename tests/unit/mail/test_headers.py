@@ -12,9 +12,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from service.addresses import InvalidEmail, parse_address
 from service.mail import MAIL_POLICY
 from service.mail.headers import MAX_TEXT, display_text, header
-from service.signup.addresses import InvalidEmail, parse_address
 from tests.unit.mail.hostile import PIECES, assert_one_line_of_text, hostile_text, read_back
 
 INJECTION = "=?utf-8?q?x=0D=0ABcc:_someone@example.net?="

@@ -8,10 +8,10 @@ import email.policy
 import pytest
 from sqlalchemy import func, select
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber, Subscription
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
-from service.signup.addresses import parse_address
 from service.task_names import TaskName
 
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.leaving import changes, suppression
 from service.models import (
@@ -20,7 +21,6 @@ from service.models import (
     utcnow,
 )
 from service.signup.accept import SignupRequest, subscribe
-from service.signup.addresses import parse_address
 from service.signup.apply import apply_signups
 from service.signup.confirm import confirm, confirmation_token
 from service.task_names import TaskName

@@ -10,11 +10,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from service.addresses import parse_address
 from service.extensions import db
 from service.leaving import changes, suppression
 from service.models import ConsentRecord, Subscriber, SubscriptionEvent, utcnow
 from service.signup.accept import SignupRequest, subscribe
-from service.signup.addresses import parse_address
 from service.signup.confirm import (
     TokenStale,
     confirm,

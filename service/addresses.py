@@ -1,5 +1,8 @@
 """Email address acceptance policy: what a mail server will deliver to in practice.
 
+One policy for every way an address comes in: a reader's signup, an import, a staff tool, a
+header built from a stored address.
+
 `parse_address` turns what a reader typed into an `Address` or raises `InvalidEmail` with a short
 machine-readable `reason` (and a `suggestion` when the domain looks like a typo of a big provider).
 Syntax is checked by email-validator (no DNS, strict mode, no quoted local parts, no domain

@@ -1,4 +1,4 @@
-"""Tests for service.signup.addresses: the email address acceptance policy and the typo suggester."""
+"""Tests for service.addresses: the email address acceptance policy and the typo suggester."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.signup.addresses import (
+from service.addresses import (
     PROVIDERS,
     Address,
     InvalidEmail,
@@ -21,7 +21,7 @@ from service.signup.addresses import (
 )
 
 # Vendored with its licence (tests/data/isemail-LICENSE.md): the suite needs nothing beside the repo.
-ISEMAIL_PATH = Path(__file__).resolve().parents[2] / "data" / "isemail-tests.json"
+ISEMAIL_PATH = Path(__file__).resolve().parents[1] / "data" / "isemail-tests.json"
 CONTRACT_FAMILIES = ("ISEMAIL_ERR", "ISEMAIL_CFWS", "ISEMAIL_DEPREC", "ISEMAIL_RFC5322")
 # " test@iana.org" and "test@iana.org " (ISEMAIL_CFWS_FWS): the contract also says surrounding
 # spaces are trimmed, and trimmed they are a plain valid address.
