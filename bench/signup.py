@@ -41,6 +41,21 @@ PARTNER_SLUG, PARTNER_ORIGIN = "partner", "https://partner.example.org"
 PG = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
 
 
+def production_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
+    """Production settings with the limiter off (the bench is one client) and mail in memory."""
+    return {
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_ENABLED": "false",
+        "INSTANCE_PATH": str(tmp),
+        "MAIL_URL": "memory://",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def gunicorn(
     app: str, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[subprocess.Popen, str]:
@@ -116,18 +131,7 @@ def run_backend(backend: str, tmp: Path, redis_url: str, args: argparse.Namespac
     else:
         subprocess.run([*PG, "-c", f"CREATE DATABASE {db_name}"], check=True, capture_output=True)
         database_url = f"postgresql://postgres@127.0.0.1:5432/{db_name}"
-    env.update(
-        APP_ENV="production",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        DATABASE_URL=database_url,
-        CELERY_BROKER_URL=redis_url,
-        REDIS_URL=redis_url,
-        RATELIMIT_ENABLED="false",
-        INSTANCE_PATH=str(tmp),
-        MAIL_URL="memory://",
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(production_env(database_url, redis_url, tmp), PYTHONPATH=str(ROOT))
     try:
         newsletter_cmd(env, "db", "upgrade", "heads")
         # seed-demo refuses production settings: the bench makes its one newsletter itself.
@@ -199,17 +203,7 @@ def profile(requests: int, tmp: Path, redis_url: str) -> None:
     import cProfile
     import pstats
 
-    os.environ.update(
-        APP_ENV="production",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        DATABASE_URL=f"sqlite:///{tmp / 'profile.db'}",
-        CELERY_BROKER_URL=redis_url,
-        REDIS_URL=redis_url,
-        RATELIMIT_ENABLED="false",
-        INSTANCE_PATH=str(tmp),
-        MAIL_URL="memory://",
-        LOG_LEVEL="WARNING",
-    )
+    os.environ.update(production_env(f"sqlite:///{tmp / 'profile.db'}", redis_url, tmp))
     from flask_migrate import upgrade
 
     from service import create_app, outbox
