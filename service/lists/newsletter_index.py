@@ -6,6 +6,9 @@ reading them per request costs more than the rest of a signup. The copy is re-re
 process is never refused or let through on stale data), and dropped by `forget` when a
 newsletter is created or changed through this process. Changes made elsewhere apply here
 within `COPY_SECONDS`.
+
+Each allowlist is held as browsers send `Origin` (`service.web_origins`), whatever form an
+older version of the service stored it in.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.models import Newsletter
+from service.web_origins import normalize_origin
 
 COPY_SECONDS = 10.0
 _ALL = select(Newsletter.slug, Newsletter.id, Newsletter.allowed_origins)
@@ -39,10 +43,18 @@ def newsletters(slugs: Sequence[str] = ()) -> dict[str, Entry]:
         return copy[1]
     with db.engine.connect() as conn:
         entries = {
-            slug: Entry(id_, frozenset(origins or ())) for slug, id_, origins in conn.execute(_ALL)
+            slug: Entry(id_, frozenset(map(_as_sent, origins or ())))
+            for slug, id_, origins in conn.execute(_ALL)
         }
     _copies[database] = (now, entries)
     return entries
+
+
+def _as_sent(origin: str) -> str:
+    try:
+        return normalize_origin(origin)
+    except ValueError:
+        return origin  # matches no browser's Origin, as before
 
 
 def forget() -> None:

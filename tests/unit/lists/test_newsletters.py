@@ -18,6 +18,7 @@ from service.lists.newsletters import (
     update_newsletter,
     valid_cron,
 )
+from service.models import Newsletter
 
 
 def _invalid(fields: dict, field: str, code: str) -> NewsletterInvalid:
@@ -146,6 +147,24 @@ def test_create_checks_slug_and_name_and_refuses_a_second_slug(unit_app):
         create_newsletter("daily", {"name": "Another"})
     assert [n.slug for n in list_newsletters()] == ["daily"]
     assert get_newsletter("daily") is daily and get_newsletter("weekly") is None
+
+
+def test_the_index_holds_older_allowlists_as_browsers_send_them(unit_app):
+    """Entries an older version stored as typed still match the Origin a browser sends."""
+    db.session.add(
+        Newsletter(
+            slug="old",
+            name="Old",
+            allowed_origins=["https://News.Example.org:443", "https://[::1]:8443", "not an origin"],
+        )
+    )
+    db.session.commit()
+    newsletter_index.forget()
+    assert newsletter_index.newsletters(["old"])["old"].allowed_origins == {
+        "https://news.example.org",
+        "https://[::1]:8443",
+        "not an origin",
+    }
 
 
 def test_update_changes_only_the_given_fields_and_the_index_sees_it(unit_app):
