@@ -350,6 +350,7 @@ _FINISH = (
         last_error=bindparam("error"),
     )
 )
+_FINISH_FORGETTING = _FINISH.values(payload={})
 
 
 def claim(conn: Connection, task: str, job_ids: list[int]) -> list[tuple[int, dict[str, Any]]]:
@@ -373,7 +374,7 @@ def finish(
     """Record how the claimed jobs `job_ids` ended; `forget_payload` drops the copy they carried."""
     if not job_ids:
         return
-    statement = _FINISH.values(payload={}) if forget_payload else _FINISH
+    statement = _FINISH_FORGETTING if forget_payload else _FINISH
     conn.execute(
         statement, {"ids": job_ids, "status": status, "now": utcnow(), "error": error[:1000]}
     )
