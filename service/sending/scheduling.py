@@ -13,7 +13,7 @@ active is skipped for good: it is logged and recorded as a `skipped` send naming
 `SEND_TICK_SECONDS`) makes the due cron sends, starts every scheduled send whose time has
 come, and runs the watchdog.
 
-A stored schedule that is not a five-field cron (`service.newsletters.valid_cron`) is logged
+A stored schedule that is not a five-field cron (`service.lists.newsletters.valid_cron`) is logged
 and ignored.
 """
 
