@@ -31,9 +31,11 @@ reached without a row: its status says why.)
 
 A claim's attempt number is the batch's fencing token (`Lease`): every later write of the
 batch (lease renewal, release, retry, done, parked) applies only while the row still carries
-that token. A worker cut off past its lease (frozen, or its host off the network) that comes
-back finds its token gone at its next check, within a second, and stops: it sends nothing
-more of that batch than what it had in flight.
+that token. The batch checks its token once a second, just before handing a message over,
+so also right after anything it waited for (the rate limit, a Redis or relay that was away).
+A worker cut off past its lease (frozen, or its host off the network) that comes back finds
+its token gone at that check and stops: it sends nothing more of that batch than what it
+had in flight.
 """
 
 from __future__ import annotations
@@ -375,12 +377,6 @@ def _deliver_rows(
     stop: str | None = None
     try:
         for row in rows:
-            if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
-                checked = time.monotonic()
-                status = _still_ours(ledger, lease)
-                if status != SendStatus.SENDING:
-                    stop = status
-                    break
             if tally.unexpected is not None:
                 break
             if row.email_key in suppressed:
@@ -410,6 +406,14 @@ def _deliver_rows(
                 while not answers.empty():
                     take(block=False)
                 ledger.write()
+            # Checked last, just before the hand-over: whatever the steps above waited for
+            # (the rate, a Redis or relay that was away), a batch no longer ours sends no more.
+            if time.monotonic() - checked >= CHECK_EVERY_SECONDS:
+                checked = time.monotonic()
+                status = _still_ours(ledger, lease)
+                if status != SendStatus.SENDING:
+                    stop = status
+                    break
             in_flight[row.subscriber_id] = row
             connections.submit(
                 message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id

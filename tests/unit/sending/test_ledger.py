@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, select, text, update
 
 from service.extensions import db
 from service.mail import RenderedEmail, newsletter_sender
@@ -165,3 +165,40 @@ def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> 
     delivery._bounce(ledger, send.newsletter_id, bounced, "550 5.1.1 no such user")
     assert ledger.unwritten == 0 and ledger_rows(send.id) == 2
     ledger.close()
+
+
+def test_a_batch_taken_over_while_it_waits_for_the_rate_sends_nothing_more(
+    sqlite_app, send_with_readers, monkeypatch
+) -> None:
+    """The lease is checked after the wait, before the hand-over: a worker cut off (or frozen)
+    while it waited for a token must not send one more message once it is back."""
+    send, readers = send_with_readers
+    batch = SendBatch(send_id=send.id, after_id=0, upto_id=readers[-1].id, status="running")
+    batch.attempts = 1
+    db.session.add(batch)
+    db.session.commit()
+    submitted: list[int] = []
+
+    def submit(message, sender, recipient, smtputf8, answers, tag) -> None:
+        submitted.append(tag)
+        answers.put(relay.Answer(tag, "250 ok", None))
+        if len(submitted) == 1:  # another worker claims the batch while this one waits
+            with db.engine.begin() as conn:
+                conn.execute(update(SendBatch).where(SendBatch.id == batch.id).values(attempts=2))
+
+    monkeypatch.setattr(relay, "pool", lambda: SimpleNamespace(size=2, submit=submit))
+    template = build_template(
+        RenderedEmail(subject="s", text="t", html="<p>h</p>"),
+        sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
+        newsletter_id=send.newsletter_id,
+    )
+    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
+    ledger = Ledger(send.id)
+    # 0.5 tokens a second: after the first message the batch waits about 2 s for the next.
+    outcome = delivery._deliver_rows(
+        ledger, delivery.Lease(batch.id, 1), rows, set(), template, 0.5
+    )
+    ledger.close()
+    assert outcome is None  # stopped: the batch is another worker's
+    assert submitted == [readers[0].id]
+    assert ledger_rows(send.id) == 1  # what it had handed over is recorded, nothing else
