@@ -102,6 +102,15 @@ def _allowed_origins(text: str) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
+def _postgres_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """PostgreSQL ends a session that holds a transaction open and says nothing for
+    `DATABASE_IDLE_TRANSACTION_SECONDS`: a process cut off mid-transaction (its host off the
+    network, frozen) would otherwise keep its row locks, and stall every worker that needs
+    them, until TCP gives up on it hours later. No unit of work here idles that long."""
+    milliseconds = int(settings["DATABASE_IDLE_TRANSACTION_SECONDS"] * 1000)
+    return {"connect_args": {"options": f"-c idle_in_transaction_session_timeout={milliseconds}"}}
+
+
 def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the app settings: defaults, overridden by the environment, then by `test_config`."""
     load_dotenv(ROOT / ".env", override=False)
@@ -158,6 +167,9 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         "PENDING_EXPIRY_DAYS": int(env.get("PENDING_EXPIRY_DAYS", "30")),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",
+        "DATABASE_IDLE_TRANSACTION_SECONDS": float(
+            env.get("DATABASE_IDLE_TRANSACTION_SECONDS", "60")
+        ),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)
@@ -170,6 +182,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _postgres_options(settings))
     if not settings["ALLOWED_ORIGINS"] and development:
         settings["ALLOWED_ORIGINS"] = ["*"]
     if not settings["SECRET_KEYS"]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service.extensions import db
 from service.models import Delivery, Newsletter, Send, SendBatch
@@ -98,10 +98,36 @@ class SendStack:
             send = db.session.get(Send, send_id, populate_existing=True)
             if send.status in FINAL:
                 return send
-            assert time.monotonic() < deadline, f"send stuck in {send.status} after {timeout} s"
+            assert time.monotonic() < deadline, (
+                f"send stuck in {send.status} after {timeout} s\n{self.stuck_report(send_id)}"
+            )
             if tick:
                 watchdog()
             time.sleep(0.3)
+
+    def stuck_report(self, send_id: int) -> str:
+        """What a stuck send is waiting for: its batches, the database sessions that are not
+        idle (PostgreSQL: who holds a transaction open, who waits on a lock) and the end of
+        each worker's log."""
+        db.session.commit()
+        lines = [
+            f"batch {b.id}: {b.status}, attempts {b.attempts}, lease until {b.lease_until}"
+            for b in db.session.scalars(select(SendBatch).where(SendBatch.send_id == send_id))
+        ]
+        if db.engine.dialect.name == "postgresql":
+            sessions = db.session.execute(
+                text(
+                    "SELECT pid, state, wait_event_type, now() - xact_start AS open_for, "
+                    "left(query, 120) AS query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state <> 'idle'"
+                )
+            ).all()
+            lines += [f"session {row}" for row in sessions]
+        db.session.commit()
+        for log in sorted(self.tmp.glob("worker*.log")):
+            lines += [f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-25:]]
+        return "\n".join(lines)
 
     def ledger(self, send_id: int) -> Counter:
         db.session.commit()

@@ -136,7 +136,10 @@ def test_a_second_host_cut_off_mid_send_misses_nobody_and_resends_nothing(tmp_pa
     comes back after the send, or while the first worker still sends the batches it took
     over: either way the second host stops at its next check and re-sends nothing.
     """
-    with other_host() as host, send_stack(tmp_path, "postgresql") as kit:
+    # A host cut off between a statement and its COMMIT keeps that row locked until the server
+    # ends its silent transaction: 10 s here (60 by default), well inside the wait below.
+    cut_off = {"DATABASE_IDLE_TRANSACTION_SECONDS": 10}
+    with other_host() as host, send_stack(tmp_path, "postgresql", **cut_off) as kit:
         env = _as_seen_from(host, kit)
         assert "default" not in host.inside("ip", "route")  # its traffic stays on the link
         relay = host.forwarders[kit.smtp.port]
