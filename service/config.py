@@ -90,6 +90,22 @@ SEND_DEFAULTS: dict[str, int | float] = {
 }
 
 
+def _number(env: Mapping[str, str], name: str, default: int | float) -> Any:
+    """`name` from the environment as a number of `default`'s type (`default` if unset or
+    blank); anything else, or a negative number, is a ConfigError naming the variable."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    kind = "a whole number" if isinstance(default, int) else "a number"
+    try:
+        value = type(default)(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be {kind} (default {default}), not {text!r}.") from None
+    if value < 0 or value != value:  # negative, or NaN
+        raise ConfigError(f"{name} must be {kind}, 0 or more (default {default}), not {text!r}.")
+    return value
+
+
 def _allowed_origins(text: str) -> list[str]:
     """`ALLOWED_ORIGINS`: `*`, or origins written as browsers send them (else no `Origin`
     header could ever match and every signup from that site would be refused)."""
@@ -122,7 +138,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
     )
     development = environment in {"development", "test"}
-    port = int(env.get("PORT", "5000"))
+    port = _number(env, "PORT", 5000)
 
     settings: dict[str, Any] = {
         "ENV": environment,
@@ -143,32 +159,32 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "PUBLISHER_ADDRESS": env.get("PUBLISHER_ADDRESS") or "Kyiv, Ukraine",
         "SECRET_KEYS": [k.strip() for k in env.get("SECRET_KEY", "").split(",") if k.strip()],
         "ALLOWED_ORIGINS": _allowed_origins(env.get("ALLOWED_ORIGINS", "")),
-        "CONFIRM_TOKEN_MAX_AGE": int(env.get("CONFIRM_TOKEN_MAX_AGE", "604800")),
+        "CONFIRM_TOKEN_MAX_AGE": _number(env, "CONFIRM_TOKEN_MAX_AGE", 604800),
         # A signup sent sooner than this after its form was shown is a bot's (0: no check).
-        "SIGNUP_MIN_SECONDS": float(env.get("SIGNUP_MIN_SECONDS", "2")),
+        "SIGNUP_MIN_SECONDS": _number(env, "SIGNUP_MIN_SECONDS", 2.0),
         # Optional human check on signup: turnstile | hcaptcha | "" (off).
         "CAPTCHA_PROVIDER": (env.get("CAPTCHA_PROVIDER") or "").strip().lower(),
         "CAPTCHA_SITE_KEY": env.get("CAPTCHA_SITE_KEY") or "",
         "CAPTCHA_SECRET_KEY": env.get("CAPTCHA_SECRET_KEY") or "",
         "CAPTCHA_VERIFY_URL": env.get("CAPTCHA_VERIFY_URL") or "",
-        "CAPTCHA_TIMEOUT": float(env.get("CAPTCHA_TIMEOUT", "3")),
+        "CAPTCHA_TIMEOUT": _number(env, "CAPTCHA_TIMEOUT", 3.0),
         "RATELIMIT_ENABLED": _env_bool(env.get("RATELIMIT_ENABLED"), True),
         "SIGNUP_RATE_LIMIT_IP": env.get("SIGNUP_RATE_LIMIT_IP") or "20/minute;200/hour",
         "SIGNUP_RATE_LIMIT_ADDRESS": env.get("SIGNUP_RATE_LIMIT_ADDRESS") or "5/hour",
         # Seconds the limits' Redis may take to answer before a signup goes on without it.
-        "RATELIMIT_STORAGE_TIMEOUT": float(env.get("RATELIMIT_STORAGE_TIMEOUT", "0.25")),
-        "CONFIRMATION_RESEND_SECONDS": int(env.get("CONFIRMATION_RESEND_SECONDS", "600")),
+        "RATELIMIT_STORAGE_TIMEOUT": _number(env, "RATELIMIT_STORAGE_TIMEOUT", 0.25),
+        "CONFIRMATION_RESEND_SECONDS": _number(env, "CONFIRMATION_RESEND_SECONDS", 600),
         "MAX_CONTENT_LENGTH": 16 * 1024,
-        "BROKER_PUBLISH_TIMEOUT": float(env.get("BROKER_PUBLISH_TIMEOUT", "0.5")),
+        "BROKER_PUBLISH_TIMEOUT": _number(env, "BROKER_PUBLISH_TIMEOUT", 0.5),
         # OUTBOX_RELAY_INTERVAL is the old name, still read.
-        "OUTBOX_SWEEP_INTERVAL": float(
-            env.get("OUTBOX_SWEEP_INTERVAL") or env.get("OUTBOX_RELAY_INTERVAL") or "10"
+        "OUTBOX_SWEEP_INTERVAL": _number(
+            env, "OUTBOX_SWEEP_INTERVAL", _number(env, "OUTBOX_RELAY_INTERVAL", 10.0)
         ),
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
-        "PENDING_EXPIRY_DAYS": int(env.get("PENDING_EXPIRY_DAYS", "30")),
+        "PENDING_EXPIRY_DAYS": _number(env, "PENDING_EXPIRY_DAYS", 30),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",
-        "DATABASE_IDLE_TRANSACTION_SECONDS": float(
-            env.get("DATABASE_IDLE_TRANSACTION_SECONDS", "60")
+        "DATABASE_IDLE_TRANSACTION_SECONDS": _number(
+            env, "DATABASE_IDLE_TRANSACTION_SECONDS", 60.0
         ),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})

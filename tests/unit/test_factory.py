@@ -66,3 +66,37 @@ def test_a_bad_sending_setting_stops_startup_with_a_clear_error(monkeypatch, tmp
     monkeypatch.setenv("SEND_CONNECTIONS", "many")
     with pytest.raises(ConfigError, match="SEND_CONNECTIONS must be a whole number"):
         load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+NUMBERS = [
+    "PORT",
+    "CONFIRM_TOKEN_MAX_AGE",
+    "SIGNUP_MIN_SECONDS",
+    "CAPTCHA_TIMEOUT",
+    "RATELIMIT_STORAGE_TIMEOUT",
+    "CONFIRMATION_RESEND_SECONDS",
+    "BROKER_PUBLISH_TIMEOUT",
+    "OUTBOX_SWEEP_INTERVAL",
+    "OUTBOX_RELAY_INTERVAL",
+    "PENDING_EXPIRY_DAYS",
+    "DATABASE_IDLE_TRANSACTION_SECONDS",
+]
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@pytest.mark.parametrize("value", ["ten", "1e", "-5", "nan", "7 days"])
+def test_a_number_that_is_none_stops_the_start_naming_the_variable(
+    monkeypatch, tmp_path, name, value
+):
+    """One line that says what to set, never a traceback from int() or float()."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=rf"^{name} must be .*not '{value}'"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+def test_a_blank_number_is_its_default(monkeypatch, tmp_path, name):
+    monkeypatch.setenv(name, " ")
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    monkeypatch.delenv(name)
+    assert settings == load_settings({"INSTANCE_PATH": str(tmp_path)})
