@@ -90,19 +90,26 @@ SEND_DEFAULTS: dict[str, int | float] = {
 }
 
 
-def _number(env: Mapping[str, str], name: str, default: int | float) -> Any:
-    """`name` from the environment as a number of `default`'s type (`default` if unset or
-    blank); anything else, or a negative number, is a ConfigError naming the variable."""
-    text = (env.get(name) or "").strip()
+def _as_number(name: str, value: object, default: int | float) -> Any:
+    """`value` (text from the environment, or a test mapping's number) as a number of
+    `default`'s type, `default` if unset or blank; else a ConfigError naming `name`."""
+    if isinstance(value, int | float):
+        return type(default)(value)
+    text = str(value or "").strip()
     if not text:
         return default
-    kind = "a whole number" if isinstance(default, int) else "a number"
     try:
-        value = type(default)(text)
+        return type(default)(text)
     except ValueError:
+        kind = "a whole number" if isinstance(default, int) else "a number"
         raise ConfigError(f"{name} must be {kind} (default {default}), not {text!r}.") from None
+
+
+def _number(env: Mapping[str, str], name: str, default: int | float) -> Any:
+    """`name` from the environment as a number (`_as_number`) that is 0 or more."""
+    value = _as_number(name, env.get(name), default)
     if value < 0 or value != value:  # negative, or NaN
-        raise ConfigError(f"{name} must be {kind}, 0 or more (default {default}), not {text!r}.")
+        raise ConfigError(f"{name} must be 0 or more (default {default}), not {env[name]!r}.")
     return value
 
 
@@ -190,11 +197,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)
     for name, default in SEND_DEFAULTS.items():
-        try:
-            settings[name] = type(default)(settings[name])
-        except (TypeError, ValueError):
-            kind = "a whole number" if isinstance(default, int) else "a number"
-            raise ConfigError(f"{name} must be {kind} (default {default}).") from None
+        settings[name] = _as_number(name, settings[name], default)
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )

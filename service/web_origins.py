@@ -25,9 +25,11 @@ def normalize_origin(value: object) -> str:
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"{value!r} is not an origin") from exc
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query:
-        raise ValueError(f"{value!r} is not an origin like {EXAMPLE}")
-    if parts.username or parts.password or parts.fragment:
+    if (
+        parts.scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or any((parts.path, parts.query, parts.fragment, parts.username, parts.password))
+    ):
         raise ValueError(f"{value!r} is not an origin like {EXAMPLE}")
     if port == 0:
         raise ValueError(f"{value!r} names port 0, which no site listens on")

@@ -306,12 +306,15 @@ def newsletter(app: Flask):
 
 
 @contextmanager
-def plain_app(database_url: str, redis_server: RedisServer, instance: Path) -> Iterator[Flask]:
-    """A migrated app on `database_url` with no worker, its context pushed, disposed on exit."""
+def plain_app(
+    database_url: str, redis_server: RedisServer, instance: Path, **overrides: object
+) -> Iterator[Flask]:
+    """A migrated app on `database_url` (settings `overrides`) with no worker, its context
+    pushed, disposed on exit."""
     env = stack_env(
         database_url, f"{redis_server.url}/3", f"{redis_server.url}/0", "memory://", instance
     )
-    app = app_for(env)
+    app = app_for(env, **overrides)
     migrate(app)
     with app.app_context():
         yield app

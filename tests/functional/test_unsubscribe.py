@@ -212,9 +212,8 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     wait_for_signups()
     assert statuses(reader.id) == {daily.slug: "pending"}
     db.session.expire_all()
-    assert (
-        suppression_reason(reader.email_key) == "unsubscribe_all"
-    )  # still suppressed until the reader confirms
+    # still suppressed until the reader confirms
+    assert suppression_reason(reader.email_key) == "unsubscribe_all"
     messages = smtp.wait_for_recipient(email, timeout=20)
     assert messages[0].recipients == (email,)
     assert "/confirm/" in messages[0].message.get_body(("plain",)).get_content()

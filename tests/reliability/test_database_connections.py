@@ -25,11 +25,9 @@ from service.signup.confirm import send_confirmation_email
 from service.task_names import TaskName
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
-    app_for,
     apply_signups_here,
-    migrate,
+    plain_app,
     scratch_postgres,
-    stack_env,
     stored,
     unique_email,
 )
@@ -212,27 +210,18 @@ def test_a_transaction_left_open_gives_its_locks_back_after_the_idle_timeout(
     """A process cut off between its UPDATE and its COMMIT (its host off the network) must not
     keep the row locked for everyone else: the server ends the session after
     `DATABASE_IDLE_TRANSACTION_SECONDS` of silence, and the lock is free again."""
-    env = stack_env(
-        "postgresql://postgres@127.0.0.1:5432/unused", f"{redis_server.url}/3",
-        f"{redis_server.url}/0", "memory://", tmp_path,
-    )  # fmt: skip
-    with scratch_postgres() as url:
-        env["DATABASE_URL"] = url
-        app = app_for(env, DATABASE_IDLE_TRANSACTION_SECONDS=1)
-        migrate(app)
-        with app.app_context():
-            db.session.add(Newsletter(slug="daily", name="Ukraine Daily"))
-            db.session.commit()
-            with db.engine.connect() as cut_off:
-                cut_off.execute(update(Newsletter).values(name="Half-written"))  # holds the lock
-                with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as other:
-                    other.execute("SET lock_timeout = '10s'")
-                    started = time.monotonic()
-                    other.execute("UPDATE newsletters SET name = 'Ukraine Daily, again'")
-                    waited = time.monotonic() - started
-                assert 0.5 < waited < 5, waited  # it waited for the lock, then got it
-                with pytest.raises(DBAPIError) as raised:
-                    cut_off.execute(select(1))
-                assert "idle-in-transaction timeout" in str(raised.value)
-            db.session.remove()
-            db.engine.dispose()
+    one_second = {"DATABASE_IDLE_TRANSACTION_SECONDS": 1}
+    with scratch_postgres() as url, plain_app(url, redis_server, tmp_path, **one_second):
+        db.session.add(Newsletter(slug="daily", name="Ukraine Daily"))
+        db.session.commit()
+        with db.engine.connect() as cut_off:
+            cut_off.execute(update(Newsletter).values(name="Half-written"))  # holds the lock
+            with psycopg.connect(url, autocommit=True) as other:
+                other.execute("SET lock_timeout = '10s'")
+                started = time.monotonic()
+                other.execute("UPDATE newsletters SET name = 'Ukraine Daily, again'")
+                waited = time.monotonic() - started
+            assert 0.5 < waited < 5, waited  # it waited for the lock, then got it
+            with pytest.raises(DBAPIError) as raised:
+                cut_off.execute(select(1))
+            assert "idle-in-transaction timeout" in str(raised.value)
