@@ -24,8 +24,8 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from service import create_app, outbox
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber
 from service.signup.apply import apply_signups
 from service.task_names import TaskName

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from service.http.auth import create_api_key
+from service.access.keys import create_api_key
 from service.seed import seed_demo
 
 

@@ -10,9 +10,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from service.extensions import db
-from service.http.sends import send_json
 from service.models import Newsletter, Send, SendStatus, utcnow
 from service.sending import lifecycle, scheduling
+from service.sending.summary import send_json
 
 FINAL = {SendStatus.SENT, SendStatus.CANCELLED, SendStatus.SKIPPED, SendStatus.FAILED}
 

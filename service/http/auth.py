@@ -1,39 +1,15 @@
-"""Admin API keys: creation (shown once) and bearer-token checks (constant time via hashes)."""
+"""Bearer-token checks for the admin API (the keys themselves live in `service.access.keys`)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from flask import abort, g, request
-from sqlalchemy import select
 
-from service.extensions import db
-from service.models import ApiKey, utcnow
-
-KEY_PREFIX = "nl_"
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_api_key(name: str) -> str:
-    """Store a new key for `name` and return it; only its hash is kept."""
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiKey(name=name, prefix=key[:10], key_hash=_hash(key)))
-    db.session.commit()
-    return key
-
-
-def find_api_key(key: str) -> ApiKey | None:
-    """The active key matching `key`, or None."""
-    return db.session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None))
-    )
+from service.access.keys import find_api_key
+from service.models import utcnow
 
 
 def require_api_key(view: Callable[..., Any]) -> Callable[..., Any]:

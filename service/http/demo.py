@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service.config import ROOT
 from service.extensions import db
 from service.http.errors import page, request_locale
-from service.http.public import hosted_form_context
+from service.http.public.hosted import hosted_form_context
 from service.models import Newsletter
 
 bp = Blueprint("demo", __name__)

@@ -16,7 +16,7 @@ from service.extensions import db
 from service.http.errors import page, request_locale
 from service.http.origins import frame_ancestors, link_back
 from service.http.page_policy import allow_framing
-from service.http.public import hosted_form_context
+from service.http.public.hosted import hosted_form_context
 from service.models import Newsletter
 from service.signup import captcha
 from service.signup.timing import min_seconds

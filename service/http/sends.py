@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
@@ -11,32 +9,10 @@ from service.extensions import db
 from service.http.auth import require_api_key
 from service.http.errors import api_error
 from service.models import Newsletter, Send
-from service.sending import delivery, lifecycle, scheduling
+from service.sending import lifecycle, scheduling
+from service.sending.summary import send_json
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
-
-
-def send_json(send: Send) -> dict:
-    """A send as the API shows it."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": send.id,
-        "newsletter": send.newsletter.slug,
-        "status": send.status,
-        "status_reason": send.status_reason,
-        "subject": send.subject,
-        "total": send.total,
-        "sent": send.sent,
-        "failed": send.failed,
-        "skipped": send.skipped,
-        "scheduled_at": iso(send.scheduled_at),
-        "started_at": iso(send.started_at),
-        "finished_at": iso(send.finished_at),
-        "failed_batches": delivery.parked_batches(send.id),
-    }
 
 
 @bp.post("/newsletters/<slug>/sends")

@@ -1,6 +1,6 @@
 """Accepting a signup: the web request's side, one durable insert and a 202.
 
-The request checks the signup (`service.http.public` runs the abuse checks) and stores it
+The request checks the signup (`service.http.public.signup` runs the abuse checks) and stores it
 whole as one outbox job (`subscribe`); a worker applies it (`service.signup.apply`). The
 answer is the same whatever the address's state, so nothing can be learnt by probing.
 """

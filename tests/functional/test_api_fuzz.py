@@ -28,8 +28,8 @@ from schemathesis.engine import Status
 from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinished
 from werkzeug.serving import make_server
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Newsletter
 from tests.conftest import app_for, free_port, plain_app, stack_env
 

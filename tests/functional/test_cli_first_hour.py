@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import inspect as sql_inspect
 from sqlalchemy import select
 
+from service.access.keys import create_api_key
 from service.cli import main
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Article, Newsletter, Subscriber
 from tests.conftest import unique_email
 from tests.functional.test_first_hour import NEWSLETTER, clean_env

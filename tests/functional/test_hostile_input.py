@@ -16,8 +16,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.http.input_guard import MAX_ID, MAX_JSON_DEPTH
 from service.http.openapi import DEV_PREFIX, SKIPPED_METHODS, openapi_paths
 from service.models import Newsletter

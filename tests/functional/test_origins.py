@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.lists import newsletter_index
 from service.lists.newsletters import update_newsletter
 from service.models import Newsletter

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Delivery, DeliveryStatus, SendBatch
 from tests.reliability.sendkit import send_stack
 from tests.support.readers import add_reader

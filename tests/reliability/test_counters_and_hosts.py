@@ -11,8 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Send, SendBatch
 from service.sending import lifecycle
 from service.sending.watchdog import watchdog

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from service import database, outbox
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.lists import newsletter_index
 from service.models import JobStatus, Newsletter, OutboxJob, Subscriber, utcnow
 from service.signup.confirm import send_confirmation_email

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.access.keys import create_api_key
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Delivery
 from service.sending.delivery import NOT_TRIED
 from tests.reliability.sendkit import send_stack

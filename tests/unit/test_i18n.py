@@ -22,9 +22,9 @@ from flask_babel import force_locale
 from lxml import html as lxml_html
 
 from service import create_app
+from service.access.keys import create_api_key
 from service.config import ROOT, ConfigError
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.i18n import LOCALES, compile_catalogues, confirmation_sent
 from service.leaving.links import preferences_token, unsubscribe_token
 from service.lists.newsletters import NewsletterInvalid, clean_fields

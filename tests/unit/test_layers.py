@@ -1,6 +1,7 @@
 """The house's one rule, read from the code's own imports: each part imports only parts below it.
 
-From the top: the outer ring (`http/`, `cli/`, `tasks/`), the capabilities in the order of
+From the top: the outer ring (`http/`, `cli/`, `tasks/`, which never import one another), the
+capabilities in the order of
 `CAPABILITIES`, then the shared ground (`outbox`, `mail/`, the shared policies, the wiring and
 `models/`). The README's code map describes the same layers.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -39,13 +41,18 @@ def part_of(module: str) -> str | None:
     return f"service/{names[1]}"
 
 
-def imports_by_part() -> dict[str, dict[str, set[str]]]:
-    """part -> imported part -> the files that import it."""
+def imports_by_part(
+    files: Iterable[tuple[Path, str]] | None = None,
+) -> dict[str, dict[str, set[str]]]:
+    """part -> imported part -> the files that import it, for `files` (relative path, text);
+    by default every module of `service/` and `tasks/`."""
+    if files is None:
+        paths = [*ROOT.glob("service/**/*.py"), *ROOT.glob("tasks/*.py")]
+        files = [(p.relative_to(ROOT), p.read_text(encoding="utf-8")) for p in paths]
     edges: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for path in [*ROOT.glob("service/**/*.py"), *ROOT.glob("tasks/*.py")]:
-        relative = path.relative_to(ROOT)
+    for relative, text in files:
         source = part_of(".".join(relative.with_suffix("").parts).removesuffix(".__init__"))
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 # `from service import outbox` imports service/outbox, not the wiring
                 names = [f"{node.module}.{alias.name}" for alias in node.names]
@@ -107,3 +114,40 @@ def test_services_never_import_tasks():
     """Services enqueue by name through the outbox; only tasks/ (and the wiring) know Celery's."""
     wrong = {part: sorted(files["tasks"]) for part, files in EDGES.items() if "tasks" in files}
     assert wrong == {}
+
+
+def sideways(edges: dict[str, dict[str, set[str]]]) -> dict[tuple[str, str], list[str]]:
+    """Imports from one part of the outer ring into another: (part, imported part) -> files."""
+    return {
+        (part, target): sorted(files)
+        for part in OUTER
+        for target, files in edges.get(part, {}).items()
+        if target in OUTER
+    }
+
+
+def test_the_outer_ring_never_imports_itself_sideways():
+    """The web layer, the CLI and the tasks are three doors onto the same capabilities: what two
+    of them share belongs in a capability or the shared ground, never in one of the doors."""
+    assert sideways(EDGES) == {}
+
+
+def test_a_sideways_import_is_caught():
+    """The check above can fail: each of the six sideways directions, written as code, is seen."""
+    files = [
+        (
+            Path("service/http/x.py"),
+            "from service.cli.admin import api_keys\nimport tasks.digests\n",
+        ),
+        (Path("service/cli/x.py"), "from service.http import errors\nfrom tasks import sending\n"),
+        (Path("tasks/x.py"), "import service.http.errors\nfrom service import cli\n"),
+        (Path("service/http/y.py"), "from service.lists import newsletters\n"),  # not sideways
+    ]
+    assert set(sideways(imports_by_part(files))) == {
+        ("service/http", "service/cli"),
+        ("service/http", "tasks"),
+        ("service/cli", "service/http"),
+        ("service/cli", "tasks"),
+        ("tasks", "service/http"),
+        ("tasks", "service/cli"),
+    }

@@ -1,4 +1,5 @@
-"""Public endpoints: the signup API (JSON or plain form), confirmation links, hosted pages."""
+"""The signup API: `POST /api/v1/subscriptions` from a JSON or plain form body, its bot traps,
+rate limits and CORS, and its answers (JSON, or a page for a form posted without JavaScript)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,20 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, request
-from flask_babel import force_locale, ngettext
-from flask_babel import gettext as _
-from sqlalchemy import select
+from flask import Response, current_app, request
+from flask_babel import force_locale
 
 from service.addresses import InvalidEmail, parse_signup_address
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, signup_allowed, site_home
+from service.http.public import bp
+from service.http.public.hosted import hosted_form_context
 from service.i18n import confirmation_sent
-from service.models import ConsentRecord, Newsletter
 from service.signup import captcha
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
-from service.signup.confirm import TokenStale, confirm, load_confirmation, resend_confirmation
-from service.signup.timing import form_stamp, too_fast
-from service.tokens import TokenExpired, TokenInvalid
+from service.signup.timing import too_fast
 
-bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
 
 NAME_MAX = 200
@@ -94,7 +91,8 @@ def _address_limit_key() -> str:
     return "ip:" + (request.remote_addr or "")
 
 
-def _ip_limit() -> str:
+def ip_limit() -> str:
+    """The per-IP limit on signups (and on asking for a new confirmation link)."""
     return current_app.config["SIGNUP_RATE_LIMIT_IP"]
 
 
@@ -120,7 +118,7 @@ def _accepted(locale: str, slugs: list[str], source_url: object) -> Response | t
     if wants_html():
         with force_locale(locale):
             message = confirmation_sent(count)
-        back = _page_of(source_url) or site_home()
+        back = page_of(source_url) or site_home()
         return page("pages/message.html", 202, title=message, message="", locale=locale, back=back)
     return Response(_accepted_json(locale, count), 202, mimetype="application/json")
 
@@ -136,12 +134,12 @@ def _rejected(status: int, code: str, field: str | None, locale: str, **extra: A
             title=text,
             message="",
             locale=locale,
-            back=_page_of(request.referrer) or site_home(),
+            back=page_of(request.referrer) or site_home(),
         )
     return api_error(status, code, text, field, **extra)
 
 
-def _page_of(url: object) -> str | None:
+def page_of(url: object) -> str | None:
     """The page a reader came from, for "back to the site": an allowed http(s) page, and not
     this signup endpoint (a re-post from one of our answer pages has it as its Referer)."""
     link = link_back(url)
@@ -168,9 +166,9 @@ def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, sl
             "newsletters": slugs,
             "name": fields.get("name") if isinstance(fields.get("name"), str) else "",
             "form": fields.get("form") if isinstance(fields.get("form"), str) else "",
-            "source_url": _page_of(fields.get("source_url") or request.referrer) or "",
+            "source_url": page_of(fields.get("source_url") or request.referrer) or "",
         },
-        back=_page_of(fields.get("source_url") or request.referrer) or site_home(),
+        back=page_of(fields.get("source_url") or request.referrer) or site_home(),
         **hosted_form_context(),
     )
 
@@ -183,7 +181,7 @@ def subscriptions_preflight():
 
 @bp.post("/api/v1/subscriptions")
 @rate_limited(
-    limiter.limit(_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "")),
+    limiter.limit(ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "")),
     limiter.limit(_address_limit, key_func=_address_limit_key),
 )
 def create_subscription():
@@ -272,141 +270,3 @@ def cors_for_signup(response: Response) -> Response:
     response.headers.pop("Set-Cookie", None)
     response.vary.add("Origin")
     return response
-
-
-def _public_newsletters() -> list[Newsletter]:
-    return list(
-        db.session.scalars(select(Newsletter).where(Newsletter.is_public).order_by(Newsletter.id))
-    )
-
-
-def _token_error(exc: TokenInvalid, token: str):
-    with force_locale(request_locale(request.values.get("locale"))):
-        return _token_error_page(exc, token)
-
-
-def _token_error_page(exc: TokenInvalid, token: str):
-    if isinstance(exc, TokenExpired):
-        days = max(1, current_app.config["CONFIRM_TOKEN_MAX_AGE"] // 86400)
-        return page(
-            "pages/token_error.html",
-            410,
-            title=_("This link has expired"),
-            message=ngettext(
-                "Confirmation links are valid for %(num)s day. Ask for a new one below.",
-                "Confirmation links are valid for %(num)s days. Ask for a new one below.",
-                days,
-            ),
-            resend_url=f"/confirm/{token}/resend",
-            newsletters=_public_newsletters(),
-        )
-    if isinstance(exc, TokenStale):
-        title = _("This link has already been used")
-        text = _(
-            "Your subscription has changed since this link was sent. "
-            "Enter your address to get a new one."
-        )
-    else:
-        title = _("This link is not valid")
-        text = _(
-            "The link may have been cut or changed. Enter your address and we will send a new one."
-        )
-    return page(
-        "pages/token_error.html",
-        400,
-        title=title,
-        message=text,
-        resend_url=None,
-        newsletters=_public_newsletters(),
-    )
-
-
-@bp.route("/confirm/<token>", methods=["GET", "HEAD"])
-def confirm_page(token: str):
-    """Show the confirmation button; following the link changes nothing (mail scanners do)."""
-    try:
-        subscriber, _ = load_confirmation(token)
-    except TokenInvalid as exc:
-        return _token_error(exc, token)
-    locale = request_locale(subscriber.locale)
-    names = ", ".join(
-        s.newsletter.name_in(locale)
-        for s in subscriber.subscriptions
-        if s.status in ("pending", "confirmed")
-    )
-    return page(
-        "pages/confirm.html",
-        locale=locale,
-        email=subscriber.email,
-        newsletters=names,
-        token=token,
-    )
-
-
-@bp.post("/confirm/<token>")
-def confirm_submit(token: str):
-    """Confirm the subscription; repeating it is harmless."""
-    try:
-        result = confirm(token, ip=request.remote_addr, user_agent=request.user_agent.string)
-    except TokenInvalid as exc:
-        db.session.rollback()
-        return _token_error(exc, token)
-    locale = request_locale(result.subscriber.locale)
-    names = ", ".join(n.name_in(locale) for n in result.newsletters)
-    with force_locale(locale):
-        title = _("Successfully subscribed")
-        text = _(
-            "You will receive %(newsletters)s. Every email has a link to unsubscribe.",
-            newsletters=names,
-        )
-    return page(
-        "pages/message.html",
-        locale=locale,
-        title=title,
-        message=text,
-        back=_page_of(_signup_page(result.subscriber.id)) or site_home(),
-    )
-
-
-def _signup_page(subscriber_id: int) -> str | None:
-    """The page the reader last signed up on (their consent record's `source_url`)."""
-    return db.session.scalar(
-        select(ConsentRecord.source_url)
-        .where(
-            ConsentRecord.subscriber_id == subscriber_id,
-            ConsentRecord.action == "signup",
-            ConsentRecord.source_url.is_not(None),
-        )
-        .order_by(ConsentRecord.id.desc())
-        .limit(1)
-    )
-
-
-@bp.post("/confirm/<token>/resend")
-@rate_limited(limiter.limit(_ip_limit))
-def confirm_resend(token: str):
-    """Send a fresh confirmation link for an expired one (same per-address limit as signup)."""
-    try:
-        load_confirmation(token)
-        subscriber_id = None
-    except TokenExpired as exc:
-        subscriber_id = exc.payload.get("s") if exc.payload else None
-    except TokenInvalid as exc:
-        return _token_error(exc, token)
-    if isinstance(subscriber_id, int):
-        resend_confirmation(subscriber_id)
-    locale = request_locale(request.values.get("locale"))
-    with force_locale(locale):
-        title = _("If this address can subscribe, a new confirmation email is on its way.")
-    return page("pages/message.html", 202, locale=locale, title=title, message="")
-
-
-@bp.get("/subscribe")
-def signup_page():
-    """A hosted signup page listing every public newsletter (works without JavaScript)."""
-    return page("pages/signup.html", newsletters=_public_newsletters(), **hosted_form_context())
-
-
-def hosted_form_context() -> dict[str, Any]:
-    """What every hosted signup form carries: a signed render time and the captcha widget."""
-    return {"form_stamp": form_stamp(), "captcha": captcha.widget_config()}
