@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -219,8 +220,25 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
             "print(secrets.token_urlsafe(48))')."
         )
     settings["SECRET_KEY"] = settings["SECRET_KEYS"][0]
+    settings["PUBLIC_URL"] = _public_url(settings["PUBLIC_URL"])
     _check_captcha(settings)
     return settings
+
+
+def _public_url(value: str) -> str:
+    """`PUBLIC_URL`: an http(s) URL whose origin is the service's own (links in mail, the
+    origin its pages post from); a path is kept, a query, fragment or user info is refused."""
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    try:
+        normalize_origin(f"{parts.scheme}://{parts.netloc}")
+    except ValueError:
+        raise ConfigError(
+            f"PUBLIC_URL must be an http(s) URL like https://news.example.org, not {value!r}."
+        ) from None
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must have no query or fragment: {value!r}.")
+    return text
 
 
 def _check_captcha(settings: Mapping[str, Any]) -> None:

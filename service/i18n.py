@@ -7,8 +7,10 @@ catalogue there, so a third language is a new `.po` file. The compiled `.mo` fil
 from the `.po` files when the app starts (or by `make`), never committed.
 
 A page is in the locale the reader asked for (`locale` field or parameter), else the best of
-`Accept-Language`, else English. Mail is rendered by workers outside any request, so the
-renderer forces the reader's stored locale (`flask_babel.force_locale`).
+`Accept-Language`, else English. A locale asked for by name (a body, a query string, a CLI
+option) must have a catalogue: `checked_locale` refuses any other, naming the ones there are.
+Mail is rendered by workers outside any request, so the renderer forces the reader's stored
+locale (`flask_babel.force_locale`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,28 @@ def normalize_locale(value: object) -> str | None:
     if primary == "ua":
         primary = "uk"
     return primary if primary in LOCALES else None
+
+
+class UnknownLocale(ValueError):
+    """A locale that has no catalogue; the message names the ones there are."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        shown = value if isinstance(value, str) else type(value).__name__
+        super().__init__(
+            f"unknown locale {shown[:40]!r}: use one of {', '.join(LOCALES)}"
+            if isinstance(value, str)
+            else f"a locale is a string ({shown} given): use one of {', '.join(LOCALES)}"
+        )
+
+
+def checked_locale(value: object) -> str:
+    """The supported locale `value` names (`uk-UA` and `UK` are `uk`); `UnknownLocale` for
+    anything else, so a language someone asks for by name is never silently swapped."""
+    locale = normalize_locale(value)
+    if locale is None:
+        raise UnknownLocale(value)
+    return locale
 
 
 def pick_locale(requested: object, accept_languages: Iterable[str] = ()) -> str:

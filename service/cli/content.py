@@ -17,6 +17,7 @@ from service.digests.compose import (
     send_test_digest,
     test_content,
 )
+from service.i18n import LOCALES, UnknownLocale, checked_locale
 
 
 @click.group("articles")
@@ -39,6 +40,17 @@ def import_feed_command(source: str) -> None:
     click.echo(result.summary())
 
 
+LOCALE_HELP = f"Language of the digest: {', '.join(LOCALES)}."
+
+
+def _locale(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A `--locale` with a catalogue (`uk-UA` is `uk`); a usage error naming them otherwise."""
+    try:
+        return checked_locale(value)
+    except UnknownLocale as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
 @click.group("digest")
 def digest() -> None:
     """Digests: preview what a newsletter would send."""
@@ -47,7 +59,7 @@ def digest() -> None:
 @digest.command("preview")
 @click.argument("slug")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--locale", default="en", show_default=True)
+@click.option("--locale", default="en", show_default=True, callback=_locale, help=LOCALE_HELP)
 @click.option("--text", "as_text", is_flag=True, help="Print the plain-text part instead.")
 @with_appcontext
 def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
@@ -75,7 +87,7 @@ def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
 @digest.command("test")
 @click.argument("slug")
 @click.argument("email")
-@click.option("--locale", default="en", show_default=True)
+@click.option("--locale", default="en", show_default=True, callback=_locale, help=LOCALE_HELP)
 @with_appcontext
 def test_send(slug: str, email: str, locale: str) -> None:
     """Mail a test of the digest SLUG would send now to EMAIL (subject marked [TEST]).

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from service import outbox
 from service.addresses import parse_address
 from service.extensions import db
+from service.i18n import checked_locale
 from service.lists.newsletters import valid_cron
 from service.mail import RenderedEmail, build_message, deliver, newsletter_sender, render_email
 from service.mail.headers import header
@@ -329,12 +330,15 @@ def test_content(newsletter: Newsletter) -> TestContent | None:
 def render_sample(
     content: DigestContent, newsletter: Newsletter, locale: str, marker: str = "PREVIEW"
 ) -> RenderedEmail:
-    """The digest as staff see it (preview, test send): personal links carry `marker`."""
+    """The digest as staff see it (preview, test send): personal links carry `marker`.
+
+    Raises `UnknownLocale` (naming the catalogues there are) for a locale with no catalogue.
+    """
     base = current_app.config["PUBLIC_URL"]
     return render_digest(
         content,
         newsletter=newsletter,
-        locale=locale,
+        locale=checked_locale(locale),
         unsubscribe_url=f"{base}/unsubscribe/{marker}",
         preferences_url=f"{base}/preferences/{marker}",
         view_url=f"{base}/archive/{newsletter.slug}",
@@ -346,10 +350,12 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
 
     The links to unsubscribe and preferences are inert placeholders (`TEST`), since the
     address need not be a subscriber. With no new articles it is a copy of the last issue.
-    Raises InvalidEmail for an address the service would not mail (checked first), and
-    NothingToSend when there is neither a next digest nor a last issue.
+    Raises InvalidEmail for an address the service would not mail (checked first),
+    UnknownLocale for a locale with no catalogue, and NothingToSend when there is neither a
+    next digest nor a last issue.
     """
     address = parse_address(email, allow_smtputf8=True)
+    locale = checked_locale(locale)
     newsletter = db.session.get(Newsletter, newsletter_id)
     if newsletter is None:
         raise LookupError(f"no newsletter {newsletter_id}")
@@ -368,9 +374,13 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
 
 
 def request_test_digest(newsletter: Newsletter, email: str, *, locale: str = "en") -> int:
-    """Queue a test send of the digest to `email` (outbox job, handed to the worker); job id."""
-    parse_address(email, allow_smtputf8=True)  # raises InvalidEmail before anything is queued
-    payload = {"newsletter_id": newsletter.id, "email": email, "locale": locale}
+    """Queue a test send of the digest to `email` (outbox job, handed to the worker); job id.
+
+    The address (`InvalidEmail`) and the locale (`UnknownLocale`) are checked before anything
+    is queued, so the worker is never handed a test it must fail.
+    """
+    parse_address(email, allow_smtputf8=True)
+    payload = {"newsletter_id": newsletter.id, "email": email, "locale": checked_locale(locale)}
     job = outbox.enqueue(TaskName.SEND_TEST_DIGEST, payload)
     db.session.commit()
     return job.id

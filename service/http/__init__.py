@@ -22,11 +22,13 @@ def register_blueprints(app: Flask) -> None:
         admin,
         archive,
         articles,
+        body_limit,
         demo,
         embed,
         errors,
         health,
         input_guard,
+        locale_guard,
         newsletters,
         openapi,
         page_policy,
@@ -38,7 +40,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.session_interface = NoCookieSessions()
     errors.register(app)
+    body_limit.register(app)
     input_guard.register(app)  # before the blueprints: their rules pick the bounded `int`
+    locale_guard.register(app)
     page_policy.register(app)
     for module in (
         health,

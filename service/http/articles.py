@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
@@ -11,6 +14,8 @@ from service.digests.compose import compose, render_sample, request_test_digest,
 from service.extensions import db
 from service.http.auth import require_api_key
 from service.http.errors import api_error
+from service.http.locale_guard import unknown_locale
+from service.i18n import UnknownLocale
 from service.models import Newsletter
 
 bp = Blueprint("articles", __name__, url_prefix="/api/v1")
@@ -55,6 +60,13 @@ def _newsletter(slug: str) -> Newsletter | None:
 
 NO_ARTICLES = "too few new articles: this digest would be skipped"
 NO_TEST = "nothing to test: no new articles and no issue sent yet"
+PREVIEW_FORMATS = ("html", "text")
+
+
+def _asked_locale(values: Mapping[str, Any]) -> Any:
+    """The `locale` staff asked for; English when none (absent, null or empty)."""
+    locale = values.get("locale")
+    return "en" if locale is None or locale == "" else locale
 
 
 @bp.post("/digest-preview/<slug>/test")
@@ -70,23 +82,34 @@ def digest_test(slug: str):
     if test_content(newsletter) is None:  # else the next digest or the last issue
         return api_error(409, "no_articles", NO_TEST)
     try:
-        job_id = request_test_digest(newsletter, data["email"], locale=data.get("locale", "en"))
+        job_id = request_test_digest(newsletter, data["email"], locale=_asked_locale(data))
     except InvalidEmail as exc:
         return api_error(422, "invalid_email", str(exc), field="email")
+    except UnknownLocale as exc:
+        return unknown_locale(exc)
     return jsonify(status="queued", job_id=job_id), 202
 
 
 @bp.get("/digest-preview/<slug>")
 @require_api_key
 def digest_preview(slug: str):
-    """Staff preview: the digest `slug` would send now, as HTML (`?format=text` for the text part)."""
+    """Staff preview: the digest `slug` would send now, as HTML (`?format=text` for the text part).
+
+    `?locale=` picks the language (`en` by default; one with no catalogue is a 422).
+    """
     newsletter = _newsletter(slug)
     if newsletter is None:
         return api_error(404, "not_found", "no such newsletter")
+    kind = request.args.get("format") or "html"
+    if kind not in PREVIEW_FORMATS:
+        return api_error(422, "invalid", "format: html or text", field="format")
     content = compose(newsletter)
     if content is None:
         return api_error(404, "no_articles", NO_ARTICLES)
-    rendered = render_sample(content, newsletter, request.args.get("locale", "en"))
-    if request.args.get("format") == "text":
+    try:
+        rendered = render_sample(content, newsletter, _asked_locale(request.args))
+    except UnknownLocale as exc:
+        return unknown_locale(exc)
+    if kind == "text":
         return Response(rendered.text, mimetype="text/plain")
     return Response(rendered.html, mimetype="text/html")

@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 
 from service.http import input_guard
 from service.http.auth import require_api_key
+from service.i18n import LOCALES
 
 bp = Blueprint("openapi", __name__)
 
@@ -39,6 +40,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "field": _STR,
             "message": _STR,
             "suggestion": _STR,
+            "available": {
+                "type": "array",
+                "items": _STR,
+                "description": "with `unknown_locale`: the locales there are",
+            },
         },
     },
     "SignupRequest": {
@@ -52,7 +58,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "name": _STR,
             "locale": {
                 "type": "string",
-                "description": "`en` or `uk`; anything else: from `Accept-Language`",
+                "enum": list(LOCALES),
+                "description": "absent: from `Accept-Language`; a locale with no catalogue: "
+                "422 `unknown_locale`",
             },
             "source_url": _STR,
             "website": {"type": "string", "description": "honeypot: must be empty"},
@@ -213,7 +221,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["email"],
         "properties": {
             "email": {"type": "string", "minLength": 1},
-            "locale": {"type": "string", "enum": ["en", "uk"]},
+            "locale": {"type": "string", "enum": list(LOCALES)},
         },
     },
     "TestSendQueued": {
@@ -340,6 +348,23 @@ BODIES: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("POST", "/api/v1/digest-preview/<slug>/test"): ("TestSendRequest", "202", "TestSendQueued"),
     ("GET", "/api/v1/"): (None, "200", "ApiIndex"),
 }
+# Query parameters a view reads: endpoint -> their OpenAPI parameter objects.
+QUERY: dict[str, list[dict[str, Any]]] = {
+    "articles.digest_preview": [
+        {
+            "name": "locale",
+            "in": "query",
+            "description": "the digest's language (default `en`)",
+            "schema": {"type": "string", "enum": list(LOCALES)},
+        },
+        {
+            "name": "format",
+            "in": "query",
+            "description": "`html` (default) or `text`, the plain-text part",
+            "schema": {"type": "string", "enum": ["html", "text"]},
+        },
+    ],
+}
 # Request bodies that may be left out (the view has a default for every field).
 OPTIONAL_BODIES = {("POST", "/api/v1/newsletters/<slug>/sends")}
 # Views whose answer is not JSON: endpoint -> media types of the success answer. A hosted page
@@ -379,7 +404,7 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "400": "`bad_request`: the body is not a signup (JSON object or form)",
         "403": "`origin_not_allowed`: this page's origin may not sign up to these newsletters",
         "422": "`required`, `invalid_email` (with `suggestion` for a likely typo), "
-        "`unknown_newsletter` or `captcha_failed`",
+        "`unknown_newsletter`, `unknown_locale` or `captcha_failed`",
         "503": "`captcha_unavailable`: the captcha provider is unreachable; retry after "
         "`Retry-After` seconds",
     },
@@ -409,7 +434,41 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/v1/digest-preview/<slug>/test"): {
         "404": "no such newsletter",
         "409": "`no_articles`: too few new articles, this digest would be skipped",
-        "422": "`required` or `invalid_email`",
+        "422": "`required`, `invalid_email` or `unknown_locale` (naming the `available` ones)",
+    },
+    ("GET", "/api/v1/digest-preview/<slug>"): {
+        "404": "no such newsletter, or `no_articles`: this digest would be skipped",
+        "422": "`unknown_locale` (naming the `available` ones), or `invalid`: `format` is "
+        "neither html nor text",
+    },
+}
+# Links between operations (the stateful phase of a fuzzer follows them): (METHOD, rule) ->
+# {status: {link name: (operationId, {parameter: runtime expression})}}.
+_SLUG = {"slug": "$response.body#/slug"}
+_FIRST_SLUG = {"slug": "$response.body#/newsletters/0/slug"}
+_SEND = {"send_id": "$response.body#/id"}
+LINKS: dict[tuple[str, str], dict[str, dict[str, tuple[str, dict[str, str]]]]] = {
+    ("POST", "/api/v1/newsletters"): {
+        "201": {
+            "UpdateNewsletter": ("admin_newsletters.update.patch", _SLUG),
+            "CreateSend": ("sends.create_send.post", _SLUG),
+            "PreviewDigest": ("articles.digest_preview.get", _SLUG),
+            "TestDigest": ("articles.digest_test.post", _SLUG),
+        }
+    },
+    ("GET", "/api/v1/newsletters"): {
+        "200": {
+            "PreviewDigest": ("articles.digest_preview.get", _FIRST_SLUG),
+            "TestDigest": ("articles.digest_test.post", _FIRST_SLUG),
+            "CreateSend": ("sends.create_send.post", _FIRST_SLUG),
+        }
+    },
+    ("POST", "/api/v1/newsletters/<slug>/sends"): {
+        "201": {
+            "ShowSend": ("sends.show_send.get", _SEND),
+            "PauseSend": ("sends.control_send.post.pause", _SEND),
+            "CancelSend": ("sends.control_send.post.cancel", _SEND),
+        }
     },
 }
 RATE_LIMITED = {("POST", "/api/v1/subscriptions"), ("POST", "/confirm/<token>/resend"),
@@ -429,7 +488,10 @@ API_DESCRIPTION = (
     f"nested more than {input_guard.MAX_JSON_DEPTH} levels or holding NaN/Infinity (400 "
     "`bad_request`), a NUL character anywhere in the path, query, form or JSON (400 "
     f"`bad_request`, naming the field); an id above {input_guard.MAX_ID} matches no route "
-    "(404). Errors share one shape (`Error`); hosted pages answer theirs as a page."
+    "(404); a `locale` (query, form or JSON field) with no catalogue is a 422 "
+    "`unknown_locale` naming the `available` ones. The 16 KiB hold whatever the body's framing "
+    "(`Content-Length` or chunked). Errors share one shape (`Error`); hosted pages answer "
+    "theirs as a page."
 )
 
 
@@ -506,6 +568,8 @@ def _operation(app: Flask, rule: Any, method: str, path: str) -> dict[str, Any]:
     }
     if description.strip():
         operation["description"] = description.strip()
+    if rule.endpoint in QUERY:
+        operation["parameters"] = QUERY[rule.endpoint]
     body = _request_body(rule.endpoint, method, rule.rule)
     if body:
         operation["requestBody"] = body
@@ -518,6 +582,11 @@ def _operation(app: Flask, rule: Any, method: str, path: str) -> dict[str, Any]:
     if response_schema or media != ("application/json",):
         success["content"] = _content(media, response_schema)
     operation["responses"][status] = success
+    for code, links in LINKS.get((method, rule.rule), {}).items():
+        operation["responses"][code]["links"] = {
+            name: {"operationId": target, "parameters": parameters}
+            for name, (target, parameters) in links.items()
+        }
     if (method, rule.rule) == ("POST", "/api/v1/articles"):
         operation["responses"]["200"] = {"description": "only updates", **success}
     for code, text in ERRORS.get((method, rule.rule), {}).items():

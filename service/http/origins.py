@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import current_app, request
+from flask import current_app
 
 from service.lists.newsletter_index import newsletters
 from service.web_origins import normalize_origin
@@ -27,15 +27,16 @@ def _global() -> list[str]:
     return current_app.config["ALLOWED_ORIGINS"]
 
 
-def _own_origins() -> set[str]:
-    """The service's own origins: pages it serves (iframe form, /subscribe) post same-origin."""
+def own_origin() -> str:
+    """The service's own origin, from `PUBLIC_URL` alone: pages it serves (iframe form,
+    /subscribe) post same-origin. Never from the request's `Host`, which the client writes."""
     public = urlsplit(current_app.config["PUBLIC_URL"])
-    return {request.host_url.rstrip("/"), f"{public.scheme}://{public.netloc}"}
+    return normalize_origin(f"{public.scheme}://{public.netloc}")
 
 
 def _globally_allowed(origin: str) -> bool:
     allowed = _global()
-    return "*" in allowed or origin.rstrip("/") in allowed or origin in _own_origins()
+    return "*" in allowed or origin.rstrip("/") in allowed or origin == own_origin()
 
 
 def cors_allowed(origin: str) -> bool:

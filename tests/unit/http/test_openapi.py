@@ -184,3 +184,24 @@ def test_the_document_states_what_the_code_answers(document):
     assert "WWW-Authenticate" in paths["/api/v1/newsletters"]["get"]["responses"]["401"]["headers"]
     for page in ("/confirm/{token}", "/unsubscribe/{token}", "/preferences/{token}"):
         assert "text/html" in paths[page]["get"]["responses"]["200"]["content"]
+
+
+def test_every_link_leads_to_an_operation_of_the_document(document):
+    operations = {
+        operation["operationId"]: operation
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+    }
+    links = [
+        link
+        for operation in operations.values()
+        for answer in operation["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    assert len(links) >= 8
+    preview = operations["articles.digest_preview.get"]
+    assert {"locale", "format"} <= {p["name"] for p in preview["parameters"]}
+    assert "articles.digest_preview.get" in {link["operationId"] for link in links}
+    for link in links:
+        assert link["operationId"] in operations, link
