@@ -58,9 +58,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "name": _STR,
             "locale": {
                 "type": "string",
-                "enum": list(LOCALES),
-                "description": "absent: from `Accept-Language`; a locale with no catalogue: "
-                "422 `unknown_locale`",
+                "enum": [*LOCALES, ""],
+                "description": "absent or empty: from `Accept-Language`; a locale with no "
+                "catalogue: 422 `unknown_locale`",
             },
             "source_url": _STR,
             "website": {"type": "string", "description": "honeypot: must be empty"},
@@ -219,9 +219,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "TestSendRequest": {
         "type": "object",
         "required": ["email"],
+        "example": {"email": "editor@gmail.com", "locale": "uk"},
         "properties": {
             "email": {"type": "string", "minLength": 1},
-            "locale": {"type": "string", "enum": list(LOCALES)},
+            "locale": {
+                "type": "string",
+                "enum": [*LOCALES, ""],
+                "description": "absent or empty: en",
+            },
         },
     },
     "TestSendQueued": {
@@ -354,14 +359,14 @@ QUERY: dict[str, list[dict[str, Any]]] = {
         {
             "name": "locale",
             "in": "query",
-            "description": "the digest's language (default `en`)",
-            "schema": {"type": "string", "enum": list(LOCALES)},
+            "description": "the digest's language (absent or empty: `en`)",
+            "schema": {"type": "string", "enum": [*LOCALES, ""]},
         },
         {
             "name": "format",
             "in": "query",
-            "description": "`html` (default) or `text`, the plain-text part",
-            "schema": {"type": "string", "enum": ["html", "text"]},
+            "description": "`html` (absent or empty too) or `text`, the plain-text part",
+            "schema": {"type": "string", "enum": ["html", "text", ""]},
         },
     ],
 }

@@ -18,7 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -29,10 +31,12 @@ from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinish
 from werkzeug.serving import make_server
 
 from service.access.keys import create_api_key
+from service.digests.articles import upsert_article
 from service.extensions import db
-from service.models import Newsletter
+from service.models import Newsletter, utcnow
 from tests.conftest import app_for, free_port, plain_app, stack_env
 
+Exchange = tuple[str, str, str, int]  # phase, method, URL path, status
 MAX_EXAMPLES = 12
 STATEFUL_STEPS = 12
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "422", "429"]
@@ -60,6 +64,12 @@ def fuzz_config(key: str, max_examples: int = MAX_EXAMPLES) -> SchemathesisConfi
                     "include-method": "POST",
                     "checks": {"negative_data_rejection": {"enabled": False}},
                 },
+                # The digest preview and its test send on a newsletter that has a digest to
+                # show, so each case reaches the rendering (a made-up slug is only a 404).
+                {
+                    "include-path-regex": "^/api/v1/digest-preview/",
+                    "parameters": {"slug": "daily"},
+                },
                 {
                     "include-path-regex": "^/(confirm|unsubscribe|preferences)/",
                     "checks": {
@@ -86,6 +96,10 @@ def fuzz_app(tmp_path_factory, redis_server) -> Iterator[Flask]:
             ]
         )
         db.session.commit()
+        for n in range(3):  # `daily` has a digest to preview and to test-send
+            published = (utcnow() - timedelta(hours=n + 1)).isoformat()
+            upsert_article({"title": f"Story {n}", "url": f"https://news.example.org/fuzz/{n}",
+                            "published_at": published})  # fmt: skip
         yield app
 
 
@@ -118,20 +132,26 @@ def api_schema(fuzz_url, fuzz_key):
     return schemathesis.openapi.from_url(f"{fuzz_url}/openapi.json", config=fuzz_config(fuzz_key))
 
 
-def run_schemathesis(schema, statuses: list[int] | None = None) -> tuple[int, list[str]]:
+def run_schemathesis(
+    schema, statuses: list[int] | None = None, answers: list[Exchange] | None = None
+) -> tuple[int, list[str]]:
     """Run every phase the config enables; (cases checked, one line per failure or error).
 
-    The status of every answer is appended to `statuses` if given."""
+    The status of every answer is appended to `statuses` if given, and (phase, method, URL
+    path, status) to `answers`."""
     problems: list[str] = []
     checked = 0
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, ScenarioFinished):
+            done = [i for i in event.recorder.interactions.values() if i.response is not None]
             if statuses is not None:
-                statuses.extend(
-                    i.response.status_code
-                    for i in event.recorder.interactions.values()
-                    if i.response is not None
-                )
+                statuses.extend(i.response.status_code for i in done)
+            if answers is not None:
+                answers.extend(
+                    (str(event.phase), i.request.method, urlsplit(i.request.uri).path,
+                     i.response.status_code)
+                    for i in done
+                )  # fmt: skip
             for case_id, checks in event.recorder.checks.items():
                 checked += 1
                 for check in checks:
@@ -151,9 +171,19 @@ def run_schemathesis(schema, statuses: list[int] | None = None) -> tuple[int, li
 
 
 def test_every_operation_and_link_matches_the_document(api_schema):
-    checked, problems = run_schemathesis(api_schema)
+    answers: list[Exchange] = []
+    checked, problems = run_schemathesis(api_schema, answers=answers)
     assert checked > 100, checked
     assert not problems, f"{len(problems)} failures:\n\n" + "\n\n".join(dict.fromkeys(problems))
+    preview = "/api/v1/digest-preview/daily"
+    # The previews of a real newsletter were rendered, and refused in an unknown locale.
+    assert ("GET", preview, 200) in {a[1:] for a in answers}, sorted(set(answers))[:50]
+    assert ("GET", preview, 422) in {a[1:] for a in answers}
+    assert ("POST", preview + "/test", 202) in {a[1:] for a in answers}
+    # The stateful phase followed links: an answer to a call made with a value from an
+    # earlier answer (a newsletter made in the run, or a send).
+    stateful = {(method, path) for phase, method, path, _ in answers if "stateful" in phase.lower()}
+    assert any(path.startswith("/api/v1/sends/") for _, path in stateful), sorted(stateful)
 
 
 def test_with_limits_on_the_signup_answers_the_documented_429(fuzz_app, fuzz_key, redis_server):

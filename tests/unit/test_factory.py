@@ -100,3 +100,21 @@ def test_a_blank_number_is_its_default(monkeypatch, tmp_path, name):
     settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
     monkeypatch.delenv(name)
     assert settings == load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["news.example.org", "ftp://news.example.org", "https://", "https://a@news.example.org",
+     "https://news.example.org/?x=1", "https://news.example.org:99999"],
+)  # fmt: skip
+def test_a_public_url_that_is_no_http_url_stops_the_start(monkeypatch, tmp_path, value):
+    """PUBLIC_URL is the service's own origin (the Host header is never asked): it must be one."""
+    monkeypatch.setenv("PUBLIC_URL", value)
+    with pytest.raises(ConfigError, match=r"^PUBLIC_URL must"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_a_public_url_keeps_its_path_without_the_last_slash(monkeypatch, tmp_path):
+    monkeypatch.setenv("PUBLIC_URL", "https://News.example.org/newsletters/")
+    settings = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert settings["PUBLIC_URL"] == "https://News.example.org/newsletters"
