@@ -49,7 +49,7 @@ def post(web, origin: str | None, newsletters: list[str], **kwargs):
         (PARTNER, ["partner", "shared"]),  # in the list of every newsletter asked for
         (SITE, ["daily", "partner"]),  # the global list covers every newsletter
         (None, ["daily"]),  # not a browser: nothing to check
-        ("http://localhost", ["daily"]),  # the service's own pages (iframe form, /subscribe)
+        ("http://127.0.0.1:5999", ["daily"]),  # PUBLIC_URL: the service's own pages
     ],
 )
 def test_allowed_signups(web, origin, newsletters):
@@ -79,6 +79,16 @@ def test_refused_signups_store_nothing(web, origin, newsletters, readable):
     assert not stored(email)
     # The partner may read the refusal (it is allowed for some newsletter); a stranger may not.
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is readable
+
+
+@pytest.mark.parametrize("host", ["localhost", "evil.example.net", "evil.example.net:8080"])
+def test_the_host_header_never_makes_an_origin_the_services_own(web, host):
+    """The service's origin is PUBLIC_URL's: a client writes its Host as it likes."""
+    email = unique_email()
+    headers = {"Origin": f"http://{host}", "Host": host}
+    response = web.post(URL, json={"email": email, "newsletters": ["daily"]}, headers=headers)
+    assert response.status_code == 403, response.json
+    assert not stored(email)
 
 
 def test_refusal_is_localized_and_a_page_for_browsers(web):
