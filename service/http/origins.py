@@ -34,6 +34,17 @@ def own_origin() -> str:
     return normalize_origin(f"{public.scheme}://{public.netloc}")
 
 
+def own_page(url: str, path: str) -> bool:
+    """True if `url` is the service's own page at `path` (under `PUBLIC_URL`), any query."""
+    try:
+        parts = urlsplit(url)
+        origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
+    except ValueError:
+        return False
+    base = urlsplit(current_app.config["PUBLIC_URL"]).path.rstrip("/")
+    return origin == own_origin() and parts.path == base + path
+
+
 def _globally_allowed(origin: str) -> bool:
     allowed = _global()
     return "*" in allowed or origin.rstrip("/") in allowed or origin == own_origin()

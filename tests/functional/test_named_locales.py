@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from service.access.keys import create_api_key
 from service.digests.articles import upsert_article
 from service.digests.compose import send_test_digest
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.i18n import LOCALES, UnknownLocale
 from service.models import Newsletter, OutboxJob, utcnow
 

@@ -18,7 +18,7 @@ URL = "/api/v1/subscriptions"
 HTML = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
 SITE = "https://news.example.org"
 OWN = "http://127.0.0.1:5999"  # PUBLIC_URL of the test stack
-ALLOWED = {SITE, OWN, "http://localhost"}  # the test client's own host is localhost
+ALLOWED = {SITE, OWN}  # the service's own origin is PUBLIC_URL's, never the Host's
 
 
 @pytest.fixture
@@ -199,11 +199,14 @@ def test_no_placeholder_is_an_address_the_service_refuses(web, path):
             pytest.fail(f"{path}: placeholder {placeholder!r} is refused ({exc})")
 
 
-def test_a_repost_from_our_own_answer_page_links_home_not_to_the_api(web):
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:5999", "evil.example.net"])
+@pytest.mark.parametrize("referer", [f"{OWN}{URL}", f"{OWN}{URL}?x=1", "http://localhost" + URL])
+def test_a_repost_from_our_own_answer_page_links_home_not_to_the_api(web, host, referer):
+    """Our own page is known by PUBLIC_URL, whatever Host the request names."""
     answer = web.post(
         URL,
         data={"email": unique_email(), "newsletters": "daily"},
-        headers={**HTML, "Referer": f"http://localhost{URL}"},
+        headers={**HTML, "Referer": referer, "Host": host},
     )
     assert answer.status_code == 202
     assert _back(answer) == f"{SITE}/"

@@ -7,7 +7,6 @@ import json
 import logging
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 from flask_babel import force_locale
@@ -15,7 +14,7 @@ from flask_babel import force_locale
 from service.addresses import InvalidEmail, parse_signup_address
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, message, page, request_locale, wants_html
-from service.http.origins import cors_allowed, link_back, signup_allowed, site_home
+from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
 from service.http.public import bp
 from service.http.public.hosted import hosted_form_context
 from service.i18n import confirmation_sent
@@ -143,7 +142,7 @@ def page_of(url: object) -> str | None:
     """The page a reader came from, for "back to the site": an allowed http(s) page, and not
     this signup endpoint (a re-post from one of our answer pages has it as its Referer)."""
     link = link_back(url)
-    if link is None or urlsplit(link)._replace(query="", fragment="").geturl() == request.base_url:
+    if link is None or own_page(link, request.path):
         return None
     return link
 
