@@ -24,11 +24,12 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _unframed(environ: dict[str, Any]) -> bool:
-    """True for a body with no `Content-Length` whose end the server marks (chunked, ...)."""
-    if environ.get("CONTENT_LENGTH", "").strip():
-        return False
-    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    return chunked or bool(environ.get("wsgi.input_terminated"))
+    """True for a body whose end the server marks rather than a `Content-Length`: chunked
+    (which wins over any `Content-Length`, as werkzeug and RFC 9112 read it), or none given."""
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return True
+    no_length = not environ.get("CONTENT_LENGTH", "").strip()
+    return no_length and bool(environ.get("wsgi.input_terminated"))
 
 
 def _read_up_to(stream: Any, size: int) -> bytes:
