@@ -8,7 +8,7 @@ from sqlalchemy import select
 from service.extensions import db
 from service.http.errors import page
 from service.models import Newsletter, Send, SendStatus
-from service.sending.personalize import NAME, PREFS_TOKEN, UNSUB_TOKEN
+from service.sending.personalize import Placeholders
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 
@@ -19,13 +19,18 @@ ISSUE_CSP = (
 )
 
 
-def public_copy(body_html: str, slug: str) -> str:
+def public_copy(send: Send, slug: str) -> str:
     """The stored issue without per-reader placeholders: their links lead to the archive."""
     base = current_app.config["PUBLIC_URL"]
     archive = url_for("archive.index", slug=slug, _external=False)
-    for path, token in (("unsubscribe", UNSUB_TOKEN), ("preferences", PREFS_TOKEN)):
+    placeholders = Placeholders.stored_in(send.content)
+    body_html = send.body_html
+    for path, token in (
+        ("unsubscribe", placeholders.unsubscribe),
+        ("preferences", placeholders.preferences),
+    ):
         body_html = body_html.replace(f"{base}/{path}/{token}", f"{base}{archive}")
-    return body_html.replace(NAME, "")
+    return body_html
 
 
 def _newsletter(slug: str) -> Newsletter:
@@ -76,6 +81,6 @@ def issue(slug: str, send_id: int):
         abort(404)
     if not send.body_html:
         return page("pages/archive_issue.html", newsletter=newsletter, send=send)
-    response = Response(public_copy(send.body_html, slug), mimetype="text/html")
+    response = Response(public_copy(send, slug), mimetype="text/html")
     response.headers["Content-Security-Policy"] = ISSUE_CSP
     return response

@@ -1,7 +1,9 @@
 """What a send carries: the digest from `service.digests.compose`, rendered once with placeholders.
 
-The unsubscribe and preference URLs are rendered with placeholder tokens that
-`personalize` fills in per recipient.
+The unsubscribe and preference URLs are rendered with placeholders drawn for this send
+(`personalize.Placeholders`, recorded in the content), which `personalize` replaces by each
+reader's tokens at the places the template put them. They are drawn after the content is
+fixed and checked absent from all of its text, so no article or newsletter can hold them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 from service.digests.compose import compose, render_digest
 from service.leaving.links import preferences_url, unsubscribe_url
 from service.mail import RenderedEmail
-from service.models import Newsletter
-from service.sending.personalize import PREFS_TOKEN, UNSUB_TOKEN
+from service.models import Newsletter, Send
+from service.sending.personalize import LEGACY, Placeholders
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +47,39 @@ def compose_content(
     content = compose(newsletter, now=now)
     if content is None:
         return None
+    data = _jsonable(content)
+    placeholders = Placeholders.drawn(_outside_text(data, newsletter, view_url))
     rendered = render_digest(
         content,
         newsletter=newsletter,
         locale="en",
-        unsubscribe_url=unsubscribe_url(UNSUB_TOKEN),
-        preferences_url=preferences_url(PREFS_TOKEN),
+        unsubscribe_url=unsubscribe_url(placeholders.unsubscribe),
+        preferences_url=preferences_url(placeholders.preferences),
         view_url=view_url,
     )
-    return FrozenContent(rendered=rendered, data=_jsonable(content))
+    return FrozenContent(rendered=rendered, data={**data, "placeholders": placeholders.as_dict()})
+
+
+def _outside_text(data: dict[str, Any], newsletter: Newsletter, *more: str) -> str:
+    """All the text a digest's rendering takes from articles, feeds and the newsletter."""
+    names = json.dumps(newsletter.translations or {}, ensure_ascii=False)
+    words = [json.dumps(data, ensure_ascii=False), newsletter.name, newsletter.slug, names, *more]
+    return "\n".join(words)
+
+
+def placeholders_of(send: Send, newsletter: Newsletter) -> Placeholders:
+    """Where the send's stored body holds each reader's tokens.
+
+    A send started before per-send placeholders holds the fixed `LEGACY` ones, which anyone
+    can type: it is personalized only if nothing in its content holds them too; otherwise
+    ValueError (its batches fail with that reason) rather than a reader's links sent to
+    wherever an article points."""
+    placeholders = Placeholders.stored_in(send.content)
+    if placeholders != LEGACY:
+        return placeholders
+    if LEGACY.found_in(_outside_text(send.content or {}, newsletter, send.subject)):
+        raise ValueError(
+            f"send {send.id} was rendered with fixed placeholders that its articles or its "
+            "newsletter also hold: it cannot be personalized safely; cancel it and start a new one"
+        )
+    return LEGACY

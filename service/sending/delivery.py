@@ -76,6 +76,7 @@ from service.sending import (
     setting,
     signing,
 )
+from service.sending.content import placeholders_of
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete, pause_send
 from service.tokens import token_service
@@ -155,6 +156,7 @@ def _cached_template(send_id: int, database: str, public_url: str) -> personaliz
         rendered,
         sender=newsletter_sender(newsletter),
         newsletter_id=newsletter.id,
+        placeholders=placeholders_of(send, newsletter),
     )
 
 

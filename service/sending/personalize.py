@@ -1,56 +1,131 @@
-"""Render once, personalize by substitution: prebuilt MIME bytes with placeholders.
+"""Render once, personalize by position: prebuilt MIME bytes cut where each reader's values go.
 
-`build_template` makes the whole message once per send, with placeholders for the
-recipient's `To` line, `Message-ID` and unsubscribe/preferences tokens. The two body parts
-are declared base64 and left as a marker; `personalize` fills the tokens into the body text,
-base64-encodes it (so no placeholder can be split by line folding or QP soft breaks) and
-substitutes everything into the bytes. That costs a fraction of a millisecond, against
-several for a full Jinja render plus `EmailMessage` per recipient.
+A send's body is rendered once, when the send starts, with `Placeholders` where the template
+puts each reader's unsubscribe and preference tokens: strings drawn at random for that send
+after its content is fixed, and checked absent from that content, so no article, feed,
+newsletter or reader can know or type them. `build_template` makes the whole message once per
+send and worker the same way: the reader's `To` line, `Message-ID`, the token in
+`List-Unsubscribe` and the two body parts get stand-ins drawn at random there, and the bytes
+and both bodies are cut at those places. `personalize` only joins the pieces with one
+reader's values: nothing is searched or replaced per reader, so whatever a title, an image
+URL, a newsletter's or a reader's name holds (a marker of an older send, a stand-in's shape)
+stays text where it was. The body parts are declared base64 and encoded per reader (so no
+value can be split by line folding or QP soft breaks). That costs a fraction of a
+millisecond, against several for a full Jinja render plus `EmailMessage` per recipient.
+Sends started before per-send placeholders carry the fixed `LEGACY` ones
+(`service.sending.content.placeholders_of` decides whether such a send can go on).
+
 `List-Unsubscribe` is written with `MAIL_POLICY` (998-octet lines): never an encoded-word.
 The Subject, From, List-Id and each reader's To line are made by `service.mail.headers.header`
 (the newsletter's From and List-Id by `service.mail.newsletter_sender`), so a title, a
-newsletter name or a reader's name cannot become header structure; the name shown in the
-body is the same one line of text (`display_text`).
+newsletter name or a reader's name cannot become header structure.
 
 The template is checked once to be in SMTP DATA form (CRLF line ends, no line starting with
-a dot); the bodies are base64 and every other substituted value lands mid-line, so a message
-whose substituted values hold no line break is in DATA form too and is returned as
-`wire.DataBytes`: the SMTP transport sends it without scanning it again.
+a dot); the bodies are base64 and every other value lands mid-line, so a message whose values
+hold no line break is in DATA form too and is returned as `wire.DataBytes`: the SMTP
+transport sends it without scanning it again.
 """
 
 from __future__ import annotations
 
 import binascii
-import html
 import re
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 from service.leaving.links import list_unsubscribe_headers
 from service.mail import MAIL_POLICY, RenderedEmail, Sender, wire
-from service.mail.headers import display_text, header
+from service.mail.headers import header
 from service.models.base import utcnow
 
-UNSUB_TOKEN = "NLxUNSUBxTOKEN"  # noqa: S105 (a placeholder)
-PREFS_TOKEN = "NLxPREFSxTOKEN"  # noqa: S105 (a placeholder)
-NAME = "NLxREADERxNAME"
-_TO_ADDRESS = "nl-recipient@placeholder.invalid"
-_MSGID = "nl-message-id@placeholder.invalid"
-_TEXT_BODY = b"NLxTEXTxBODYxMARKER"
-_HTML_BODY = b"NLxHTMLxBODYxMARKER"
 _B64_LINE = re.compile(rb".{1,76}", re.S)
+# The slots of a message: where each reader's values go.
+TO, MSGID, UNSUB, PREFS, TEXT, HTML = "to", "msgid", "unsub", "prefs", "text", "html"
+
+
+def random_key() -> str:
+    """32 random hex digits (128 bits): a value nobody can know or type in advance."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """What a send's rendered body holds where each reader's tokens go."""
+
+    unsubscribe: str
+    preferences: str
+
+    @classmethod
+    def drawn(cls, content: str, draw: Callable[[], str] = random_key) -> Placeholders:
+        """Fresh placeholders for one send, found nowhere in `content` (all its outside text):
+        a key that occurs there is drawn again."""
+        key = draw()
+        while key in content:
+            key = draw()
+        return cls(unsubscribe=f"NL{key}UNSUB", preferences=f"NL{key}PREFS")
+
+    @classmethod
+    def stored_in(cls, content: Mapping[str, Any] | None) -> Placeholders:
+        """The placeholders a send's stored content records; `LEGACY` for a send from before."""
+        stored = (content or {}).get("placeholders")
+        if not stored:
+            return LEGACY
+        return cls(unsubscribe=stored["unsubscribe"], preferences=stored["preferences"])
+
+    def as_dict(self) -> dict[str, str]:
+        """For the send's stored content (`stored_in` reads it back)."""
+        return {"unsubscribe": self.unsubscribe, "preferences": self.preferences}
+
+    def found_in(self, text: str) -> bool:
+        """True if `text` holds either placeholder."""
+        return self.unsubscribe in text or self.preferences in text
+
+
+# Sends started before issue 19 were rendered with these fixed strings.
+LEGACY = Placeholders(unsubscribe="NLxUNSUBxTOKEN", preferences="NLxPREFSxTOKEN")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Text or bytes cut at its slots: the pieces, with None where a value goes, and which."""
+
+    pieces: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]  # (index in pieces, slot name)
+    empty: Any  # "" or b"", to join with
+
+    @classmethod
+    def at(cls, data: Any, stand_ins: Mapping[Any, str]) -> Cut:
+        """`data` cut at every occurrence of each stand-in (a key, naming its slot)."""
+        bar, left, right = ("|", "(", ")") if isinstance(data, str) else (b"|", b"(", b")")
+        longest_first = sorted(stand_ins, key=len, reverse=True)
+        pieces = re.split(left + bar.join(map(re.escape, longest_first)) + right, data)
+        slots = tuple((i, stand_ins[pieces[i]]) for i in range(1, len(pieces), 2))
+        kept = tuple(None if i % 2 else piece for i, piece in enumerate(pieces))
+        return cls(pieces=kept, slots=slots, empty=data[:0])
+
+    def count(self, slot: str) -> int:
+        """How many times `slot` occurs."""
+        return sum(1 for _, name in self.slots if name == slot)
+
+    def join(self, values: Mapping[str, Any]) -> Any:
+        """The whole again, with `values[slot]` at each slot."""
+        pieces = list(self.pieces)
+        for index, slot in self.slots:
+            pieces[index] = values[slot]
+        return self.empty.join(pieces)
 
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """A message ready to be personalized: header bytes, bodies, and the sender."""
+    """A message ready to be personalized: its bytes and bodies cut at their slots."""
 
-    head: bytes  # up to and including the To line marker
-    middle: bytes  # between the To line and the Message-ID value
-    tail: bytes  # the rest, with body markers
-    text: str
-    html: str
+    message: Cut  # the MIME bytes: To line, Message-ID, List-Unsubscribe token, two bodies
+    text: Cut  # the text body: unsubscribe and preference tokens
+    html: Cut  # the HTML body: the same
     sender: str
     domain: str
     newsletter_id: int
@@ -73,41 +148,55 @@ def build_template(
     *,
     sender: Sender,
     newsletter_id: int,
+    placeholders: Placeholders,
 ) -> MessageTemplate:
-    """Build the message once, with the UNSUB_TOKEN placeholder where each reader's token goes.
+    """Build the message once and cut it where each reader's values go.
 
-    `sender` is the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
+    `rendered` holds `placeholders` where the template put the reader's links; `sender` is
+    the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
+    key = random_key()
+    to_address, msgid = f"nl{key}to@placeholder.invalid", f"nl{key}id@placeholder.invalid"
+    unsub, text_body, html_body = f"NL{key}UNSUB", f"NL{key}TEXT", f"NL{key}HTML"
     message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = header("Subject", rendered.subject)
     message["From"] = sender.headers["From"]
-    message["To"] = header("To", None, _TO_ADDRESS)
+    message["To"] = header("To", None, to_address)
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = f"<{_MSGID}>"
+    message["Message-ID"] = f"<{msgid}>"
     message["List-Id"] = sender.headers["List-Id"]
-    for name, value in list_unsubscribe_headers(UNSUB_TOKEN).items():
+    unsubscribe = list_unsubscribe_headers(unsub)
+    for name, value in unsubscribe.items():
         message[name] = value
-    message.set_content(_TEXT_BODY.decode(), cte="7bit")
-    message.add_alternative(_HTML_BODY.decode(), subtype="html", cte="7bit")
+    message.set_content(text_body, cte="7bit")
+    message.add_alternative(html_body, subtype="html", cte="7bit")
     for part in message.iter_parts():
         part.replace_header("Content-Transfer-Encoding", "base64")
     raw = message.as_bytes(policy=MAIL_POLICY)
-    to_line = f"To: {_TO_ADDRESS}\r\n".encode()
-    head, _, rest = raw.partition(to_line)
-    middle, _, tail = rest.partition(_MSGID.encode())
-    if not tail or to_line in tail or b"\r\n\r\n" not in tail:
-        raise ValueError("the To line and Message-ID must be in the header block")
     if not wire.is_prepared(raw):
         raise ValueError("the email policy must write CRLF line ends")
+    to_line = f"To: {to_address}\r\n".encode()
+    head = raw.partition(b"\r\n\r\n")[0] + b"\r\n"
+    in_head = {to_line: 1, msgid.encode(): 1, unsub.encode(): _count(unsubscribe, unsub)}
+    for stand_in, times in in_head.items():
+        if raw.count(stand_in) != times or head.count(stand_in) != times:
+            raise ValueError("the To line, Message-ID and List-Unsubscribe must be headers")
+    if raw.count(text_body.encode()) != 1 or raw.count(html_body.encode()) != 1:
+        raise ValueError("each body part must be in the message once")
+    bodies = {text_body.encode(): TEXT, html_body.encode(): HTML}
+    cut = Cut.at(raw, dict(zip(in_head, (TO, MSGID, UNSUB), strict=True)) | bodies)
+    tokens = {placeholders.unsubscribe: UNSUB, placeholders.preferences: PREFS}
     return MessageTemplate(
-        head=head,
-        middle=middle,
-        tail=tail,
-        text=rendered.text,
-        html=rendered.html,
+        message=cut,
+        text=Cut.at(rendered.text, tokens),
+        html=Cut.at(rendered.html, tokens),
         sender=sender.address,
         domain=sender.domain,
         newsletter_id=newsletter_id,
     )
+
+
+def _count(headers: dict[str, str], stand_in: str) -> int:
+    return sum(value.count(stand_in) for value in headers.values())
 
 
 def _to_line(recipient: Recipient) -> bytes:
@@ -121,14 +210,6 @@ def _b64(text: str) -> bytes:
     return b"\r\n".join(_B64_LINE.findall(binascii.b2a_base64(text.encode(), newline=False)))
 
 
-def _fill(text: str, recipient: Recipient, name: str) -> str:
-    return (
-        text.replace(UNSUB_TOKEN, recipient.unsubscribe_token)
-        .replace(PREFS_TOKEN, recipient.preferences_token)
-        .replace(NAME, name)
-    )
-
-
 def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> str:
     """The Message-ID of one send's message to one reader (stable across retries)."""
     return f"send-{send_id}-{subscriber_id}@{template.domain}"
@@ -136,17 +217,18 @@ def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> s
 
 def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -> bytes:
     """The finished message for `recipient`, as bytes for the transport."""
-    name = display_text(recipient.name)
     to_line = _to_line(recipient)
     msgid = message_id(template, send_id, recipient.subscriber_id).encode()
-    text = _b64(_fill(template.text, recipient, name))
-    body_html = _b64(_fill(template.html, recipient, html.escape(name)))
-    tail = (
-        template.tail.replace(UNSUB_TOKEN.encode(), recipient.unsubscribe_token.encode())
-        .replace(_TEXT_BODY, text)
-        .replace(_HTML_BODY, body_html)
+    tokens = {UNSUB: recipient.unsubscribe_token, PREFS: recipient.preferences_token}
+    message = template.message.join(
+        {
+            TO: to_line,
+            MSGID: msgid,
+            UNSUB: recipient.unsubscribe_token.encode(),
+            TEXT: _b64(template.text.join(tokens)),
+            HTML: _b64(template.html.join(tokens)),
+        }
     )
-    message = b"".join((template.head, to_line, template.middle, msgid, tail))
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):
         return wire.DataBytes(message)

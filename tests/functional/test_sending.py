@@ -29,7 +29,7 @@ from service.models import (
     utcnow,
 )
 from service.sending import fanout, scheduling
-from service.sending.personalize import UNSUB_TOKEN
+from service.sending.personalize import LEGACY
 from service.tokens import token_service
 from tests.support.readers import add_reader
 
@@ -143,7 +143,7 @@ def test_every_confirmed_reader_gets_the_digest_exactly_once(client, api_key, ne
         html = mail.get_body(("html",)).get_content()
         text = mail.get_body(("plain",)).get_content()
         assert f"{public}/unsubscribe/{token}" in html and f"{public}/unsubscribe/{token}" in text
-        assert UNSUB_TOKEN not in message.data.decode("ascii")
+        assert LEGACY.unsubscribe not in message.data.decode("ascii")
     named_mail = next(m for m in messages if m.recipients[0] == named.email).message
     assert named_mail["To"].addresses[0].display_name == named.name
     raw = next(m for m in messages if m.recipients[0] == named.email).data

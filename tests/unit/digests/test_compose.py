@@ -14,7 +14,7 @@ from service.digests.compose import DigestContent, compose, render_digest
 from service.extensions import db
 from service.models import Article, Newsletter, Send, SendStatus
 from service.seed import seed_demo
-from service.sending.personalize import UNSUB_TOKEN
+from service.sending.personalize import LEGACY
 
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
@@ -230,7 +230,7 @@ def test_archive_lists_and_shows_a_stored_issue(sqlite_app):
         subject="Issue <one> & more",
         body_html=(
             "<html><body><h1>Stored issue body</h1>"
-            f'<a href="{sqlite_app.config["PUBLIC_URL"]}/unsubscribe/{UNSUB_TOKEN}">u</a>'
+            f'<a href="{sqlite_app.config["PUBLIC_URL"]}/unsubscribe/{LEGACY.unsubscribe}">u</a>'
             "</body></html>"
         ),
     )
@@ -246,7 +246,7 @@ def test_archive_lists_and_shows_a_stored_issue(sqlite_app):
     issue = client.get(f"/archive/{newsletter.slug}/{sent.id}")
     shown = issue.get_data(as_text=True)
     assert issue.status_code == 200 and "Stored issue body" in shown
-    assert UNSUB_TOKEN not in shown and f"/archive/{newsletter.slug}" in shown
+    assert LEGACY.unsubscribe not in shown and f"/archive/{newsletter.slug}" in shown
     assert "script-src" not in issue.headers["Content-Security-Policy"]
     assert client.get(f"/archive/{newsletter.slug}/{draft.id}").status_code == 404
     assert client.get("/archive/no-such-newsletter").status_code == 404

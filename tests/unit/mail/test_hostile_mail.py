@@ -32,7 +32,7 @@ from service.models import (
 )
 from service.models.base import utcnow
 from service.sending import delivery, fanout
-from service.sending.personalize import Recipient, build_template, personalize
+from service.sending.personalize import LEGACY, Recipient, build_template, personalize
 from service.signup.confirm import send_confirmation_email
 from tests.support.readers import add_reader
 from tests.support.smtp_server import SMTPServer
@@ -127,6 +127,7 @@ def test_each_readers_digest_has_exactly_the_intended_headers(
         RenderedEmail(subject=subject, text="Hello.", html="<p>Hello.</p>"),
         sender=sender,
         newsletter_id=news.id,
+        placeholders=LEGACY,
     )
     address = "читач@gmail.com" if utf8 else "olena@gmail.com"
     raw = personalize(template, 3, Recipient(9, address, name, utf8, "tok-9", "pref-9"))

@@ -12,7 +12,7 @@ from service.mail import RenderedEmail, newsletter_sender
 from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendBatch, Subscriber
 from service.sending import delivery, relay
 from service.sending.ledger import Ledger
-from service.sending.personalize import build_template
+from service.sending.personalize import LEGACY, build_template
 from tests.conftest import unique_email
 
 
@@ -111,6 +111,7 @@ def test_batch_never_has_more_than_its_window_unwritten(
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
         sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
         newsletter_id=send.newsletter_id,
+        placeholders=LEGACY,
     )
     rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
     batch = SendBatch(send_id=send.id, after_id=0, upto_id=readers[-1].id, status="running")
@@ -191,6 +192,7 @@ def test_a_batch_taken_over_while_it_waits_for_the_rate_sends_nothing_more(
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
         sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
         newsletter_id=send.newsletter_id,
+        placeholders=LEGACY,
     )
     rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
     ledger = Ledger(send.id)

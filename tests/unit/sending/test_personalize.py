@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from service.mail import RenderedEmail, newsletter_sender, wire
 from service.sending import personalize as personalize_module
-from service.sending.personalize import Recipient, build_template, personalize
+from service.sending.personalize import LEGACY, Recipient, build_template, personalize
 
 
 def daily_sender(name: str):
@@ -25,6 +25,7 @@ def _message(sqlite_app, mailto: str) -> email.message.EmailMessage:
         RenderedEmail(subject="Ukraine Daily", text="Read on.", html="<p>Read on.</p>"),
         sender=daily_sender(name="Ukraine Daily"),
         newsletter_id=1,
+        placeholders=LEGACY,
     )
     reader = Recipient(
         subscriber_id=7,
@@ -61,6 +62,7 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
         RenderedEmail(subject=".Daily " * 20, text=".top\n.\nend", html="<p>\n.x</p>"),
         sender=daily_sender(name="Daily"),
         newsletter_id=1,
+        placeholders=LEGACY,
     )
     reader = Recipient(7, "olena@gmail.com", ".Olena\r\n.Bcc: x@y.org", False, "a.b.c", "d.e")
     raw = personalize(template, 3, reader)
