@@ -43,6 +43,7 @@ from service.mail.headers import header
 from service.models.base import utcnow
 
 _B64_LINE = re.compile(rb".{1,76}", re.S)
+_LINE_BYTES = 57  # encoded as one 76-character line of base64
 # The slots of a message: where each reader's values go.
 TO, MSGID, UNSUB, PREFS, TEXT, HTML = "to", "msgid", "unsub", "prefs", "text", "html"
 
@@ -120,12 +121,35 @@ class Cut:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A body part in base64, encoded once up to its first slot (in whole 57-byte lines,
+    which base64 makes 76-character lines of), the rest cut at its slots."""
+
+    lead: bytes  # the base64 lines before the first slot, each ending in CRLF
+    rest: Cut  # the UTF-8 bytes after them, cut at the slots
+
+    @classmethod
+    def of(cls, text: str, stand_ins: Mapping[bytes, str]) -> Body:
+        """`text` ready to be encoded with values at each stand-in (a key, naming its slot)."""
+        data = text.encode()
+        first = min((data.find(s) for s in stand_ins if s in data), default=len(data))
+        whole = max(0, min(first, len(data) - 1)) // _LINE_BYTES * _LINE_BYTES
+        encoded = binascii.b2a_base64(data[:whole], newline=False)
+        lead = b"".join(line + b"\r\n" for line in _B64_LINE.findall(encoded))
+        return cls(lead=lead, rest=Cut.at(data[whole:], stand_ins))
+
+    def encoded(self, values: Mapping[str, bytes]) -> bytes:
+        """The part's base64 with `values` at its slots: `_b64` of the whole, line for line."""
+        return self.lead + _b64(self.rest.join(values))
+
+
+@dataclass(frozen=True)
 class MessageTemplate:
     """A message ready to be personalized: its bytes and bodies cut at their slots."""
 
     message: Cut  # the MIME bytes: To line, Message-ID, List-Unsubscribe token, two bodies
-    text: Cut  # the text body: unsubscribe and preference tokens
-    html: Cut  # the HTML body: the same
+    text: Body  # the text body: unsubscribe and preference tokens
+    html: Body  # the HTML body: the same
     sender: str
     domain: str
     newsletter_id: int
@@ -184,11 +208,11 @@ def build_template(
         raise ValueError("each body part must be in the message once")
     bodies = {text_body.encode(): TEXT, html_body.encode(): HTML}
     cut = Cut.at(raw, dict(zip(in_head, (TO, MSGID, UNSUB), strict=True)) | bodies)
-    tokens = {placeholders.unsubscribe: UNSUB, placeholders.preferences: PREFS}
+    tokens = {placeholders.unsubscribe.encode(): UNSUB, placeholders.preferences.encode(): PREFS}
     return MessageTemplate(
         message=cut,
-        text=Cut.at(rendered.text, tokens),
-        html=Cut.at(rendered.html, tokens),
+        text=Body.of(rendered.text, tokens),
+        html=Body.of(rendered.html, tokens),
         sender=sender.address,
         domain=sender.domain,
         newsletter_id=newsletter_id,
@@ -205,9 +229,9 @@ def _to_line(recipient: Recipient) -> bytes:
     return line.encode("utf-8" if recipient.smtputf8 else "ascii")
 
 
-def _b64(text: str) -> bytes:
+def _b64(data: bytes) -> bytes:
     """Base64 in CRLF-separated lines of 76 characters (what `base64.encodebytes` makes)."""
-    return b"\r\n".join(_B64_LINE.findall(binascii.b2a_base64(text.encode(), newline=False)))
+    return b"\r\n".join(_B64_LINE.findall(binascii.b2a_base64(data, newline=False)))
 
 
 def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> str:
@@ -219,14 +243,17 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
     """The finished message for `recipient`, as bytes for the transport."""
     to_line = _to_line(recipient)
     msgid = message_id(template, send_id, recipient.subscriber_id).encode()
-    tokens = {UNSUB: recipient.unsubscribe_token, PREFS: recipient.preferences_token}
+    tokens = {
+        UNSUB: recipient.unsubscribe_token.encode(),
+        PREFS: recipient.preferences_token.encode(),
+    }
     message = template.message.join(
         {
             TO: to_line,
             MSGID: msgid,
             UNSUB: recipient.unsubscribe_token.encode(),
-            TEXT: _b64(template.text.join(tokens)),
-            HTML: _b64(template.html.join(tokens)),
+            TEXT: template.text.encoded(tokens),
+            HTML: template.html.encoded(tokens),
         }
     )
     token_lines = recipient.unsubscribe_token + recipient.preferences_token

@@ -8,9 +8,12 @@ import email
 import email.policy
 from types import SimpleNamespace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from service.mail import RenderedEmail, newsletter_sender, wire
 from service.sending import personalize as personalize_module
-from service.sending.personalize import LEGACY, Recipient, build_template, personalize
+from service.sending.personalize import LEGACY, Body, Recipient, build_template, personalize
 
 
 def daily_sender(name: str):
@@ -79,6 +82,26 @@ def test_messages_are_already_in_smtp_data_form(sqlite_app):
 
 def test_bodies_are_base64_in_76_character_lines():
     text = "Привіт, читачу! " * 40
-    assert personalize_module._b64(text) == base64.encodebytes(text.encode()).replace(
+    assert personalize_module._b64(text.encode()) == base64.encodebytes(text.encode()).replace(
         b"\n", b"\r\n"
     ).rstrip(b"\r\n")
+
+
+def encodebytes(text: str) -> bytes:
+    return base64.encodebytes(text.encode()).replace(b"\n", b"\r\n").rstrip(b"\r\n")
+
+
+@settings(max_examples=300)
+@given(
+    pieces=st.lists(st.text(max_size=150), min_size=1, max_size=5),
+    slots=st.lists(st.sampled_from(["u", "p"]), max_size=4),
+    unsubscribe=st.text(alphabet="abcXYZ0123456789-_.", max_size=120),
+)
+def test_a_body_encoded_once_up_to_its_first_slot_is_base64_of_the_whole(
+    pieces, slots, unsubscribe
+):
+    stand_ins = {"u": "NLkeyUNSUB", "p": "NLkeyPREFS"}
+    text = pieces[0] + "".join(stand_ins[s] + p for s, p in zip(slots, pieces[1:], strict=False))
+    body = Body.of(text, {b"NLkeyUNSUB": "unsub", b"NLkeyPREFS": "prefs"})
+    filled = text.replace("NLkeyUNSUB", unsubscribe).replace("NLkeyPREFS", "pref-7")
+    assert body.encoded({"unsub": unsubscribe.encode(), "prefs": b"pref-7"}) == encodebytes(filled)
