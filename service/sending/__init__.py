@@ -2,9 +2,9 @@
 
 scheduling   cron slots and one-off sends become `Send` rows; beat's tick starts due ones
 fanout       start a send (freeze content, fix the recipient set), plan leased batches
-content      the digest to send (`service.digests.compose`), rendered once per send
+content      the digest to send (`service.digests.compose`), rendered once, placeholders drawn
 delivery     deliver one batch: personalize, rate-limit, send, write the ledger
-personalize  prebuilt MIME bytes with placeholders, filled in per reader
+personalize  prebuilt MIME bytes cut where each reader's values go, joined per reader
 signing      unsubscribe/preference tokens minted in bulk (the same tokens as `service.tokens`)
 ledger       delivery rows written in groups (group commit), and the send's counters with them
 relay        the process's pool of SMTP connections to the relay (sender threads)
