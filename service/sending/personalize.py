@@ -9,9 +9,10 @@ send and worker the same way: the reader's `To` line, `Message-ID`, the token in
 and both bodies are cut at those places. `personalize` only joins the pieces with one
 reader's values: nothing is searched or replaced per reader, so whatever a title, an image
 URL, a newsletter's or a reader's name holds (a marker of an older send, a stand-in's shape)
-stays text where it was. The body parts are declared base64 and encoded per reader (so no
-value can be split by line folding or QP soft breaks). That costs a fraction of a
-millisecond, against several for a full Jinja render plus `EmailMessage` per recipient.
+stays text where it was. The body parts are declared base64 (so no value can be split by
+line folding or QP soft breaks); each part's base64 is made once up to its first slot, so a
+reader's copy encodes only the footer. That costs some 20 us for a 70 KB digest, against
+several milliseconds for a full Jinja render plus `EmailMessage` per recipient.
 Sends started before per-send placeholders carry the fixed `LEGACY` ones
 (`service.sending.content.placeholders_of` decides whether such a send can go on).
 
@@ -107,10 +108,6 @@ class Cut:
         slots = tuple((i, stand_ins[pieces[i]]) for i in range(1, len(pieces), 2))
         kept = tuple(None if i % 2 else piece for i, piece in enumerate(pieces))
         return cls(pieces=kept, slots=slots, empty=data[:0])
-
-    def count(self, slot: str) -> int:
-        """How many times `slot` occurs."""
-        return sum(1 for _, name in self.slots if name == slot)
 
     def join(self, values: Mapping[str, Any]) -> Any:
         """The whole again, with `values[slot]` at each slot."""
