@@ -1,33 +1,128 @@
 """gunicorn settings of the Procfile's `web` process (`--config gunicorn_web.py`).
 
-Without `REDIS_URL` (the embedded default) the rate limits count in a process's memory, so
-the web runs as one process with `WEB_THREADS` threads (default 8): the limits then hold for
-the whole web. With `REDIS_URL` the counters are shared in Redis and `WEB_CONCURRENCY`
-processes (default 2) run side by side.
+Slow clients: every web process is one gevent worker (`SlowClientWorker`), so a connection is
+a greenlet, not a thread. A client that sends its request a byte every few seconds holds a
+few KiB and nothing else; the others are served meanwhile and no request in flight is
+killed for it. Read deadlines then end such a client: a request's line and headers (and the
+wait for the next request on a kept-alive connection) must arrive within `WEB_HEADER_TIMEOUT`
+seconds (10), else the connection is closed; its body within `WEB_BODY_TIMEOUT` (10), else
+it is answered 408. The body is read in full before the app sees it, as a buffering proxy
+would. A process serves at most `WEB_CONNECTIONS` (1000) connections at once.
+
+Processes: without `REDIS_URL` (the embedded default) the rate limits count in a process's
+memory, so the web runs as one process: the limits then hold for the whole web. With
+`REDIS_URL` the counters are shared in Redis and `WEB_CONCURRENCY` processes (default 2) run
+side by side. `WEB_THREADS` (the one process's threads before gevent) is no longer used.
 """
 
+import io
+import math
 import os
+import sys
 from pathlib import Path
 
+import gevent
 from dotenv import load_dotenv
+from gunicorn import util
+from gunicorn.http.body import Body
+from gunicorn.workers.ggevent import GeventWorker
 
 load_dotenv(Path(__file__).resolve().parent / ".env", override=False)  # as service.config does
+# The app refuses a body over this with 413 (MAX_CONTENT_LENGTH) without reading it.
+BODY_LIMIT_DEFAULT = 64 * 1024
+_TIMEOUT_JSON = (
+    b'{"status": "error", "code": "request_timeout", '
+    b'"message": "The request took too long to arrive. Please try again."}'
+)
+REQUEST_TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    % (len(_TIMEOUT_JSON), _TIMEOUT_JSON)
+)
+
+
+def _setting(name: str, default: float) -> float:
+    """A positive number from the environment, or `default` when unset or blank."""
+    raw = (os.environ.get(name) or "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1
+    if not value > 0 or math.isinf(value):
+        sys.exit(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+class SlowClientWorker(GeventWorker):
+    """gunicorn's gevent worker with a deadline on a request's headers and on its body."""
+
+    body_limit = BODY_LIMIT_DEFAULT
+
+    def timeout_ctx(self):
+        """gunicorn waits for a request and reads its line and headers inside this."""
+        return gevent.Timeout(header_timeout, False)
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.body_limit = (
+            getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or self.body_limit
+        )
+
+    def handle_request(self, listener_name, req, sock, addr):
+        """Serve `req` once its body is here; 408 and close if it does not arrive in time."""
+        if not self._body_arrived(req, sock):
+            self.log.info("%s sent its request body too slowly: 408", addr[0] if addr else "-")
+            util.write(sock, REQUEST_TIMEOUT)
+            raise StopIteration  # gunicorn closes the connection
+        return super().handle_request(listener_name, req, sock, addr)
+
+    def _body_arrived(self, req, sock) -> bool:
+        """Read `req`'s body into memory within `body_timeout`; False if it did not arrive.
+
+        A body declared larger than the app accepts is left alone: the app refuses it unread
+        (413). A chunked body is read up to one byte past that limit.
+        """
+        if req.body is None:
+            return True
+        declared = getattr(req.body.reader, "length", None)
+        if declared == 0 or (declared or 0) > self.body_limit:
+            return True
+        if getattr(req, "_expected_100_continue", False):
+            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            req._expected_100_continue = False
+        size = declared or self.body_limit + 1
+        with gevent.Timeout(body_timeout, False):
+            data = req.body.read(size)
+            if declared is None and len(data) > self.body_limit:
+                req.must_close = True  # the rest of the chunked body is never read
+            req.body = Body(io.BytesIO(data))
+            return True
+        return False
+
+
 shared_counters = bool(os.environ.get("REDIS_URL"))
 asked_for = int(os.environ.get("WEB_CONCURRENCY") or 2)
+header_timeout = _setting("WEB_HEADER_TIMEOUT", 10.0)
+body_timeout = _setting("WEB_BODY_TIMEOUT", 10.0)
 
-if shared_counters:
-    workers = asked_for
-else:
-    workers = 1
-    threads = int(os.environ.get("WEB_THREADS") or 8)
+worker_class = SlowClientWorker
+worker_connections = int(_setting("WEB_CONNECTIONS", 1000))
+# Kept-alive connections use the header deadline (gunicorn skips it when this is 0).
+keepalive = max(1, math.ceil(header_timeout))
+workers = asked_for if shared_counters else 1
 
 
 def when_ready(server):
-    """Say why one process runs when more were asked for."""
+    """Say why one process runs when more were asked for, and that threads are gone."""
     if not shared_counters and asked_for > 1 and os.environ.get("WEB_CONCURRENCY"):
         server.log.warning(
-            "REDIS_URL is unset: running one web process with %s threads so the rate limits "
-            "hold (WEB_CONCURRENCY=%s needs REDIS_URL for shared counters)",
-            threads,
+            "REDIS_URL is unset: running one web process so the rate limits hold "
+            "(WEB_CONCURRENCY=%s needs REDIS_URL for shared counters)",
             asked_for,
+        )
+    if os.environ.get("WEB_THREADS"):
+        server.log.warning(
+            "WEB_THREADS is no longer used: each web process serves up to WEB_CONNECTIONS "
+            "(%s) connections at once",
+            worker_connections,
         )
