@@ -248,7 +248,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync", help="sync, as the Procfile runs")
+    parser.add_argument(
+        "--worker-class",
+        default="gunicorn_web.SlowClientWorker",
+        help="the Procfile's (gevent with read deadlines); sync or gthread to compare",
+    )
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=2)

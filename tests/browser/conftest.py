@@ -70,17 +70,16 @@ class AppServer:
 
 
 def start_app(env: dict[str, str], log: Path) -> AppServer:
-    """Run gunicorn with `env` on a free port and wait for /healthz."""
+    """Run gunicorn as the Procfile does, with `env`, on a free port and wait for /healthz."""
     port = free_port()
     env = {**env, "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     with log.open("ab") as handle:
         process = subprocess.Popen(
             [
                 str(VENV_BIN / "gunicorn"),
-                "--workers",
-                "1",
-                "--threads",
-                "8",
+                # The Procfile's worker (gevent, read deadlines): one process without REDIS_URL.
+                "--config",
+                "gunicorn_web.py",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "service:create_app()",
