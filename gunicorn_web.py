@@ -18,6 +18,7 @@ side by side. `WEB_THREADS` (the one process's threads before gevent) is no long
 import io
 import math
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -100,6 +101,21 @@ class SlowClientWorker(GeventWorker):
         return False
 
 
+def _allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit of open files to `needed` (up to the hard limit).
+
+    systemd and many shells start a service with 1024, fewer than `WEB_CONNECTIONS` sockets
+    plus the database's and Redis's; the workers inherit the limit from here.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    resource.setrlimit(
+        resource.RLIMIT_NOFILE,
+        (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard),
+    )
+
+
 shared_counters = bool(os.environ.get("REDIS_URL"))
 asked_for = int(os.environ.get("WEB_CONCURRENCY") or 2)
 header_timeout = _setting("WEB_HEADER_TIMEOUT", 10.0)
@@ -109,6 +125,7 @@ worker_class = SlowClientWorker
 worker_connections = int(_setting("WEB_CONNECTIONS", 1000))
 # Kept-alive connections use the header deadline (gunicorn skips it when this is 0).
 keepalive = max(1, math.ceil(header_timeout))
+_allow_open_files(worker_connections + 256)
 workers = asked_for if shared_counters else 1
 
 

@@ -6,7 +6,11 @@ tests/reliability/test_slow_clients.py; here only the settings read from the env
 
 from __future__ import annotations
 
+import os
+import resource
 import runpy
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +60,22 @@ def test_a_deadline_that_is_no_positive_number_stops_the_start_naming_it(monkeyp
     with pytest.raises(SystemExit) as stopped:
         settings(monkeypatch, WEB_BODY_TIMEOUT=value)
     assert str(stopped.value) == f"WEB_BODY_TIMEOUT must be a positive number, not {value!r}"
+
+
+def test_the_open_files_limit_is_raised_for_the_connections():
+    """A service started with the usual soft limit of 1024 still takes WEB_CONNECTIONS sockets."""
+    script = (
+        "import resource, runpy; runpy.run_path('gunicorn_web.py'); "
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    done = subprocess.run(
+        ["sh", "-c", f'ulimit -Sn 1024 && exec "$0" -c "{script}"', sys.executable],
+        cwd=ROOT,
+        env={**os.environ, "WEB_CONNECTIONS": "2000"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    wanted = 2000 + 256
+    assert int(done.stdout) == (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard))
