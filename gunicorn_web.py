@@ -31,6 +31,7 @@ from gunicorn.workers.ggevent import GeventWorker
 load_dotenv(Path(__file__).resolve().parent / ".env", override=False)  # as service.config does
 # The app refuses a body over this with 413 (MAX_CONTENT_LENGTH) without reading it.
 BODY_LIMIT_DEFAULT = 64 * 1024
+DRAIN_MAX = 1024 * 1024  # of a chunked body past the limit, as service/http/body_limit.py
 _TIMEOUT_JSON = (
     b'{"status": "error", "code": "request_timeout", '
     b'"message": "The request took too long to arrive. Please try again."}'
@@ -52,6 +53,16 @@ def _setting(name: str, default: float) -> float:
     if not value > 0 or math.isinf(value):
         sys.exit(f"{name} must be a positive number, not {raw!r}")
     return value
+
+
+def _drained(body: Body, most: int) -> bool:
+    """Read and drop the rest of `body`, at most `most` bytes; True if it ended."""
+    while most > 0:
+        part = body.read(min(most, 65536))
+        if not part:
+            return True
+        most -= len(part)
+    return not body.read(1)
 
 
 class SlowClientWorker(GeventWorker):
@@ -95,7 +106,9 @@ class SlowClientWorker(GeventWorker):
         with gevent.Timeout(body_timeout, False):
             data = req.body.read(size)
             if declared is None and len(data) > self.body_limit:
-                req.must_close = True  # the rest of the chunked body is never read
+                # The app refuses it (413); a client still sending should read that answer
+                # rather than a reset, so up to DRAIN_MAX more is read and dropped.
+                req.must_close = not _drained(req.body, DRAIN_MAX)
             req.body = Body(io.BytesIO(data))
             return True
         return False

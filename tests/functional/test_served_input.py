@@ -3,7 +3,7 @@
 The Flask test client frames every body with a `Content-Length`; a real client may stream it
 chunked, and may write any `Host` it likes. So the web here is the Procfile's gunicorn line
 in production configuration (limits on, `PUBLIC_URL` a public https origin) on SQLite (the
-embedded default: one process, threads) and on PostgreSQL with Redis (several processes),
+embedded default: one process) and on PostgreSQL with Redis (several processes),
 and each request is written byte by byte on a raw socket.
 """
 
