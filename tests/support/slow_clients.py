@@ -46,6 +46,7 @@ class SlowClients:
     lifetimes: list[float] = field(default_factory=list)  # of connections the server ended
     answers: list[bytes] = field(default_factory=list)  # status lines the server sent
     opened: int = 0
+    refused: int = 0  # connections the server did not take
     _thread: threading.Thread | None = None
 
     def start(self) -> SlowClients:
@@ -88,8 +89,11 @@ class SlowClients:
                     for key in list(selector.get_map().values()):
                         self._trickle(selector, key.data)
                 missing = self.count - len(selector.get_map())
-                for index in range(missing):
-                    self._open(selector, index)
+                try:
+                    for index in range(missing):
+                        self._open(selector, index)
+                except OSError:  # the server is gone (or stopping): try again on the next turn
+                    self.refused += 1
         finally:
             for key in list(selector.get_map().values()):
                 self._close(selector, key.data)
