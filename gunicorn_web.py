@@ -140,6 +140,10 @@ worker_connections = int(_setting("WEB_CONNECTIONS", 1000))
 keepalive = max(1, math.ceil(header_timeout))
 _allow_open_files(worker_connections + 256)
 workers = asked_for if shared_counters else 1
+# gunicorn 24+ opens a control socket at one fixed path per user (~/.gunicorn/gunicorn.ctl), so
+# two web tiers on one host (a second site, a test beside a running service) take it from each
+# other; nothing here uses it.
+control_socket_disable = True
 
 
 def when_ready(server):
