@@ -13,8 +13,13 @@ Processes: without `REDIS_URL` (the embedded default) the rate limits count in a
 memory, so the web runs as one process: the limits then hold for the whole web. With
 `REDIS_URL` the counters are shared in Redis and `WEB_CONCURRENCY` processes (default 2) run
 side by side. `WEB_THREADS` (the one process's threads before gevent) is no longer used.
+
+Logs: every line gunicorn writes, access log and error log alike, goes through
+`RedactingLogger`: the tokens of readers' links, query-string values and API keys are replaced
+by `[redacted]` (`service/redaction.py`, the same rule as the app's own logs).
 """
 
+import importlib.util
 import io
 import math
 import os
@@ -25,6 +30,7 @@ from pathlib import Path
 import gevent
 from dotenv import load_dotenv
 from gunicorn import util
+from gunicorn.glogging import Logger
 from gunicorn.http.body import Body
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -144,6 +150,31 @@ workers = asked_for if shared_counters else 1
 # two web tiers on one host (a second site, a test beside a running service) take it from each
 # other; nothing here uses it.
 control_socket_disable = True
+
+
+def _redaction():
+    """`service/redaction.py` alone: importing the `service` package here, in the master,
+    would import the app (and ssl) before the gevent worker patches them."""
+    path = Path(__file__).resolve().parent / "service" / "redaction.py"
+    spec = importlib.util.spec_from_file_location("newsletter_log_redaction", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+redaction = _redaction()
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger whose every handler (access, error, syslog) redacts secrets."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            redaction.redact_handlers(log)
+
+
+logger_class = RedactingLogger
 
 
 def when_ready(server):

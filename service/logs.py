@@ -1,4 +1,7 @@
-"""Structured logs: one JSON object per line on stderr, for web, worker and CLI alike."""
+"""Structured logs: one JSON object per line on stderr, for web, worker and CLI alike.
+
+No line carries a secret: the message and any traceback go through `service.redaction`.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +10,25 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from service.redaction import redact
 from service.task_names import TaskName
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as a single JSON line."""
+    """Formats a record as a single JSON line, secrets redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for key in ("event", "subscriber_id", "send_id", "job_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

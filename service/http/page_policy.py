@@ -14,11 +14,17 @@ is `SAMEORIGIN`). A view that
 serves HTML we did not write (an archived issue, an outbox email) sets a stricter policy of its
 own; it is kept, with `frame-ancestors 'self'` added when it names no ancestors (such HTML
 is shown framed by our own pages, never by others).
+
+A page that carries a secret (a link token: `/confirm/…`, `/unsubscribe/…`, `/preferences/…`,
+and the development outbox viewer, which shows whole emails) is sent with
+`Cache-Control: no-store`, whatever its status, so no shared or browser cache keeps it.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
+
+from service.redaction import TOKEN_PATHS
 
 # Where each captcha provider's script, frames and calls come from (their documented CSP).
 CAPTCHA_SOURCES = {
@@ -28,6 +34,7 @@ CAPTCHA_SOURCES = {
 REFERRER_POLICY = "same-origin"
 # For browsers without CSP frame-ancestors; a list of origins has no X-Frame-Options form.
 X_FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}
+SECRET_PREFIXES = (*(f"/{name}/" for name in TOKEN_PATHS), "/dev/outbox")
 
 
 def allow_framing(ancestors: str) -> None:
@@ -59,6 +66,8 @@ def secure_headers(response: Response) -> Response:
     """Add the policy to `response` (an `after_request` hook of the whole app)."""
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+    if request.path.startswith(SECRET_PREFIXES):
+        response.headers["Cache-Control"] = "no-store"
     if response.mimetype != "text/html":
         return response
     ancestors = g.get("frame_ancestors", "'none'")
