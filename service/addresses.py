@@ -27,7 +27,9 @@ Decisions:
   `intranet`, `private`, `corp`, `home`, `lan`), the retired IANA IDN test TLDs (e.g. `.δοκιμή`)
   and `example.com/.net/.org` with their subdomains.
 - `ascii` is the NFC local part as email-validator returns it (RFC 2142 role names such as
-  `Postmaster` come back lower-cased) + "@" + the lower-case IDNA domain. `key` is `ascii.lower()`.
+  `Postmaster` come back lower-cased) + "@" + the lower-case IDNA domain. `key` is `ascii.lower()`:
+  the reader, whatever spelling was typed (`reader_key`; full-width letters and ideographic
+  full stops in the domain map to ASCII under IDNA's UTS #46 mapping).
 - Typos: `suggest_correction` hints at a big provider's domain for near misses (`gmial.com`,
   `hotmial.con`, `gmail`). `parse_address` rejects (reason `domain_typo`) a provider's exact
   name with a slip in the TLD (`gmail.co`, `gmail.cm`, `ukr.nt`): no one receives mail there.
@@ -150,6 +152,20 @@ def parse_signup_address(
     if suggestion is not None and _acceptable(suggestion, allow_smtputf8):
         raise InvalidEmail("likely_typo", suggestion)
     return address
+
+
+@lru_cache(maxsize=1024)
+def _key_of(text: str) -> str | None:
+    try:
+        return _parse(text.strip(" \t"), True).key
+    except InvalidEmail:
+        return None
+
+
+def reader_key(raw: object) -> str | None:
+    """The reader `raw` names (`Address.key`: every spelling of one address gives the same),
+    or None if it is no acceptable address. Limits on mail to a reader count on this."""
+    return _key_of(raw) if isinstance(raw, str) and len(raw) <= 2 * MAX_ADDRESS_OCTETS else None
 
 
 def suggest_correction(address: str) -> str | None:

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from service.addresses import InvalidEmail, parse_address
+from service.addresses import InvalidEmail, parse_address, reader_key
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
@@ -45,7 +45,7 @@ bp = Blueprint("unsubscribe", __name__)
 def no_cookies(response: Response) -> Response:
     """Never set a cookie on these pages (RFC 8058 one-click posts carry none and want none)."""
     response.headers.remove("Set-Cookie")
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "no-store"  # also /manage, which carries no token
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -190,8 +190,10 @@ def _manage_address_limit() -> str:
 
 
 def _manage_address_key() -> str:
+    """The per-reader limit counts the normalised address, not the spelling typed."""
     email = request.form.get("email") or ""
-    return "manage:" + (email.strip().lower() or request.remote_addr or "")
+    key = reader_key(email) or email.strip().lower()
+    return "manage:" + (key or request.remote_addr or "")
 
 
 @bp.get("/manage")

@@ -35,6 +35,7 @@ class Subscriber(Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     state_version: Mapped[int] = mapped_column(default=0)
     last_confirmation_sent_at: Mapped[datetime | None]
+    last_manage_link_sent_at: Mapped[datetime | None]  # per-reader cooldown (reader_mail)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -3,18 +3,18 @@
 Confirming with the emailed token confirms every pending subscription of that reader. The
 token is bound to the reader's `state_version`, so after any later change an old link
 cannot be replayed. At most one confirmation email goes to an address per
-`CONFIRMATION_RESEND_SECONDS`, whatever signs it up meanwhile.
+`CONFIRMATION_RESEND_SECONDS`, whatever signs it up meanwhile (`service.reader_mail`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Connection, or_, update
+from sqlalchemy import Connection
 
-from service import outbox
+from service import outbox, reader_mail
 from service.extensions import db
 from service.leaving import suppression
 from service.mail import send_transactional
@@ -42,24 +42,12 @@ def queue_first_confirmation(conn: Connection, subscriber_id: int, now: datetime
 
 
 def queue_confirmation(conn: Connection, subscriber_id: int, now: datetime) -> bool:
-    """Enqueue the confirmation email unless one went to this address within the pause.
+    """Enqueue the confirmation email unless one went to this reader within the pause.
 
-    The conditional UPDATE makes the check and the claim one step, so concurrent signups of
-    one address queue one email. True if one was queued.
+    The check and the claim are one step (`reader_mail.claim`), so concurrent signups of one
+    reader, in whatever spelling, queue one email. True if one was queued.
     """
-    pause = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_SECONDS"])
-    claimed = conn.execute(
-        update(Subscriber)
-        .where(
-            Subscriber.id == subscriber_id,
-            or_(
-                Subscriber.last_confirmation_sent_at.is_(None),
-                Subscriber.last_confirmation_sent_at < now - pause,
-            ),
-        )
-        .values(last_confirmation_sent_at=now)
-    )
-    if claimed.rowcount != 1:
+    if not reader_mail.claim(conn, subscriber_id, reader_mail.CONFIRMATION, now):
         return False
     queue_first_confirmation(conn, subscriber_id, now)
     return True

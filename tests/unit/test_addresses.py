@@ -19,6 +19,7 @@ from service.addresses import (
     parse_signup_address,
     suggest_correction,
 )
+from tests.support.spellings import spellings_of
 
 # Vendored with its licence (tests/data/isemail-LICENSE.md): the suite needs nothing beside the repo.
 ISEMAIL_PATH = Path(__file__).resolve().parents[1] / "data" / "isemail-tests.json"
@@ -561,3 +562,9 @@ def test_every_suggestion_is_an_acceptable_different_address(
     except InvalidEmail:
         typed_key = None
     assert fixed.key != typed_key
+
+
+@settings(max_examples=200)
+@given(spellings_of("olena.k@gmail.com"))
+def test_every_spelling_of_a_reader_has_that_readers_key(typed):
+    assert parse_address(typed).key == "olena.k@gmail.com"
