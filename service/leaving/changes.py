@@ -2,7 +2,9 @@
 
 Plain functions on the database session. Every change is recorded with its cause
 (`Subscription.move_to`), and bumps the reader's `state_version`, so an older confirmation
-link cannot be replayed. Unsubscribing from everything also suppresses the address.
+link cannot be replayed. Unsubscribing from everything also suppresses the address. A link
+that arrived by email lowers subscriptions at once; a newsletter the reader never confirmed is
+only asked for (pending, with a confirmation email).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from service import outbox, reader_mail
 from service.extensions import db
 from service.leaving import suppression
 from service.leaving.suppression import HARD_REASONS, UNSUBSCRIBE_ALL
@@ -21,7 +24,9 @@ from service.models import (
     Subscription,
     SubscriptionEvent,
     SubscriptionStatus,
+    utcnow,
 )
+from service.task_names import TaskName
 
 ACTIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
 
@@ -116,9 +121,12 @@ def save_preferences(
 ) -> int:
     """Keep the reader on exactly the public newsletters `wanted` (ids); return how many changed.
 
-    The preference link was mailed to the reader, so following it proves the address: chosen
-    newsletters are confirmed at once, and an unsubscribe-from-everything suppression is lifted.
-    A manual block or a hard bounce is never lifted here.
+    The preference link arrived by email, and such links travel (headers, forwards, scanners):
+    whoever holds one may leave newsletters and choose again among those the reader confirmed
+    once, which come back at once (an unsubscribe-from-everything suppression is lifted). A
+    newsletter the reader never confirmed becomes pending, and a confirmation email goes out
+    first (at most one per cooldown, `service.reader_mail`). A manual block or a hard bounce is
+    never lifted here.
     """
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None:
@@ -128,15 +136,22 @@ def save_preferences(
     by_newsletter = {s.newsletter_id: s for s in subscriber.subscriptions}
     changed = 0
     added = []
+    awaiting = False
     for newsletter in public_newsletters():
         subscription = by_newsletter.get(newsletter.id)
         if newsletter.id in wanted_ids and not blocked:
             if subscription is None:
                 subscription = Subscription(newsletter=newsletter, status=None)
                 subscriber.subscriptions.append(subscription)
-            if subscription.status != SubscriptionStatus.CONFIRMED:
-                changed += subscription.move_to(SubscriptionStatus.CONFIRMED, cause)
+            if subscription.status == SubscriptionStatus.CONFIRMED:
+                continue
+            # Confirmed once (by the reader's own click): back at once; never: ask first.
+            again = subscription.confirmed_at is not None
+            status = SubscriptionStatus.CONFIRMED if again else SubscriptionStatus.PENDING
+            if subscription.move_to(status, cause):
+                changed += 1
                 added.append(newsletter.slug)
+            awaiting = awaiting or not again
         elif subscription is not None and subscription.status in ACTIVE:
             changed += subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
     if added:  # the consent record's proof for newsletters chosen on the preference page
@@ -154,6 +169,10 @@ def save_preferences(
         subscriber.state_version += 1
     if wanted_ids and not blocked:
         suppression.remove(subscriber.email_key, {UNSUBSCRIBE_ALL})
+    if awaiting and reader_mail.claim(
+        db.session, subscriber.id, reader_mail.CONFIRMATION, utcnow()
+    ):
+        outbox.enqueue(TaskName.SEND_CONFIRMATION, {"subscriber_id": subscriber.id})
     db.session.commit()
     return changed
 

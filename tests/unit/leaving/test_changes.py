@@ -83,7 +83,9 @@ def test_undo_never_lifts_a_bounce(add_reader, daily):
     assert suppression.reason(reader.email_key) == suppression.BOUNCE
 
 
-def test_preferences_keep_exactly_the_chosen_public_newsletters(add_reader, add_newsletter, daily):
+def test_preferences_keep_exactly_the_chosen_public_newsletters(
+    add_reader, add_newsletter, daily, sent_mail
+):
     weekly = add_newsletter("weekly")
     internal = add_newsletter("staff", is_public=False)
     reader = add_reader("olena@gmail.com", daily, internal)
@@ -92,13 +94,29 @@ def test_preferences_keep_exactly_the_chosen_public_newsletters(add_reader, add_
     assert _statuses(reader) == {
         "daily": "unsubscribed",
         "staff": "confirmed",
-        "weekly": "confirmed",
+        "weekly": "pending",  # never confirmed: asked for, not given
     }
     record = db.session.scalars(select(ConsentRecord)).one()
     assert (record.action, record.newsletters, record.ip) == ("preferences", "weekly", "192.0.2.7")
     assert reader.state_version == 1
     assert changes.save_preferences(reader.id, [weekly.id]) == 0
     assert reader.state_version == 1
+    [confirmation] = sent_mail  # one, though asked twice: the cooldown
+    assert confirmation.recipients == ("olena@gmail.com",)
+    assert b"/confirm/" in confirmation.message
+
+
+def test_a_link_from_an_email_cannot_confirm_what_the_reader_never_confirmed(
+    add_reader, daily, weekly, sent_mail
+):
+    reader = add_reader("olena@gmail.com", daily)
+    changes.unsubscribe(reader.id, daily.id, "one_click")
+    changes.save_preferences(reader.id, [daily.id, weekly.id])
+    assert _statuses(reader) == {"daily": "confirmed", "weekly": "pending"}
+    assert len(sent_mail) == 1
+    sent_mail.clear()
+    changes.save_preferences(reader.id, [daily.id])  # leaving what is pending needs no mail
+    assert (_statuses(reader), sent_mail) == ({"daily": "confirmed", "weekly": "unsubscribed"}, [])
 
 
 def test_preferences_lift_an_unsubscribe_all_but_not_a_manual_block(add_reader, daily):
