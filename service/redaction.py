@@ -26,9 +26,9 @@ TOKEN_PATHS = ("confirm", "unsubscribe", "preferences")
 _STOP = r"\s\"'<>\\`"
 _TOKEN_PATH = re.compile(rf"(/(?:{'|'.join(TOKEN_PATHS)})/)[^/?#{_STOP}]+")
 _QUERY = re.compile(rf"\?([^#{_STOP}]+)")
-_API_KEY = re.compile(r"\bnl_[A-Za-z0-9_-]{16,}")
+_API_KEY = re.compile(r"nl_[A-Za-z0-9_-]{16,}")
 # itsdangerous: payload (a leading "." when compressed), timestamp, signature (27+ characters).
-_SIGNED = re.compile(r"\.?\b[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,12}\.[A-Za-z0-9_-]{20,}")
+_SIGNED = re.compile(r"\.?[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,12}\.[A-Za-z0-9_-]{20,}")
 
 
 def _query(match: re.Match[str]) -> str:

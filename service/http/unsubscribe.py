@@ -145,6 +145,7 @@ def _preferences_page(subscriber: Subscriber, token: str, status: int = 200, sav
             "newsletter": n,
             "cadence": cadence(n, locale),
             "checked": statuses.get(n.id) in ("pending", "confirmed"),
+            "pending": statuses.get(n.id) == "pending",
         }
         for n in public_newsletters()
     ]
