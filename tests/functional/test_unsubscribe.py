@@ -225,7 +225,7 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     assert suppression_reason(reader.email_key) is None
 
 
-def test_preferences_save_with_the_form_value(client, newsletter):
+def test_preferences_save_with_the_form_value(client, smtp, newsletter):
     daily = newsletter(description="Every morning", schedule_cron="0 7 * * *")
     weekly = newsletter(description="Long reads", schedule_cron="0 9 * * 6")
     reader = add_reader(daily)
@@ -246,11 +246,18 @@ def test_preferences_save_with_the_form_value(client, newsletter):
         data={"newsletters": [weekly.slug], "secret": form_secret(token, "preferences")},
     )
     assert saved.status_code == 200
-    assert statuses(reader.id) == {daily.slug: "unsubscribed", weekly.slug: "confirmed"}
+    assert "Waiting for you to confirm it" in saved.get_data(as_text=True)
+    # A link that came by email never confirms a newsletter the reader never confirmed:
+    assert statuses(reader.id) == {daily.slug: "unsubscribed", weekly.slug: "pending"}
     assert set(causes(reader.id)) == {
         ("confirmed", "unsubscribed", "preferences"),
-        (None, "confirmed", "preferences"),
+        (None, "pending", "preferences"),
     }
+    [confirmation] = smtp.wait_for_recipient(reader.email, timeout=20)  # it asks first
+    text = confirmation.message.get_body(("plain",)).get_content()
+    link = re.search(r"(http\S+/confirm/\S+)", text).group(1)
+    assert client.post(path_of(link)).status_code == 200
+    assert statuses(reader.id) == {daily.slug: "unsubscribed", weekly.slug: "confirmed"}
     consent = db.session.scalar(
         select(ConsentRecord).where(
             ConsentRecord.subscriber_id == reader.id, ConsentRecord.action == "preferences"

@@ -1,8 +1,8 @@
 """Spellings of one address that name the same reader: what a stranger flooding a mailbox types.
 
 `spellings_of("olena.k@gmail.com")` draws the address with any letter in either case,
-the domain's letters in full width (`ｇｍａｉｌ`), its dots as ideographic or full-width full stops
-(`。`, `．`, `｡`), and spaces or tabs around it. Every one normalises (`Address.key`) to the
+the domain's letters in full width (U+FF47 for `g`...), its dots as ideographic, full-width or
+half-width full stops (U+3002, U+FF0E, U+FF61), and spaces or tabs around it. Every one normalises (`Address.key`) to the
 same reader.
 """
 

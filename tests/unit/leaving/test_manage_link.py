@@ -88,7 +88,9 @@ def test_an_old_job_naming_its_reader_by_id_still_sends(add_reader, daily, sent_
     assert len(sent_mail) == 1
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(typed=st.lists(spellings_of("olena.k@gmail.com"), min_size=2, max_size=6))
 def test_one_link_per_cooldown_whatever_the_spelling(add_reader, daily, sent_mail, typed):
     reader = add_reader("olena.k@gmail.com", daily) if not _reader() else _reader()
