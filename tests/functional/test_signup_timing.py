@@ -100,6 +100,22 @@ def test_honeypot_is_logged_too(web, service_log):
     ]
 
 
+@pytest.mark.parametrize("value", [0, 7, 0.5, False, True, " ", ["x"], {"a": 1}, "0"])
+def test_any_value_in_the_honeypot_counts_a_number_too(web, service_log, value):
+    email = unique_email()
+    body = {"email": email, "newsletters": ["daily"], "website": value}
+    assert web.post(URL, json=body).status_code == 202
+    assert not stored(email)
+
+
+@pytest.mark.parametrize("value", [None, "", []])
+def test_an_empty_honeypot_is_a_person(web, value):
+    email = unique_email()
+    body = {"email": email, "newsletters": ["daily"], "website": value}
+    assert web.post(URL, json=body).status_code == 202
+    assert stored(email)
+
+
 @pytest.mark.parametrize("path", ["/subscribe", "/forms/daily", "/"])
 def test_hosted_forms_carry_a_signed_stamp_that_works_after_the_wait(web, path):
     rendered = time.time()

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, current_app, request
 from flask_babel import force_locale
 
-from service.addresses import InvalidEmail, parse_signup_address
+from service.addresses import InvalidEmail, parse_signup_address, reader_key
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
@@ -79,14 +79,19 @@ def _confirmed(value: Any) -> bool:
     raise BadRequest("confirm_address must be true or false")
 
 
+def _filled(value: Any) -> bool:
+    """A honeypot holds anything but nothing: `0`, `false` and a blank count as filled."""
+    return not (value is None or (isinstance(value, str | list | dict) and len(value) == 0))
+
+
 def _address_limit_key() -> str:
     """Rate-limit key for the submitted address (falls back to the client IP)."""
     try:
         email = _signup_fields().get("email")
     except BadRequest:
         email = None
-    if isinstance(email, str) and email.strip():
-        return "addr:" + email.strip().lower()
+    if isinstance(email, str) and email.strip():  # the reader, not the spelling typed
+        return "addr:" + (reader_key(email) or email.strip().lower())
     return "ip:" + (request.remote_addr or "")
 
 
@@ -199,7 +204,7 @@ def create_subscription():
 
     if not signup_allowed(request.headers.get("Origin"), slugs):
         return _rejected(403, "origin_not_allowed", None, locale)
-    bot = "honeypot" if fields.get("website") else too_fast(fields)
+    bot = "honeypot" if _filled(fields.get("website")) else too_fast(fields)
     if bot:  # a field people never see was filled, or it came faster than anyone types
         log.info("signup dropped as automated: %s", bot, extra={"event": "signup_bot"})
         return _accepted(locale, slugs, source_url)
