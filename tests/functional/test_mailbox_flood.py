@@ -66,7 +66,9 @@ def test_many_spellings_of_one_address_bring_one_mail_of_each_kind(
 ):
     slug = newsletter().slug
     address = f"olena.{uuid.uuid4().hex[:10]}@gmail.com"
-    typed = data.draw(st.lists(spellings_of(address), min_size=12, max_size=12), label="typed")
+    typed = data.draw(
+        st.lists(spellings_of(address), min_size=12, max_size=12, unique=True), label="typed"
+    )
     client = _limited_client(stack)
     signups = [
         client.post("/api/v1/subscriptions", json={"email": e, "newsletters": slug}) for e in typed
@@ -97,13 +99,15 @@ def test_the_manage_limit_counts_the_reader_and_only_that_reader(stack, app, smt
 
 
 def test_manage_answers_known_and_unknown_addresses_in_the_same_time(stack, app, newsletter):
-    """Paired, interleaved timings of `POST /manage`; a sign test on the pairs.
+    """Paired, interleaved timings of `POST /manage`, each pair in random order.
 
-    With the same work for both, the known address is the slower of a pair about half the
-    time (binomial: 120 pairs stay within 30-70 % with probability > 0.9999); a lookup, an
-    insert and a commit done only for readers make it the slower one nearly every time.
+    Two robust statistics over 200 pairs: how often the known address is the slower of its
+    pair (a sign test: with the same work about half the time, and 35-65 % holds with
+    probability > 0.9999), and the median of the paired differences against the median
+    answer. A lookup, an insert and a commit done only for readers fail both (today's code:
+    slower in 80 % of pairs, medians 4.4 against 2.3 ms on SQLite).
     """
-    known = add_reader(newsletter()).email
+    known, stranger = add_reader(newsletter()).email, unique_email()
     client = _limited_client(
         stack, SIGNUP_RATE_LIMIT_IP="100000/minute", SIGNUP_RATE_LIMIT_ADDRESS="100000/hour"
     )
@@ -116,10 +120,9 @@ def test_manage_answers_known_and_unknown_addresses_in_the_same_time(stack, app,
         return elapsed
 
     for _ in range(20):  # warm both paths up
-        timed(known), timed(unique_email())
+        timed(known), timed(stranger)
     pairs = []
-    for _ in range(120):
-        stranger = unique_email()
+    for _ in range(200):
         if random.random() < 0.5:
             k = timed(known)
             u = timed(stranger)
@@ -128,5 +131,9 @@ def test_manage_answers_known_and_unknown_addresses_in_the_same_time(stack, app,
             k = timed(known)
         pairs.append((k, u))
     slower = sum(k > u for k, u in pairs) / len(pairs)
-    medians = [statistics.median(side) * 1000 for side in zip(*pairs, strict=True)]
-    assert 0.3 <= slower <= 0.7, f"known slower in {slower:.0%} of pairs; medians ms {medians}"
+    gap = statistics.median(k - u for k, u in pairs)
+    typical = statistics.median(u for _, u in pairs)
+    report = f"known slower in {slower:.0%} of pairs, median gap {gap * 1000:.2f} ms of {typical * 1000:.2f} ms"
+    print(report)
+    assert 0.35 <= slower <= 0.65, report
+    assert abs(gap) <= 0.25 * typical, report
