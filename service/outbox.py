@@ -380,14 +380,21 @@ def finish(
     )
 
 
-def run_jobs(task: str, job_ids: int | list[int], work: Callable[[dict[str, Any]], None]) -> int:
+Work = Callable[[dict[str, Any]], None]
+
+
+def run_jobs(
+    task: str, job_ids: int | list[int], work: Work, *, forget_payload: bool = False
+) -> int:
     """Run each job of a task message (one id, or a list); how many ran here."""
     ids = [job_ids] if isinstance(job_ids, int) else job_ids
-    return sum(run_job(task, job_id, work) for job_id in ids)
+    return sum(run_job(task, job_id, work, forget_payload=forget_payload) for job_id in ids)
 
 
-def run_job(task: str, job_id: int, work: Callable[[dict[str, Any]], None]) -> bool:
+def run_job(task: str, job_id: int, work: Work, *, forget_payload: bool = False) -> bool:
     """Claim job `job_id` and run `work(payload)`; record the outcome. True if it ran.
+
+    With `forget_payload` a job that is done keeps no copy of what it carried (an address).
 
     Each step (the claim, the work, the bookkeeping) runs once more on a fresh connection if
     the database dropped its connection (`service.database`); a job whose work lost its
@@ -417,13 +424,13 @@ def run_job(task: str, job_id: int, work: Callable[[dict[str, Any]], None]) -> b
             return False
         once_more_if_dropped(lambda error=exc: _end(job_id, JobStatus.FAILED, repr(error)))
         raise
-    once_more_if_dropped(lambda: _end(job_id, JobStatus.DONE, ""))
+    once_more_if_dropped(lambda: _end(job_id, JobStatus.DONE, "", forget_payload))
     return True
 
 
-def _end(job_id: int, status: JobStatus, error: str) -> None:
+def _end(job_id: int, status: JobStatus, error: str, forget_payload: bool = False) -> None:
     with db.engine.begin() as conn:
-        finish(conn, [job_id], status, error)
+        finish(conn, [job_id], status, error, forget_payload=forget_payload)
 
 
 def _defer(job_id: int, error: BaseException) -> None:

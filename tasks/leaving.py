@@ -11,7 +11,7 @@ from service.task_names import TaskName
 @shared_task(name=TaskName.SEND_MANAGE_LINK)
 def send_manage_link(job_ids: int | list[int]) -> None:
     """Send the preference-link email of each outbox job in `job_ids`."""
-    outbox.run_jobs(TaskName.SEND_MANAGE_LINK, job_ids, send_link)
+    outbox.run_jobs(TaskName.SEND_MANAGE_LINK, job_ids, send_link, forget_payload=True)
 
 
 @shared_task(name=TaskName.PURGE_PENDING)
