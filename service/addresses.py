@@ -126,8 +126,12 @@ def parse_address(raw: object, *, allow_smtputf8: bool = False) -> Address:
     """Validate `raw` against the policy; raise InvalidEmail (with a suggestion if any)."""
     if not isinstance(raw, str):
         raise InvalidEmail("not_a_string")
+    text = raw.strip(" \t")
+    address = _accepted(text, allow_smtputf8)
+    if address is not None:
+        return address
     try:
-        return _parse(raw.strip(" \t"), allow_smtputf8)
+        return _parse(text, allow_smtputf8)
     except InvalidEmail as exc:
         if exc.suggestion is not None:
             raise
@@ -135,6 +139,33 @@ def parse_address(raw: object, *, allow_smtputf8: bool = False) -> Address:
         if suggestion is None or not _acceptable(suggestion, allow_smtputf8):
             raise
         raise InvalidEmail(exc.reason, suggestion) from exc
+
+
+def reader_key(raw: object, *, allow_smtputf8: bool = False) -> str | None:
+    """The reader `raw` names (`Address.key`: every spelling of one address gives the same),
+    or None if it is no acceptable address. Limits on mail to a reader count on this.
+
+    A request's rate-limit key and its validation parse the same text: the second is free.
+    """
+    if not isinstance(raw, str):
+        return None
+    address = _accepted(raw.strip(" \t"), allow_smtputf8)
+    return None if address is None else address.key
+
+
+@lru_cache(maxsize=1024)
+def _cached(text: str, allow_smtputf8: bool) -> Address | None:
+    try:
+        return _parse(text, allow_smtputf8)
+    except InvalidEmail:
+        return None
+
+
+def _accepted(text: str, allow_smtputf8: bool) -> Address | None:
+    """`_parse` of an acceptable address (remembered for the recent ones), else None."""
+    if len(text) > MAX_ADDRESS_OCTETS:  # too long anyway: never worth remembering
+        return None
+    return _cached(text, allow_smtputf8)
 
 
 def parse_signup_address(
@@ -152,20 +183,6 @@ def parse_signup_address(
     if suggestion is not None and _acceptable(suggestion, allow_smtputf8):
         raise InvalidEmail("likely_typo", suggestion)
     return address
-
-
-@lru_cache(maxsize=1024)
-def _key_of(text: str) -> str | None:
-    try:
-        return _parse(text.strip(" \t"), True).key
-    except InvalidEmail:
-        return None
-
-
-def reader_key(raw: object) -> str | None:
-    """The reader `raw` names (`Address.key`: every spelling of one address gives the same),
-    or None if it is no acceptable address. Limits on mail to a reader count on this."""
-    return _key_of(raw) if isinstance(raw, str) and len(raw) <= 2 * MAX_ADDRESS_OCTETS else None
 
 
 def suggest_correction(address: str) -> str | None:

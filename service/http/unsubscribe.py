@@ -193,7 +193,8 @@ def _manage_address_limit() -> str:
 def _manage_address_key() -> str:
     """The per-reader limit counts the normalised address, not the spelling typed."""
     email = request.form.get("email") or ""
-    key = reader_key(email) or email.strip().lower()
+    smtputf8 = current_app.config.get("SMTPUTF8", False)
+    key = reader_key(email, allow_smtputf8=smtputf8) or email.strip().lower()
     return "manage:" + (key or request.remote_addr or "")
 
 

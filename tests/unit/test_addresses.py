@@ -17,6 +17,7 @@ from service.addresses import (
     InvalidEmail,
     parse_address,
     parse_signup_address,
+    reader_key,
     suggest_correction,
 )
 from tests.support.spellings import spellings_of
@@ -568,3 +569,14 @@ def test_every_suggestion_is_an_acceptable_different_address(
 @given(spellings_of("olena.k@gmail.com"))
 def test_every_spelling_of_a_reader_has_that_readers_key(typed):
     assert parse_address(typed).key == "olena.k@gmail.com"
+
+
+@settings(max_examples=100)
+@given(spellings_of("olena.k@gmail.com"))
+def test_the_rate_limits_key_is_the_readers(typed):
+    assert reader_key(typed) == "olena.k@gmail.com"
+
+
+@pytest.mark.parametrize("raw", [None, 7, "", "not an address", "x@gmail.co", "a" * 300])
+def test_no_reader_key_for_what_is_no_address(raw):
+    assert reader_key(raw) is None

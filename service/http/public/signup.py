@@ -91,7 +91,8 @@ def _address_limit_key() -> str:
     except BadRequest:
         email = None
     if isinstance(email, str) and email.strip():  # the reader, not the spelling typed
-        return "addr:" + (reader_key(email) or email.strip().lower())
+        smtputf8 = current_app.config["SMTPUTF8"]  # as the view parses it: one parse for both
+        return "addr:" + (reader_key(email, allow_smtputf8=smtputf8) or email.strip().lower())
     return "ip:" + (request.remote_addr or "")
 
 
