@@ -25,7 +25,8 @@ TOKEN_PATHS = ("confirm", "unsubscribe", "preferences")
 # Characters that end a URL part in a log line (also JSON's and a formatter's quoting).
 _STOP = r"\s\"'<>\\`"
 _TOKEN_PATH = re.compile(rf"(/(?:{'|'.join(TOKEN_PATHS)})/)[^/?#{_STOP}]+")
-_QUERY = re.compile(rf"\?([^#{_STOP}]+)")
+# A query string follows a URL's path (not SQL's "VALUES (?, ?)" or a question's "?").
+_QUERY = re.compile(rf"(?<=[\w/.~%-])\?([^#{_STOP}]+)")
 _API_KEY = re.compile(r"nl_[A-Za-z0-9_-]{16,}")
 # itsdangerous: payload (a leading "." when compressed), timestamp, signature (27+ characters).
 _SIGNED = re.compile(r"\.?[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,12}\.[A-Za-z0-9_-]{20,}")

@@ -74,6 +74,8 @@ def test_what_a_log_reader_needs_stays():
         f"GET /api/v1/sends?status={MARK}&limit={MARK} HTTP/1.1"
     )
     assert redact("GET /archive/daily HTTP/1.1") == "GET /archive/daily HTTP/1.1"
+    sql = "INSERT INTO outbox_jobs (task, payload) VALUES (?, ?)"
+    assert redact(sql) == sql
     assert redact("POST /confirm/x.y.z/resend") == f"POST /confirm/{MARK}/resend"
 
 
