@@ -180,7 +180,9 @@ def parse_signup_address(
     if confirmed:
         return address
     suggestion = suggest_correction(address.display)
-    if suggestion is not None and _acceptable(suggestion, allow_smtputf8):
+    if suggestion is None or suggestion.rpartition("@")[2] == address.ascii.rpartition("@")[2]:
+        return address  # no fix, or the same domain spelt otherwise (full width)
+    if _acceptable(suggestion, allow_smtputf8):
         raise InvalidEmail("likely_typo", suggestion)
     return address
 

@@ -580,3 +580,9 @@ def test_the_rate_limits_key_is_the_readers(typed):
 @pytest.mark.parametrize("raw", [None, 7, "", "not an address", "x@gmail.co", "a" * 300])
 def test_no_reader_key_for_what_is_no_address(raw):
     assert reader_key(raw) is None
+
+
+@settings(max_examples=200)
+@given(spellings_of("olena.k@gmail.com"))
+def test_a_reader_signs_up_in_any_spelling_of_a_big_providers_domain(typed):
+    assert parse_signup_address(typed).key == "olena.k@gmail.com"  # no "did you mean"
