@@ -5,7 +5,7 @@ from contextlib import suppress
 from celery import shared_task
 
 from service import outbox
-from service.digests.articles import poll_newsletter_feeds
+from service.digests.feeds import poll_newsletter_feeds
 from service.digests.compose import NothingToSend, send_test_digest
 from service.task_names import TaskName
 

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from service.addresses import InvalidEmail
 from service.cli.slugs import newsletter_or_fail
-from service.digests.articles import FeedError, import_feed
+from service.digests.feeds import FeedError, import_feed
 from service.digests.compose import (
     NothingToSend,
     compose,

@@ -8,24 +8,19 @@ item is written in its own savepoint and a bad one is reported and skipped.
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import feedparser
 import nh3
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db
-from service.models import Article, FeedState, Newsletter, utcnow
-
-log = logging.getLogger(__name__)
+from service.models import Article, utcnow
 
 TRACKING_PARAMS = {
     "fbclid",
@@ -61,10 +56,6 @@ class ArticleError(ValueError):
         self.message = message
 
 
-class FeedError(RuntimeError):
-    """A feed could not be fetched or parsed at all."""
-
-
 @dataclass
 class ItemResult:
     """The outcome of one item of a batch: `created`, `updated` or `error`."""
@@ -79,29 +70,6 @@ class ItemResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON form, without empty keys."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass
-class FeedResult:
-    """What one feed import did, plus the validators for the next conditional request."""
-
-    items: list[ItemResult] = field(default_factory=list)
-    etag: str | None = None
-    modified: str | None = None
-    not_modified: bool = False
-
-    def count(self, status: str) -> int:
-        """How many items ended with `status`."""
-        return sum(1 for item in self.items if item.status == status)
-
-    def summary(self) -> str:
-        """One line for logs and the CLI."""
-        if self.not_modified:
-            return "not modified"
-        return (
-            f"{self.count('created')} created, {self.count('updated')} updated, "
-            f"{self.count('error')} skipped"
-        )
 
 
 def canonical_url(url: str) -> str:
@@ -257,11 +225,13 @@ def _named(fields: dict[str, Any], data: Any) -> dict[str, Any]:
     }
 
 
-def _write(fields: dict[str, Any], data: Any = None) -> tuple[Article, bool]:
+def _write(
+    fields: dict[str, Any], data: Any = None, source_feed: str | None = None
+) -> tuple[Article, bool]:
     article = db.session.scalar(select(Article).where(Article.url == fields["url"]))
     created = article is None
-    if article is None:
-        article = Article(url=fields["url"])
+    if article is None:  # its source is where it was first stored, and stays
+        article = Article(url=fields["url"], source_feed=source_feed)
         db.session.add(article)
     elif isinstance(data, dict):
         fields = _named(fields, data)  # a partial update keeps what it does not name
@@ -288,14 +258,17 @@ def upsert_article(data: Any) -> tuple[Article, bool]:
     return result
 
 
-def upsert_articles(items: list[Any]) -> list[ItemResult]:
-    """Upsert every item in its own savepoint; bad items are reported and skipped. Commits."""
+def upsert_articles(items: list[Any], source_feed: str | None = None) -> list[ItemResult]:
+    """Upsert every item in its own savepoint; bad items are reported and skipped. Commits.
+
+    `source_feed`: the newsletter feed the items come from (new articles go to it only).
+    """
     results: list[ItemResult] = []
     for index, data in enumerate(items):
         try:
             fields = article_fields(data)
             with db.session.begin_nested():
-                article, created = _write(fields, data)
+                article, created = _write(fields, data, source_feed)
             results.append(
                 ItemResult(index, "created" if created else "updated", article.id, article.url)
             )
@@ -305,95 +278,3 @@ def upsert_articles(items: list[Any]) -> list[ItemResult]:
             results.append(ItemResult(index, "error", field="url", error="conflicting write"))
     db.session.commit()
     return results
-
-
-def _entry_image(entry: Any) -> str | None:
-    for key in ("media_content", "media_thumbnail"):
-        for media in entry.get(key) or []:
-            if media.get("url") and media.get("medium", "image") == "image":
-                return media["url"]
-    for link in entry.get("links") or []:
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            return link.get("href")
-    return None
-
-
-def entry_to_article(entry: Any) -> dict[str, Any]:
-    """An API-shaped article dict from one feedparser entry."""
-    published = entry.get("published_parsed") or entry.get("updated_parsed")
-    summary = entry.get("summary") or ""
-    if not summary and entry.get("content"):
-        summary = entry["content"][0].get("value", "")
-    authors = [a.get("name") for a in entry.get("authors") or [] if a.get("name")]
-    if not authors and entry.get("author"):
-        authors = [entry["author"]]
-    tags = [tag.get("term") for tag in entry.get("tags") or [] if tag.get("term")]
-    return {
-        "url": entry.get("link"),
-        "guid": entry.get("id"),
-        "title": entry.get("title"),
-        "summary": summary,
-        "image_url": _entry_image(entry),
-        "authors": authors,
-        "section": tags[0] if tags else None,
-        "tags": tags,
-        "published_at": datetime(*published[:6], tzinfo=UTC) if published else None,
-    }
-
-
-def import_feed(source: str, *, etag: str | None = None, modified: str | None = None) -> FeedResult:
-    """Read an RSS 2.0 / Atom feed (URL or file) and upsert its entries.
-
-    `etag` / `modified` are sent as If-None-Match / If-Modified-Since; a 304 imports nothing.
-    """
-    if not source.startswith(("http://", "https://")) and not Path(source).is_file():
-        raise FeedError(f"{source}: not an http(s) URL or a readable file")
-    parsed = feedparser.parse(source, etag=etag, modified=modified, agent="newsletter-service")
-    status = parsed.get("status")
-    result = FeedResult(
-        etag=parsed.get("etag") or etag, modified=parsed.get("modified") or modified
-    )
-    if status == 304:
-        result.not_modified = True
-        return result
-    if status is not None and status >= 400:
-        raise FeedError(f"{source}: HTTP {status}")
-    if parsed.bozo and not parsed.entries:
-        raise FeedError(f"{source}: not a feed ({parsed.get('bozo_exception')})")
-    result.items = upsert_articles([entry_to_article(entry) for entry in parsed.entries])
-    return result
-
-
-def poll_feed(url: str) -> FeedResult:
-    """Import `url` with the validators of its last poll; store the new ones. Commits."""
-    state = db.session.scalar(select(FeedState).where(FeedState.url == url))
-    if state is None:
-        state = FeedState(url=url)
-        db.session.add(state)
-        db.session.commit()
-    try:
-        result = import_feed(url, etag=state.etag, modified=state.modified)
-    except FeedError as exc:
-        state.checked_at = utcnow()
-        state.last_result = f"error: {exc}"[:1000]
-        db.session.commit()
-        raise
-    state.etag, state.modified, state.checked_at = result.etag, result.modified, utcnow()
-    state.last_result = result.summary()
-    db.session.commit()
-    return result
-
-
-def poll_newsletter_feeds() -> dict[str, str]:
-    """Poll every distinct `Newsletter.feed_url` once; a failing feed never stops the others."""
-    urls = db.session.scalars(
-        select(Newsletter.feed_url).where(Newsletter.feed_url.is_not(None)).distinct()
-    ).all()
-    outcome: dict[str, str] = {}
-    for url in urls:
-        try:
-            outcome[url] = poll_feed(url).summary()
-        except FeedError as exc:
-            log.warning("feed poll failed", extra={"feed": url, "error": str(exc)})
-            outcome[url] = f"error: {exc}"
-    return outcome

@@ -1,10 +1,8 @@
 """Digests out: pick a newsletter's new articles, group them, and render the email.
 
-`compose` takes the articles published since the newsletter's last sent digest (or a window:
-`DIGEST_WINDOW_HOURS`, else the period of its cron schedule, else 24 hours), applies the
-newsletter's filters, drops duplicates and every article a send of the newsletter already
-carries (any send that started and was not cancelled: sent, failed, paused or still sending),
-and groups them into a top story, the News Feed and Editors' Picks. It returns plain data, so
+`compose` takes the newsletter's new articles (`service.digests.selection`: its own feed or
+the site's, its filters, late arrivals, no article a started send already carries) and groups
+them into a top story, the News Feed and Editors' Picks. It returns plain data, so
 the result can be stored in `Send.content` and rendered later by any process.
 
 `test_content` is what a test copy shows: the next digest, or else the last issue again.
@@ -12,27 +10,23 @@ the result can be stored in `Send.content` and rendered later by any process.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
 from flask import current_app
 from sqlalchemy import select
 
 from service import outbox
 from service.addresses import parse_address
+from service.digests.selection import Selection, select_articles
 from service.extensions import db
 from service.i18n import checked_locale
-from service.lists.newsletters import valid_cron
 from service.mail import RenderedEmail, build_message, deliver, newsletter_sender, render_email
 from service.mail.headers import header
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
 from service.task_names import TaskName
 
-DEFAULT_WINDOW = timedelta(hours=24)
-MAX_WINDOW = timedelta(days=31)
 NEWS_FEED_LIMIT = 25
 EDITORS_PICKS_LIMIT = 5
 SUBJECT_MAX = 120
@@ -92,6 +86,8 @@ class DigestContent:
     article_ids: list[int]
     subject: str
     since: datetime | None = field(default=None)
+    # Articles left out, by reason (`service.digests.selection.SKIP_REASONS`).
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for `Send.content`."""
@@ -103,6 +99,7 @@ class DigestContent:
             "article_ids": list(self.article_ids),
             "subject": self.subject,
             "since": self.since.isoformat() if self.since else None,
+            "skipped": dict(self.skipped),
         }
 
     @classmethod
@@ -118,38 +115,8 @@ class DigestContent:
             article_ids=list(data.get("article_ids", [])),
             subject=data.get("subject", ""),
             since=datetime.fromisoformat(since) if since else None,
+            skipped=dict(data.get("skipped") or {}),
         )
-
-
-def last_sent(newsletter: Newsletter) -> Send | None:
-    """The newsletter's most recent send with status `sent`."""
-    return db.session.scalar(
-        select(Send)
-        .where(
-            Send.newsletter_id == newsletter.id,
-            Send.status == SendStatus.SENT,
-            Send.started_at.is_not(None),
-        )
-        .order_by(Send.started_at.desc())
-        .limit(1)
-    )
-
-
-def carried_article_ids(newsletter: Newsletter, since: datetime) -> set[int]:
-    """Ids of the articles that the newsletter's sends started at or after `since` carry.
-
-    Cancelled sends do not count (their articles may go out again); every other started send
-    does, finished or not, so an article reaches a reader at most once per newsletter.
-    """
-    contents = db.session.scalars(
-        select(Send.content).where(
-            Send.newsletter_id == newsletter.id,
-            Send.status != SendStatus.CANCELLED,
-            Send.started_at.is_not(None),
-            Send.started_at >= since,
-        )
-    ).all()
-    return {i for content in contents for i in (content or {}).get("article_ids") or []}
 
 
 def last_issue(newsletter: Newsletter) -> tuple[Send, DigestContent] | None:
@@ -169,42 +136,6 @@ def last_issue(newsletter: Newsletter) -> tuple[Send, DigestContent] | None:
     return send, DigestContent.from_dict(send.content)
 
 
-def digest_window(newsletter: Newsletter, now: datetime) -> timedelta:
-    """How far back a first digest looks: config, else the cron period, else 24 hours."""
-    hours = current_app.config.get("DIGEST_WINDOW_HOURS") or os.environ.get("DIGEST_WINDOW_HOURS")
-    if hours:
-        return timedelta(hours=float(hours))
-    if newsletter.schedule_cron and valid_cron(newsletter.schedule_cron):
-        runs = croniter(newsletter.schedule_cron, now)
-        first = runs.get_next(datetime)
-        period = runs.get_next(datetime) - first
-        return min(max(period, timedelta(hours=1)), MAX_WINDOW)
-    return DEFAULT_WINDOW
-
-
-def _lower_set(values: Any) -> set[str]:
-    if isinstance(values, str):
-        values = [values]
-    return {str(v).strip().casefold() for v in values or [] if str(v).strip()}
-
-
-def matches_filters(article: Article | ArticleView, filters: dict[str, Any] | None) -> bool:
-    """True if the article passes every filter given (sections, tags, authors; any-of each)."""
-    filters = filters or {}
-    sections = _lower_set(filters.get("sections"))
-    tags = _lower_set(filters.get("tags"))
-    authors = _lower_set(filters.get("authors"))
-    if sections and (article.section or "").casefold() not in sections:
-        return False
-    if tags and not tags & _lower_set(article.tags):
-        return False
-    return not (authors and not authors & _lower_set(article.authors))
-
-
-def _dedup_key(article: Article) -> str:
-    return " ".join(article.title.casefold().split())
-
-
 def _subject(newsletter: Newsletter, top: ArticleView) -> str:
     subject = f"{newsletter.name}: {top.title}"
     if len(subject) > SUBJECT_MAX:
@@ -214,39 +145,25 @@ def _subject(newsletter: Newsletter, top: ArticleView) -> str:
 
 def compose(newsletter: Newsletter, *, now: datetime | None = None) -> DigestContent | None:
     """The digest `newsletter` would send now, or None if too few new articles."""
+    return compose_report(newsletter, now=now)[0]
+
+
+def compose_report(
+    newsletter: Newsletter, *, now: datetime | None = None
+) -> tuple[DigestContent | None, Selection]:
+    """The digest (or None: too few new articles) and the selection behind it, with its skips."""
     now = now or utcnow()
-    previous = last_sent(newsletter)
-    if previous is not None and previous.started_at is not None:
-        since = previous.started_at
-    else:
-        since = now - digest_window(newsletter, now)
-    already = carried_article_ids(newsletter, since)
-    rows = db.session.scalars(
-        select(Article)
-        .where(Article.published_at > since, Article.published_at <= now)
-        .order_by(Article.published_at.desc(), Article.id.desc())
-    ).all()
-    seen_keys: set[str] = set()
-    picked: list[ArticleView] = []
-    for article in rows:
-        key = _dedup_key(article)
-        guid = article.guid and f"guid:{article.guid}"
-        if article.id in already or key in seen_keys or (guid and guid in seen_keys):
-            continue
-        if not matches_filters(article, newsletter.filters):
-            continue
-        seen_keys.add(key)
-        if guid:
-            seen_keys.add(guid)
-        picked.append(ArticleView.from_article(article))
+    selection = select_articles(newsletter, now)
+    since = selection.since
+    picked = [ArticleView.from_article(article) for article in selection.articles]
     if not picked or len(picked) < (newsletter.min_new_articles or 0):
-        return None
+        return None, selection
     top = next((a for a in picked if a.image_url), picked[0])
     rest = [a for a in picked if a is not top]
     picks = [a for a in rest if a.editors_pick][:EDITORS_PICKS_LIMIT]
     feed = [a for a in rest if a not in picks][:NEWS_FEED_LIMIT]
     shown = [top, *feed, *picks]
-    return DigestContent(
+    content = DigestContent(
         newsletter_id=newsletter.id,
         top_story=top,
         news_feed=feed,
@@ -254,7 +171,9 @@ def compose(newsletter: Newsletter, *, now: datetime | None = None) -> DigestCon
         article_ids=[a.id for a in shown],
         subject=_subject(newsletter, top),
         since=since.astimezone(UTC),
+        skipped=dict(selection.skipped),
     )
+    return content, selection
 
 
 def _shorten(text: str, limit: int) -> str:

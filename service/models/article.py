@@ -27,6 +27,10 @@ class Article(Base):
     section: Mapped[str | None] = mapped_column(String(100))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     editors_pick: Mapped[bool] = mapped_column(default=False)
+    # The newsletter feed (`Newsletter.feed_url`) it was first stored from; None: the site's
+    # own articles (API, `articles import-feed` of a feed no newsletter owns), for every other
+    # newsletter.
+    source_feed: Mapped[str | None] = mapped_column(String(2000), index=True)
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,15 +13,12 @@ from sqlalchemy import func, select
 
 from service.digests.articles import (
     ArticleError,
-    FeedError,
     canonical_url,
-    import_feed,
-    poll_feed,
-    poll_newsletter_feeds,
     sanitize_summary,
     upsert_article,
     upsert_articles,
 )
+from service.digests.feeds import FeedError, import_feed, poll_feed, poll_newsletter_feeds
 from service.extensions import db
 from service.models import Article, FeedState, Newsletter
 

@@ -35,12 +35,15 @@ def make_newsletter(**fields) -> Newsletter:
 
 
 def make_article(hours_ago: float, title: str | None = None, **fields) -> Article:
+    """An article published `hours_ago` before NOW, stored then too unless `stored_hours_ago`."""
     key = uuid.uuid4().hex[:10]
+    stored = fields.pop("stored_hours_ago", max(hours_ago, 0))
     article = Article(
         url=f"https://news.example.org/{key}",
         title=title or f"Story {key}",
         summary_text=fields.pop("summary_text", f"Summary of {key}."),
         published_at=NOW - timedelta(hours=hours_ago),
+        created_at=NOW - timedelta(hours=stored),
         **fields,
     )
     db.session.add(article)
