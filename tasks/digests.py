@@ -5,8 +5,8 @@ from contextlib import suppress
 from celery import shared_task
 
 from service import outbox
-from service.digests.feeds import poll_newsletter_feeds
 from service.digests.compose import NothingToSend, send_test_digest
+from service.digests.feeds import poll_newsletter_feeds
 from service.task_names import TaskName
 
 

@@ -21,6 +21,7 @@ from service.lists.newsletters import (
 )
 from service.lists.subscribers import export_rows, import_subscribers, read_csv
 from service.lists.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
+from service.models import Newsletter
 
 
 @click.group("newsletters")
@@ -33,6 +34,10 @@ _OPTION_FOR_FIELD = {
     "rate_limit_per_second": "--rate-limit",
     "schedule": "--schedule",
     "translations": "--translation",
+    "sections": "--section",
+    "tags": "--tag",
+    "is_public": "--public/--hidden",
+    "archived": "--archive/--unarchive",
 }
 
 
@@ -90,6 +95,33 @@ def _field_options(function):
             help="The name or description in another language, e.g. "
             "'uk:name=Щоденні новини' or 'uk:description=...'; repeat for several.",
         ),
+        click.option(
+            "--section",
+            "sections",
+            multiple=True,
+            help="An article section it takes (e.g. Culture); repeat for several. None: all.",
+        ),
+        click.option(
+            "--tag", "tags", multiple=True, help="An article tag it takes; repeat for several."
+        ),
+        click.option(
+            "--feed-url",
+            default=None,
+            help="Its own RSS/Atom feed, polled: it takes that feed's articles only.",
+        ),
+        click.option(
+            "--public/--hidden",
+            "is_public",
+            default=None,
+            help="Listed on public pages (embed, /subscribe, archive) or hidden from them.",
+        ),
+        click.option(
+            "--late-articles",
+            type=click.Choice(["include", "skip"]),
+            default=None,
+            help="An article published before the last send but stored after it: "
+            "the next digest takes it (include, the default) or skips it.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -111,9 +143,19 @@ def newsletters_create(
     allowed_origins: tuple[str, ...],
     rate_limit: float | None,
     translations: tuple[str, ...],
+    sections: tuple[str, ...],
+    tags: tuple[str, ...],
+    feed_url: str | None,
+    is_public: bool | None,
+    late_articles: str | None,
 ) -> None:
     """Create the newsletter SLUG (lowercase letters, digits and hyphens, e.g. weekly-news)."""
+    chosen = {"is_public": is_public, "late_articles": late_articles}
     fields = {
+        "sections": list(sections),
+        "tags": list(tags),
+        "feed_url": feed_url,
+        **{key: value for key, value in chosen.items() if value is not None},
         "name": name,
         "schedule": schedule,
         "timezone": timezone,
@@ -137,6 +179,15 @@ def newsletters_create(
 @click.option("--timezone", default=None, help="IANA time zone.")
 @_field_options
 @click.option("--no-rate-limit", is_flag=True, help="Use SEND_RATE_LIMIT again.")
+@click.option("--all-sections", is_flag=True, help="Take every section again.")
+@click.option("--all-tags", is_flag=True, help="Take every tag again.")
+@click.option("--no-feed", is_flag=True, help="Drop its own feed: take the site's articles.")
+@click.option(
+    "--archive/--unarchive",
+    "archived",
+    default=None,
+    help="Archive: no sends, on no public page, no new signups, readers kept.",
+)
 @with_appcontext
 def newsletters_update(
     slug: str,
@@ -147,7 +198,16 @@ def newsletters_update(
     allowed_origins: tuple[str, ...],
     rate_limit: float | None,
     translations: tuple[str, ...],
+    sections: tuple[str, ...],
+    tags: tuple[str, ...],
+    feed_url: str | None,
+    is_public: bool | None,
+    late_articles: str | None,
     no_rate_limit: bool,
+    all_sections: bool,
+    all_tags: bool,
+    no_feed: bool,
+    archived: bool | None,
 ) -> None:
     """Change the newsletter SLUG: only the options given change."""
     newsletter = newsletter_or_fail(slug, "'SLUG'")
@@ -161,10 +221,21 @@ def newsletters_update(
         "translations": _translations(translations, newsletter.translations)
         if translations
         else None,
+        "sections": list(sections) or None,
+        "tags": list(tags) or None,
+        "feed_url": feed_url,
+        "is_public": is_public,
+        "late_articles": late_articles,
+        "archived": archived,
     }
     fields = {key: value for key, value in given.items() if value is not None}
-    if no_rate_limit:
-        fields["rate_limit_per_second"] = None
+    cleared = {
+        "rate_limit_per_second": (no_rate_limit, None),
+        "sections": (all_sections, []),
+        "tags": (all_tags, []),
+        "feed_url": (no_feed, None),
+    }
+    fields |= {key: empty for key, (flag, empty) in cleared.items() if flag}
     if not fields:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
@@ -178,13 +249,31 @@ def newsletters_update(
 @newsletters.command("list")
 @with_appcontext
 def newsletters_list() -> None:
-    """List newsletters: slug, name, schedule, time zone, allowed origins (if any)."""
+    """List newsletters: slug, schedule, time zone, name, allowed origins, what it takes and
+    whether it is hidden or archived."""
     items = list_newsletters()
     width = max((len(n.slug) for n in items), default=4)
     for n in items:
         origins = f"  [{' '.join(n.allowed_origins)}]" if n.allowed_origins else ""
         schedule = n.schedule_cron or "-"
-        click.echo(f"{n.slug:<{width}}  {schedule:<15}  {n.timezone:<15}  {n.name}{origins}")
+        click.echo(
+            f"{n.slug:<{width}}  {schedule:<15}  {n.timezone:<15}  {n.name}{origins}{_takes(n)}"
+        )
+
+
+def _takes(newsletter: Newsletter) -> str:
+    """'  (archived; feed https://...; sections Culture)': what sets it apart, if anything."""
+    filters = newsletter.filters or {}
+    notes = [
+        "archived" if newsletter.archived else "",
+        "hidden" if not newsletter.is_public else "",
+        f"feed {newsletter.feed_url}" if newsletter.feed_url else "",
+        f"sections {', '.join(filters.get('sections') or [])}" if filters.get("sections") else "",
+        f"tags {', '.join(filters.get('tags') or [])}" if filters.get("tags") else "",
+        "late articles skipped" if newsletter.late_articles == "skip" else "",
+    ]
+    notes = [note for note in notes if note]
+    return f"  ({'; '.join(notes)})" if notes else ""
 
 
 @click.group("subscribers")

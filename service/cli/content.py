@@ -9,14 +9,14 @@ from flask.cli import with_appcontext
 
 from service.addresses import InvalidEmail
 from service.cli.slugs import newsletter_or_fail
-from service.digests.feeds import FeedError, import_feed
 from service.digests.compose import (
     NothingToSend,
-    compose,
+    compose_report,
     render_sample,
     send_test_digest,
     test_content,
 )
+from service.digests.feeds import FeedError, import_feed
 from service.i18n import LOCALES, UnknownLocale, checked_locale
 
 
@@ -65,7 +65,10 @@ def digest() -> None:
 def preview(slug: str, out: Path | None, locale: str, as_text: bool) -> None:
     """Render the digest SLUG would send now (HTML to --out, or to stdout)."""
     newsletter = newsletter_or_fail(slug, "SLUG")
-    content = compose(newsletter)
+    content, selection = compose_report(newsletter)
+    note = selection.skipped_text()
+    if note:  # on stderr: stdout may be the digest itself
+        click.echo(note, err=True)
     if content is None:
         click.echo(
             f"skipped: fewer than {max(newsletter.min_new_articles, 1)} new article(s) "

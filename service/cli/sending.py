@@ -107,11 +107,15 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
     """Send newsletter SLUG's digest now or --at a time.
 
     Refused (exit 1) while the newsletter has another send scheduled, sending or paused,
-    and for a time in the past.
+    for an archived newsletter, and for a time in the past.
     """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
         raise click.ClickException(f"no newsletter {slug!r}; see `newsletter newsletters list`")
+    if newsletter.archived:
+        raise click.ClickException(
+            f"not sent: {slug} is archived; `newsletter newsletters update {slug} --unarchive` first"
+        )
     try:
         when = scheduling.parse_when(at, newsletter.timezone)
     except scheduling.InvalidTime as exc:

@@ -1,4 +1,8 @@
-"""Public archive: past sent issues of a newsletter, and each issue as a web page."""
+"""Public archive: past sent issues of a newsletter, and each issue as a web page.
+
+Only a listed newsletter (public, not archived) has an archive, and it shows only issues
+that reached someone: a send that delivered to nobody is no issue.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ def public_copy(send: Send, slug: str) -> str:
 
 def _newsletter(slug: str) -> Newsletter:
     newsletter = db.session.scalar(
-        select(Newsletter).where(Newsletter.slug == slug, Newsletter.is_public.is_(True))
+        select(Newsletter).where(Newsletter.slug == slug, Newsletter.listed())
     )
     if newsletter is None:
         abort(404)
@@ -61,11 +65,11 @@ def distinct_issues(sends: list[Send]) -> list[Send]:
 
 @bp.get("/<slug>")
 def index(slug: str):
-    """The newsletter's sent issues, newest first, each digest once."""
+    """The newsletter's sent issues that reached someone, newest first, each digest once."""
     newsletter = _newsletter(slug)
     sends = db.session.scalars(
         select(Send)
-        .where(Send.newsletter_id == newsletter.id, Send.status == SendStatus.SENT)
+        .where(Send.newsletter_id == newsletter.id, Send.status == SendStatus.SENT, Send.sent > 0)
         .order_by(Send.started_at.desc(), Send.id.desc())
         .limit(200)
     ).all()
@@ -77,7 +81,12 @@ def issue(slug: str, send_id: int):
     """One sent issue as a web page (the email's own HTML)."""
     newsletter = _newsletter(slug)
     send = db.session.get(Send, send_id)
-    if send is None or send.newsletter_id != newsletter.id or send.status != SendStatus.SENT:
+    if (
+        send is None
+        or send.newsletter_id != newsletter.id
+        or send.status != SendStatus.SENT
+        or not send.sent  # it went to nobody
+    ):
         abort(404)
     if not send.body_html:
         return page("pages/archive_issue.html", newsletter=newsletter, send=send)

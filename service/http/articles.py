@@ -10,7 +10,12 @@ from sqlalchemy import select
 
 from service.addresses import InvalidEmail
 from service.digests.articles import ArticleError, upsert_article, upsert_articles
-from service.digests.compose import compose, render_sample, request_test_digest, test_content
+from service.digests.compose import (
+    compose_report,
+    render_sample,
+    request_test_digest,
+    test_content,
+)
 from service.extensions import db
 from service.http.auth import require_api_key
 from service.http.errors import api_error
@@ -103,13 +108,16 @@ def digest_preview(slug: str):
     kind = request.args.get("format") or "html"
     if kind not in PREVIEW_FORMATS:
         return api_error(422, "invalid", "format: html or text", field="format")
-    content = compose(newsletter)
+    content, selection = compose_report(newsletter)
+    skipped = dict(selection.skipped)
     if content is None:
-        return api_error(404, "no_articles", NO_ARTICLES)
+        return api_error(404, "no_articles", NO_ARTICLES, skipped=skipped)
     try:
         rendered = render_sample(content, newsletter, _asked_locale(request.args))
     except UnknownLocale as exc:
         return unknown_locale(exc)
-    if kind == "text":
-        return Response(rendered.text, mimetype="text/plain")
-    return Response(rendered.html, mimetype="text/html")
+    kind = "text/plain" if kind == "text" else "text/html"
+    response = Response(rendered.text if kind == "text/plain" else rendered.html, mimetype=kind)
+    if skipped:  # what the digest left out and why, e.g. "1 article(s) skipped: 1 published ..."
+        response.headers["Digest-Skipped"] = selection.skipped_text()
+    return response

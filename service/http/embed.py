@@ -77,7 +77,7 @@ def newsletter_names() -> Response:
     long after it was drawn before it posts) and `captcha` (provider, site key, script; or
     null). Never a secret; cacheable for five minutes like the names."""
     locale = request_locale(request.args.get("locale"))
-    rows = db.session.scalars(select(Newsletter).where(Newsletter.is_public))
+    rows = db.session.scalars(select(Newsletter).where(Newsletter.listed()))
     names = {
         n.slug: {"name": n.name_in(locale), "description": n.description_in(locale)} for n in rows
     }
@@ -91,7 +91,7 @@ def newsletter_names() -> Response:
 def form_page(slug: str):
     """The box for one newsletter as a page of its own, to put in an iframe."""
     newsletter = db.session.scalar(
-        select(Newsletter).where(Newsletter.slug == slug, Newsletter.is_public)
+        select(Newsletter).where(Newsletter.slug == slug, Newsletter.listed())
     )
     if newsletter is None:
         abort(404)

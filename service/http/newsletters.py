@@ -1,4 +1,4 @@
-"""Admin API (bearer key): list, create and update newsletters."""
+"""Admin API (bearer key): list, create, update and delete newsletters."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from service.lists.newsletters import (
     newsletter_json,
     update_newsletter,
 )
+from service.lists.retire import NewsletterInUse, delete_newsletter
 
 bp = Blueprint("admin_newsletters", __name__, url_prefix="/api/v1")
 
@@ -69,7 +70,7 @@ def create():
 @bp.patch("/newsletters/<slug>")
 @require_api_key
 def update(slug: str):
-    """Change any field: name, description, schedule, timezone, from, allowed_origins, ..."""
+    """Change any field: name, schedule, sections, tags, feed_url, is_public, archived, ..."""
     newsletter = get_newsletter(slug)
     if newsletter is None:
         db.session.rollback()
@@ -82,3 +83,21 @@ def update(slug: str):
     except NewsletterInvalid as exc:
         return _invalid(exc)
     return jsonify(newsletter_json(newsletter))
+
+
+@bp.delete("/newsletters/<slug>")
+@require_api_key
+def remove(slug: str):
+    """Delete a newsletter with no confirmed reader and no send that started: 204.
+
+    Otherwise 409 `newsletter_in_use` (with `readers` and `sends`): archive it instead.
+    """
+    newsletter = get_newsletter(slug)
+    if newsletter is None:
+        db.session.rollback()
+        return api_error(404, "not_found", f"No newsletter {slug!r}.")
+    try:
+        delete_newsletter(newsletter)
+    except NewsletterInUse as exc:
+        return api_error(409, "newsletter_in_use", str(exc), readers=exc.readers, sends=exc.sends)
+    return "", 204

@@ -13,6 +13,7 @@ from service.sending import lifecycle, scheduling
 from service.sending.summary import send_json
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
+ARCHIVED = "This newsletter is archived and sends nothing; PATCH it with archived: false first."
 
 
 @bp.post("/newsletters/<slug>/sends")
@@ -21,11 +22,14 @@ def create_send(slug: str):
     """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now.
 
     A time without a zone is in the newsletter's time zone; a past time is a 422. A newsletter
-    that already has a scheduled, sending or paused send answers 409 `send_in_progress`.
+    that already has a scheduled, sending or paused send answers 409 `send_in_progress`, an
+    archived one 409 `newsletter_archived`.
     """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
         return api_error(404, "not_found", f"No newsletter {slug!r}.", field="slug")
+    if newsletter.archived:
+        return api_error(409, "newsletter_archived", ARCHIVED, field="slug")
     body = request.get_json(silent=True)
     if body is None and request.data:
         return api_error(400, "bad_request", "The body must be a JSON object.")

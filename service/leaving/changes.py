@@ -180,5 +180,5 @@ def save_preferences(
 def public_newsletters() -> list[Newsletter]:
     """Every public newsletter, in a stable order."""
     return list(
-        db.session.scalars(select(Newsletter).where(Newsletter.is_public).order_by(Newsletter.id))
+        db.session.scalars(select(Newsletter).where(Newsletter.listed()).order_by(Newsletter.id))
     )

@@ -24,7 +24,10 @@ from service.models import Newsletter
 from service.web_origins import normalize_origin
 
 COPY_SECONDS = 10.0
-_ALL = select(Newsletter.slug, Newsletter.id, Newsletter.allowed_origins)
+# An archived newsletter takes no new readers: to a signup its slug is unknown.
+_ALL = select(Newsletter.slug, Newsletter.id, Newsletter.allowed_origins).where(
+    Newsletter.archived.is_(False)
+)
 _copies: dict[Any, tuple[float, dict[str, Entry]]] = {}
 
 

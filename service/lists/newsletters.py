@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -35,8 +36,16 @@ FIELDS = {
     "allowed_origins": "allowed_origins",
     "rate_limit_per_second": "rate_limit_per_second",
     "translations": "translations",
+    "sections": "filters.sections",
+    "tags": "filters.tags",
+    "feed_url": "feed_url",
+    "is_public": "is_public",
+    "archived": "archived",
+    "late_articles": "late_articles",
 }
 MAX_ORIGINS = 50
+MAX_TERMS = 50  # sections or tags a newsletter takes
+LATE_CHOICES = ("include", "skip")
 # Cron schedules are the classic five fields (minute hour day month weekday). croniter also
 # reads six (seconds last) and seven (years), so "0 0 7 * * *" would run at 00:00 on the 7th.
 CRON_FIELDS = 5
@@ -73,6 +82,12 @@ def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
         "allowed_origins": list(newsletter.allowed_origins or []),
         "rate_limit_per_second": newsletter.rate_limit_per_second,
         "translations": newsletter.translations or {},
+        "sections": list((newsletter.filters or {}).get("sections") or []),
+        "tags": list((newsletter.filters or {}).get("tags") or []),
+        "feed_url": newsletter.feed_url,
+        "is_public": newsletter.is_public,
+        "archived": newsletter.archived,
+        "late_articles": newsletter.late_articles,
         "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
         "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
     }
@@ -99,7 +114,8 @@ def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
     values = clean_fields(fields)
     if get_newsletter(slug) is not None:
         raise NewsletterExists(slug)
-    newsletter = Newsletter(slug=slug, **values)
+    newsletter = Newsletter(slug=slug, filters={})
+    _apply(newsletter, values)
     db.session.add(newsletter)
     db.session.commit()
     newsletter_index.forget()
@@ -108,11 +124,21 @@ def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
 
 def update_newsletter(newsletter: Newsletter, fields: Mapping[str, Any]) -> Newsletter:
     """Apply the given fields (others unchanged) and commit; raise NewsletterInvalid."""
-    for attribute, value in clean_fields(fields).items():
-        setattr(newsletter, attribute, value)
+    _apply(newsletter, clean_fields(fields))
     db.session.commit()
     newsletter_index.forget()
     return newsletter
+
+
+def _apply(newsletter: Newsletter, values: Mapping[str, Any]) -> None:
+    """Set cleaned values; `filters.sections` and `filters.tags` go into `filters` (empty: all)."""
+    filters = dict(newsletter.filters or {})
+    for attribute, value in values.items():
+        if attribute.startswith("filters."):
+            filters[attribute.removeprefix("filters.")] = value
+        else:
+            setattr(newsletter, attribute, value)
+    newsletter.filters = {key: value for key, value in filters.items() if value}
 
 
 def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,6 +299,47 @@ def _translations(value: Any) -> dict[str, dict[str, str]]:
     return cleaned
 
 
+def _terms(field: str) -> Any:
+    def clean(value: Any) -> list[str]:
+        """The article sections (or tags) a newsletter takes; none (null, []): every one."""
+        items = [] if value is None else value.split(",") if isinstance(value, str) else value
+        if (
+            not isinstance(items, list)
+            or len(items) > MAX_TERMS
+            or not all(isinstance(item, str) and len(item) <= 100 for item in items)
+        ):
+            raise NewsletterInvalid(
+                field, "invalid", f"{field}: a list of at most {MAX_TERMS} names (100 chars each)."
+            )
+        return list(dict.fromkeys(item.strip() for item in items if item.strip()))
+
+    return clean
+
+
+def _feed_url(value: Any) -> str | None:
+    """The newsletter's own RSS/Atom feed (an http(s) URL); null or "" takes the site's."""
+    if value is None or value == "":
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2000 else None
+    except ValueError:
+        parts = None
+    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+        raise NewsletterInvalid(
+            "feed_url", "invalid_url", "feed_url must be an http(s) URL of an RSS or Atom feed."
+        )
+    return value
+
+
+def _one_of(field: str, choices: tuple[Any, ...], wording: str) -> Any:
+    def clean(value: Any) -> Any:
+        if type(value) is not type(choices[0]) or value not in choices:
+            raise NewsletterInvalid(field, "invalid", f"{field} must be {wording}.")
+        return value
+
+    return clean
+
+
 _CLEANERS = {
     "name": _text("name", 200, required=True),
     "description": _text("description", 10000, required=False),
@@ -283,6 +350,12 @@ _CLEANERS = {
     "allowed_origins": _allowed_origins,
     "rate_limit_per_second": _rate_limit,
     "translations": _translations,
+    "sections": _terms("sections"),
+    "tags": _terms("tags"),
+    "feed_url": _feed_url,
+    "is_public": _one_of("is_public", (True, False), "true or false"),
+    "archived": _one_of("archived", (True, False), "true or false"),
+    "late_articles": _one_of("late_articles", LATE_CHOICES, "'include' or 'skip'"),
 }
 
 

@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from service.digests.compose import compose, render_digest
+from service.digests.compose import compose_report, render_digest
 from service.leaving.links import preferences_url, unsubscribe_url
 from service.mail import RenderedEmail
 from service.models import Newsletter, Send
@@ -42,11 +42,14 @@ def _jsonable(content: object) -> dict[str, Any]:
 
 def compose_content(
     newsletter: Newsletter, *, view_url: str, now: datetime | None = None
-) -> FrozenContent | None:
-    """The send's content, or None when there are too few new articles (send is skipped)."""
-    content = compose(newsletter, now=now)
+) -> tuple[FrozenContent | None, str]:
+    """The send's content (None: too few new articles, the send is skipped) and a note on
+    the articles left out ("" when none were), or why the send is skipped."""
+    content, selection = compose_report(newsletter, now=now)
+    note = selection.skipped_text()
     if content is None:
-        return None
+        reason = "fewer new articles than the newsletter's minimum"
+        return None, f"{reason}; {note}" if note else reason
     data = _jsonable(content)
     placeholders = Placeholders.drawn(_outside_text(data, newsletter, view_url))
     rendered = render_digest(
@@ -57,7 +60,8 @@ def compose_content(
         preferences_url=preferences_url(placeholders.preferences),
         view_url=view_url,
     )
-    return FrozenContent(rendered=rendered, data={**data, "placeholders": placeholders.as_dict()})
+    frozen = FrozenContent(rendered=rendered, data={**data, "placeholders": placeholders.as_dict()})
+    return frozen, note
 
 
 def _outside_text(data: dict[str, Any], newsletter: Newsletter, *more: str) -> str:

@@ -48,10 +48,13 @@ def start_send(send_id: int) -> bool:
     if send is None or send.status != SendStatus.SCHEDULED or send.scheduled_at > now:
         return False
     newsletter = db.session.get(Newsletter, send.newsletter_id)
-    content = compose_content(newsletter, view_url=view_url(send, newsletter), now=now)
+    content = None
+    if newsletter.archived:
+        reason = "the newsletter is archived"
+    else:
+        content, reason = compose_content(newsletter, view_url=view_url(send, newsletter), now=now)
     if content is None:
-        values = {"status": SendStatus.SKIPPED, "finished_at": now}
-        values["status_reason"] = "fewer new articles than the newsletter's minimum"
+        values = {"status": SendStatus.SKIPPED, "finished_at": now, "status_reason": reason}
     else:
         max_id = db.session.scalar(select(func.max(Subscriber.id))) or 0
         total = db.session.scalar(
@@ -74,6 +77,7 @@ def start_send(send_id: int) -> bool:
             "checkpoint_subscriber_id": 0,
             "total": total,
             "lease_until": now + timedelta(seconds=setting("SEND_LEASE_SECONDS")),
+            "status_reason": reason,  # the articles left out, if any
         }
     db.session.expire(send)
     claimed = db.session.execute(

@@ -145,6 +145,7 @@ def create_cron_sends(now: datetime | None = None, only: Sequence[int] | None = 
     query = (
         select(Newsletter.id, Newsletter.schedule_cron, Newsletter.timezone, Newsletter.created_at)
         .where(Newsletter.schedule_cron.is_not(None), Newsletter.schedule_cron != "")
+        .where(Newsletter.archived.is_(False))  # an archived newsletter sends nothing
         .order_by(Newsletter.id)
     )
     if only is not None:

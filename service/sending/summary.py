@@ -28,4 +28,6 @@ def send_json(send: Send) -> dict:
         "started_at": iso(send.started_at),
         "finished_at": iso(send.finished_at),
         "failed_batches": delivery.parked_batches(send.id),
+        # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
+        "articles_skipped": dict((send.content or {}).get("skipped") or {}),
     }

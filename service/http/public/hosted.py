@@ -18,7 +18,7 @@ from service.signup.timing import form_stamp
 def public_newsletters() -> list[Newsletter]:
     """The newsletters listed on public pages, in a stable order."""
     return list(
-        db.session.scalars(select(Newsletter).where(Newsletter.is_public).order_by(Newsletter.id))
+        db.session.scalars(select(Newsletter).where(Newsletter.listed()).order_by(Newsletter.id))
     )
 
 

@@ -230,6 +230,8 @@ def test_archive_lists_and_shows_a_stored_issue(sqlite_app):
     sent = make_send(
         newsletter,
         NOW,
+        total=1,
+        sent=1,
         subject="Issue <one> & more",
         body_html=(
             "<html><body><h1>Stored issue body</h1>"
