@@ -128,6 +128,40 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 },
                 "example": {"uk": {"name": "Щоденні новини", "description": "Найважливіше"}},
             },
+            "sections": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 100},
+                "maxItems": 50,
+                "description": "the article sections it takes (empty or absent: all)",
+            },
+            "tags": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 100},
+                "maxItems": 50,
+                "description": "the article tags it takes, any of them (empty or absent: all)",
+            },
+            "feed_url": {
+                "type": "string",
+                "format": "uri",
+                "nullable": True,
+                "description": "its own RSS/Atom feed, polled: that feed's articles go to this "
+                "newsletter only, and it takes no others (null: the site's articles)",
+            },
+            "is_public": {
+                "type": "boolean",
+                "description": "listed on public pages: the embed's list, /subscribe, /forms, "
+                "preference pages, the archive",
+            },
+            "archived": {
+                "type": "boolean",
+                "description": "no sends, on no public page, no new signups; readers kept",
+            },
+            "late_articles": {
+                "type": "string",
+                "enum": ["include", "skip"],
+                "description": "an article published before the last send started but stored "
+                "after it: the next digest takes it (include) or skips it, saying so",
+            },
         },
     },
     "NewsletterCreate": {
@@ -291,6 +325,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "scheduled_at": _TIME,
             "started_at": _TIME,
             "finished_at": _TIME,
+            "articles_skipped": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "articles the digest left out, by reason: `late` (published "
+                "before the last send started, stored after it, late_articles skip), "
+                "`too_old` (published more than a digest period before it)",
+            },
         },
     },
     "Subscriber": {
@@ -345,6 +386,7 @@ BODIES: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("GET", "/api/v1/newsletters"): (None, "200", "NewsletterList"),
     ("POST", "/api/v1/newsletters"): ("NewsletterCreate", "201", "Newsletter"),
     ("PATCH", "/api/v1/newsletters/<slug>"): ("NewsletterFields", "200", "Newsletter"),
+    ("DELETE", "/api/v1/newsletters/<slug>"): (None, "204", None),
     ("POST", "/api/v1/newsletters/<slug>/sends"): ("SendRequest", "201", "Send"),
     ("GET", "/api/v1/sends/<int:send_id>"): (None, "200", "Send"),
     ("GET", "/api/v1/subscribers"): (None, "200", "SubscriberList"),
@@ -403,6 +445,15 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "unsubscribe.preferences_save": ("secret", "newsletters"),
     "unsubscribe.manage_submit": ("email", "locale"),
 }
+# Headers of a success answer: endpoint -> their OpenAPI header objects.
+HEADERS: dict[str, dict[str, Any]] = {
+    "articles.digest_preview": {
+        "Digest-Skipped": {
+            "description": "present when the digest leaves articles out: how many and why",
+            "schema": {"type": "string"},
+        }
+    }
+}
 # Answers besides success that a view gives by itself: (METHOD, rule) -> {status: description}.
 ERRORS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/api/v1/subscriptions"): {
@@ -426,10 +477,15 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "404": "no such newsletter",
         "422": "a field is invalid (named in `field`)",
     },
+    ("DELETE", "/api/v1/newsletters/<slug>"): {
+        "404": "no such newsletter",
+        "409": "`newsletter_in_use`: it has confirmed readers or sends that started "
+        "(`readers`, `sends`); archive it instead",
+    },
     ("POST", "/api/v1/newsletters/<slug>/sends"): {
         "404": "no such newsletter",
         "409": "`send_in_progress`: the newsletter already has a send scheduled, sending or "
-        "paused; the answer names it",
+        "paused; the answer names it; or `newsletter_archived`",
         "422": "`invalid`: `scheduled_at` is not an ISO 8601 time",
     },
     ("POST", "/api/v1/sends/<int:send_id>/<any(pause, resume, cancel):action>"): {
@@ -442,7 +498,8 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "422": "`required`, `invalid_email` or `unknown_locale` (naming the `available` ones)",
     },
     ("GET", "/api/v1/digest-preview/<slug>"): {
-        "404": "no such newsletter, or `no_articles`: this digest would be skipped",
+        "404": "no such newsletter, or `no_articles`: this digest would be skipped "
+        "(`skipped`: the articles left out, by reason)",
         "422": "`unknown_locale` (naming the `available` ones), or `invalid`: `format` is "
         "neither html nor text",
     },
@@ -586,6 +643,8 @@ def _operation(app: Flask, rule: Any, method: str, path: str) -> dict[str, Any]:
     success: dict[str, Any] = {"description": "success"}
     if response_schema or media != ("application/json",):
         success["content"] = _content(media, response_schema)
+    if rule.endpoint in HEADERS:
+        success["headers"] = HEADERS[rule.endpoint]
     operation["responses"][status] = success
     for code, links in LINKS.get((method, rule.rule), {}).items():
         operation["responses"][code]["links"] = {
