@@ -324,7 +324,8 @@ def _feed_url(value: Any) -> str | None:
         parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2000 else None
     except ValueError:
         parts = None
-    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+    printable = parts and all(char.isprintable() and not char.isspace() for char in value)
+    if not printable or parts.scheme not in ("http", "https") or not parts.hostname:
         raise NewsletterInvalid(
             "feed_url", "invalid_url", "feed_url must be an http(s) URL of an RSS or Atom feed."
         )

@@ -201,3 +201,18 @@ def test_cli_import_feed_reports_skipped_items(sqlite_app):
     assert "item 2: skipped (url: url must be an absolute http(s) URL)" in result.stderr
     bad = runner.invoke(args=["articles", "import-feed", "/nonexistent/feed.xml"])
     assert bad.exit_code != 0
+
+
+def test_a_newsletters_feed_marks_its_articles_and_others_stay_the_sites(sqlite_app, feed_server):
+    site = import_feed(str(FIXTURES / "atom.xml"))  # a file no newsletter owns: the site's
+    assert site.count("created") == 2
+    assert set(db.session.scalars(select(Article.source_feed))) == {None}
+    db.session.add(Newsletter(slug="partner", name="Partner", feed_url=feed_server))
+    db.session.commit()
+    assert poll_newsletter_feeds() == {feed_server: "2 created, 0 updated, 1 skipped"}
+    sources = db.session.scalars(select(Article.source_feed).order_by(Article.id)).all()
+    assert sources == [None, None, feed_server, feed_server]
+    archived = Newsletter(slug="old", name="Old", feed_url="http://127.0.0.1:9/x", archived=True)
+    db.session.add(archived)
+    db.session.commit()
+    assert "http://127.0.0.1:9/x" not in poll_newsletter_feeds()  # an archived one is not polled

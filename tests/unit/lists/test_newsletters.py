@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.extensions import db
 from service.lists import newsletter_index
@@ -183,3 +187,88 @@ def test_update_changes_only_the_given_fields_and_the_index_sees_it(unit_app):
         update_newsletter(daily, {"timezone": "Nowhere"})
     db.session.expire_all()
     assert get_newsletter("daily").timezone == "Europe/Kyiv"
+
+
+def test_the_content_fields_are_cleaned_to_filters_feed_and_flags():
+    assert clean_fields(
+        {
+            "sections": [" Culture", "Books", "Culture", ""],
+            "tags": "art, film",
+            "feed_url": "https://partner.example.org/feed.xml",
+            "is_public": False,
+            "archived": True,
+            "late_articles": "skip",
+        }
+    ) == {
+        "filters.sections": ["Culture", "Books"],
+        "filters.tags": ["art", "film"],
+        "feed_url": "https://partner.example.org/feed.xml",
+        "is_public": False,
+        "archived": True,
+        "late_articles": "skip",
+    }
+    assert clean_fields({"sections": None, "feed_url": ""}) == {
+        "filters.sections": [],
+        "feed_url": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "field, value, code",
+    [
+        ("sections", 7, "invalid"),
+        ("sections", ["x" * 101], "invalid"),
+        ("tags", ["ok"] * 51, "invalid"),
+        ("tags", [1], "invalid"),
+        ("feed_url", "feed.example.org/rss", "invalid_url"),
+        ("feed_url", "javascript:alert(1)", "invalid_url"),
+        ("feed_url", "http://[::1/feed", "invalid_url"),
+        ("feed_url", "https://example.org/feed\n.xml", "invalid_url"),
+        ("feed_url", "https://example.org/" + "x" * 2000, "invalid_url"),
+        ("is_public", 0, "invalid"),
+        ("archived", "false", "invalid"),
+        ("late_articles", "Include", "invalid"),
+    ],
+)
+def test_a_bad_content_field_is_named(field, value, code):
+    _invalid({field: value}, field, code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.from_regex(r"https?://[^/]*/.*", fullmatch=True)))
+def test_any_text_as_feed_url_is_an_http_url_or_refused_by_name(text):
+    try:
+        cleaned = clean_fields({"feed_url": text})["feed_url"]
+    except NewsletterInvalid as exc:
+        assert (exc.field, exc.code) == ("feed_url", "invalid_url")
+        return
+    if text == "":
+        assert cleaned is None
+        return
+    parts = urlsplit(cleaned)
+    assert parts.scheme in ("http", "https") and parts.hostname and cleaned == text
+    assert all(char.isprintable() and not char.isspace() for char in cleaned)
+
+
+def test_sections_and_tags_live_in_filters_beside_the_others(unit_app):
+    newsletter = create_newsletter("culture", {"name": "Culture", "sections": ["Culture"]})
+    newsletter.filters = {**newsletter.filters, "authors": ["Kate Tsurkan"]}
+    db.session.commit()
+    update_newsletter(newsletter, {"tags": ["art"]})
+    assert newsletter.filters == {
+        "sections": ["Culture"],
+        "authors": ["Kate Tsurkan"],
+        "tags": ["art"],
+    }
+    update_newsletter(newsletter, {"sections": []})
+    assert newsletter.filters == {"authors": ["Kate Tsurkan"], "tags": ["art"]}
+    shown = newsletter_json(newsletter)
+    assert (shown["sections"], shown["tags"], shown["late_articles"]) == ([], ["art"], "include")
+    assert (shown["is_public"], shown["archived"], shown["feed_url"]) == (True, False, None)
+
+
+def test_an_archived_newsletter_takes_no_signups(unit_app):
+    newsletter = create_newsletter("retired", {"name": "Retired"})
+    assert "retired" in newsletter_index.newsletters(["retired"])
+    update_newsletter(newsletter, {"archived": True})
+    assert "retired" not in newsletter_index.newsletters(["retired"])
