@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from service.access.keys import create_api_key
-from service.digests.articles import import_feed
+from service.digests.feeds import import_feed
 from service.extensions import db
 from service.mail.headers import display_text
 from service.models import Newsletter, Subscriber, utcnow
