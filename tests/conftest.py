@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
+from hypothesis import settings
 
 from service import create_app, outbox
 from service.access.keys import create_api_key
@@ -37,6 +38,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 TEST_SECRET = "test-secret-key-not-for-production"
+
+# Examples are bounded per test; a wall-clock deadline per example only measures how busy the
+# machine is (2 cores shared with workers, browsers and servers), so it is off for the suite.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 class RedisServer:
