@@ -59,7 +59,7 @@ def admin(sqlite_app):
 @pytest.mark.parametrize(
     "args",
     [
-        ("subscribers", "import", "{csv}", "--newsletter", "dialy"),
+        ("subscribers", "import", "{csv}", "--newsletter", "dialy", "--pending"),
         ("subscribers", "export", "--newsletter", "dialy"),
         ("digest", "preview", "dialy"),
         ("newsletters", "update", "dialy", "--name", "X"),
@@ -169,7 +169,7 @@ def test_import_reads_the_encodings_spreadsheets_write(cli, daily, tmp_path, enc
     text = "email,name\r\n" + "".join(f"{e},{n}\r\n" for e, n in people.items())
     path = tmp_path / "list.csv"
     path.write_bytes(bom + text.encode(encoding))
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0, result.stderr
     assert "2 subscribed" in result.output
     assert _names() == people
@@ -183,7 +183,7 @@ def test_an_unclosed_quote_is_reported_not_swallowed(cli, daily, tmp_path):
     path.write_text(
         f'email,name\n{before},Ok\n{unique_email()},"Broken\n{unique_email()},A\n{after},B\n'
     )
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0
     assert "line 3: a quote opened on this line is never closed, so lines 3-5" in result.stderr
     assert "1 subscribed" in result.output and "1 rejected" in result.output
@@ -194,7 +194,7 @@ def test_likely_typos_are_imported_with_a_warning_and_counted(cli, daily, tmp_pa
     typo = f"ivan.{uuid.uuid4().hex[:6]}@gmial.com"
     path = tmp_path / "typo.csv"
     path.write_text(f"email\n{unique_email()}\n{typo}\n")
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0
     assert f"line 3: '{typo}' looks like a typo of {typo.replace('gmial', 'gmail')}" in (
         result.stderr
@@ -214,7 +214,7 @@ def test_import_in_a_terminal_prints_bad_rows_after_the_bar(sqlite_app, daily, t
         SECRET_KEY="test-secret-key-not-for-production",
     )
     terminal = Terminal([str(NEWSLETTER), "subscribers", "import", str(path),
-                         "--newsletter", "daily"], env)  # fmt: skip
+                         "--newsletter", "daily", "--pending"], env)  # fmt: skip
     try:
         assert terminal.process.wait(timeout=60) == 0, terminal.text()
         time.sleep(0.2)  # the last bytes through the terminal
