@@ -145,6 +145,7 @@ def test_a_reimport_moves_pending_readers_on_and_never_resurrects(cli, newslette
         .order_by(SubscriptionEvent.id)
     ).all()
     assert moved == [(None, "pending", "import"), ("pending", "confirmed", "import")]
-    assert db.session.scalar(
-        select(Subscriber.state_version).where(Subscriber.email == pending)
-    ) == version + 1
+    assert (
+        db.session.scalar(select(Subscriber.state_version).where(Subscriber.email == pending))
+        == version + 1
+    )

@@ -129,14 +129,22 @@ def test_an_import_subscribes_new_rows_pending_and_reports_each_bad_line(daily, 
 def test_an_import_never_resubscribes_a_reader_who_left(daily, sent_mail):
     reader = _signed_up_reader(daily)
     changes.unsubscribe(reader.id, daily.id, "link")
-    report, _, _ = _import("email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form")
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form"
+    )
     assert (report.subscribed, report.unchanged) == (0, 1)
     db.session.expire_all()
     assert [s.status for s in reader.subscriptions] == ["unsubscribed"]
 
 
 def test_a_confirmed_import_is_recorded_with_its_cause(daily):
-    report, _, _ = _import("email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form", batch_size=1)
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n",
+        daily,
+        mode=ImportMode.CONFIRMED,
+        consent="paper form",
+        batch_size=1,
+    )
     assert report.subscribed == 1
     [subscription] = db.session.scalars(select(Subscription)).all()
     assert subscription.status == "confirmed" and subscription.confirmed_at is not None
