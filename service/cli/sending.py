@@ -106,8 +106,8 @@ def digest() -> None:
 def digest_send(slug: str, at: str | None, wait: bool) -> None:
     """Send newsletter SLUG's digest now or --at a time.
 
-    Refused (exit 1) while the newsletter has another send scheduled, sending or paused,
-    and for a time in the past.
+    Refused (exit 1) when the newsletter has no confirmed reader and while it has another
+    send scheduled, sending or paused; a time in the past is a usage error.
     """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
@@ -118,6 +118,8 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     try:
         send = scheduling.create_send(newsletter, when)
+    except scheduling.NoRecipients as exc:
+        raise click.ClickException(f"not sent: {exc}") from None
     except scheduling.SendInProgress as exc:
         other = exc.send.id
         raise click.ClickException(
