@@ -177,6 +177,34 @@ def test_import_reads_the_encodings_spreadsheets_write(cli, daily, tmp_path, enc
         assert "reading it as cp1251" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("encoding", "bom", "separator"),
+    [("cp1251", b"", ";"), ("utf-8", codecs.BOM_UTF8, ";"), ("utf-16-le", codecs.BOM_UTF16_LE, "\t")],
+)  # fmt: skip
+def test_import_reads_excel_on_a_ukrainian_windows(cli, daily, tmp_path, encoding, bom, separator):
+    """Excel where the decimal mark is a comma writes `;` (cp1251, or UTF-8 with a BOM)."""
+    people = {unique_email(): "Коваленко, Олена", unique_email(): "Тарас"}
+    header = separator.join(["Email Address", "Ім'я", "Сума"])
+    text = (
+        header + "\r\n" + "".join(f"{e}{separator}{n}{separator}1,5\r\n" for e, n in people.items())
+    )
+    path = tmp_path / "excel.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
+    assert result.exit_code == 0, result.stderr
+    assert "2 subscribed" in result.output
+    assert _names() == people
+
+
+def test_import_without_an_address_column_names_the_columns_it_found(cli, daily, tmp_path):
+    path = tmp_path / "phones.csv"
+    path.write_text("Name;Phone\nOlena;+380441234567\n")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
+    assert result.exit_code == 1
+    assert "it has 'Name', 'Phone' (read as semicolon-separated)" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
 def test_an_unclosed_quote_is_reported_not_swallowed(cli, daily, tmp_path):
     before, after = unique_email(), unique_email()
     path = tmp_path / "quote.csv"
