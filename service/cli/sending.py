@@ -9,8 +9,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from service.cli.slugs import newsletter_or_fail
 from service.extensions import db
-from service.models import Newsletter, Send, SendStatus, utcnow
+from service.models import Send, SendStatus, utcnow
 from service.sending import lifecycle, scheduling
 from service.sending.summary import send_json
 
@@ -109,9 +110,7 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
     Refused (exit 1) when the newsletter has no confirmed reader and while it has another
     send scheduled, sending or paused; a time in the past is a usage error.
     """
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-    if newsletter is None:
-        raise click.ClickException(f"no newsletter {slug!r}; see `newsletter newsletters list`")
+    newsletter = newsletter_or_fail(slug, "'SLUG'")
     try:
         when = scheduling.parse_when(at, newsletter.timezone)
     except scheduling.InvalidTime as exc:
@@ -133,7 +132,16 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
         f"({send.scheduled_at:%H:%M} UTC)"
     )
     if wait:
-        send = follow(send.id)
+        try:
+            send = follow(send.id)
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nstopped watching; send {send.id} goes on in the workers. Watch it again: "
+                f"`newsletter sends show {send.id} --wait`; pause it: `newsletter sends pause "
+                f"{send.id}`; cancel it: `newsletter sends cancel {send.id}`.",
+                err=True,
+            )
+            raise SystemExit(130) from None
         click.echo(f"send {send.id}: {send.status} {send.status_reason}".rstrip())
         if send.status != SendStatus.SENT:
             raise SystemExit(1)
