@@ -136,10 +136,12 @@ def read_csv(lines: Iterable[str]) -> Iterator[ImportRow]:
         raise ValueError("the file is empty: it needs a header line such as 'email,name'")
     separator = _separator(header_line)
     reader = csv.reader(chain([header_line], lines), delimiter=separator)
-    header = next(reader)
+    header = _next_row(reader, blank)
+    if header is None:
+        raise ValueError("the file is empty: it needs a header line such as 'email,name'")
     columns = _Columns.find(header, separator)
     previous_end = blank + reader.line_num
-    for row in reader:
+    while (row := _next_row(reader, blank)) is not None:
         start, end = previous_end + 1, blank + reader.line_num
         previous_end = end
         if not any(cell.strip() for cell in row):
@@ -158,6 +160,19 @@ def read_csv(lines: Iterable[str]) -> Iterator[ImportRow]:
             )
             continue
         yield item
+
+
+def _next_row(reader: Any, blank: int) -> list[str] | None:
+    """The reader's next row, None at the end; what the csv module cannot read (a field over
+    its size limit) is a ValueError naming the line."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise ValueError(
+            f"line {blank + reader.line_num}: {exc}; nothing after it was read"
+        ) from None
 
 
 def _swallowed(item: ImportRow) -> bool:

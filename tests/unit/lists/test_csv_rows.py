@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.lists.csv_rows import read_csv
 
@@ -91,3 +93,31 @@ def test_no_address_column_says_what_it_found():
 def test_an_open_quote_is_still_caught_over_the_rows_it_swallows():
     [row] = rows('email,name\na@gmail.com,"Olena\nb@gmail.com,B\n')
     assert row[0] == 2 and "lines 2-3" in row[3]
+
+
+def test_a_field_over_the_csv_limit_is_a_clear_error_naming_its_line():
+    with pytest.raises(ValueError, match=r"^line 3: field larger than field limit"):
+        rows('email\na@gmail.com\n"' + "x" * 200_000 + '"\n')
+
+
+HEADERS = st.sampled_from(
+    ["email", "Email Address;First Name;Last Name", "email\tname", "e-mail,name,status", "name"]
+)
+CELLS = st.text(alphabet=st.sampled_from('ab@.,;\t"\n\r \x00\ufeffї'), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(header=HEADERS, body=CELLS)
+def test_any_text_gives_rows_in_line_order_or_a_clear_error(header, body):
+    """Whatever a file holds: ValueError with a message, or rows whose lines exist and rise."""
+    text = header + "\n" + body
+    physical = len(io.StringIO(text, newline="").readlines()) or 1
+    try:
+        got = list(read_csv(io.StringIO(text, newline="")))
+    except ValueError as exc:
+        assert str(exc)
+        return
+    lines = [row.line for row in got]
+    assert lines == sorted(set(lines))
+    assert all(2 <= line <= physical for line in lines)
+    assert all(isinstance(row.email, str) for row in got)
