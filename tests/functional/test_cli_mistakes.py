@@ -17,9 +17,9 @@ import click
 import pytest
 from sqlalchemy import select
 
+from service.access.keys import create_api_key
 from service.cli import main
 from service.extensions import db
-from service.http.auth import create_api_key
 from service.models import Newsletter, Send, SendStatus
 from tests.conftest import ROOT, unique_email
 from tests.functional.test_first_hour import NEWSLETTER, PRODUCTION_KEY, clean_env, run_cli
