@@ -257,13 +257,8 @@ class _Batch:
                 updated_at=self.now,
             )
         )
-        # A change of state: links made for the pending reader no longer apply.
-        db.session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(list(subscriptions)))
-            .values(state_version=Subscriber.state_version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        # The readers' state_version stays: a confirmation link they hold for another
+        # newsletter still confirms that one.
         self._record(list(subscriptions), dict.fromkeys(subscriptions.values(), PENDING), CONFIRMED)
         self.report.confirmed += len(subscriptions)
 

@@ -227,3 +227,19 @@ def test_a_confirmed_import_needs_its_consent_source(daily):
     with pytest.raises(ValueError, match="source of the readers' consent"):
         _import("email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="  ")
     assert _count(Subscription) == 0
+
+
+def test_a_confirmed_import_leaves_the_readers_own_link_for_another_newsletter_working(
+    daily, add_newsletter, sent_mail
+):
+    add_newsletter("weekly")
+    _import("email\nolena@gmail.com\n", daily)  # pending on daily
+    subscribe(SignupRequest(parse_address("olena@gmail.com"), ("weekly",)))
+    reader = db.session.scalars(select(Subscriber)).one()
+    link = confirmation_token(reader)
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form"
+    )
+    assert report.confirmed == 1  # moved on from pending
+    result = confirm(link)
+    assert result.changed and [n.slug for n in result.newsletters] == ["daily", "weekly"]
