@@ -20,13 +20,15 @@ from service.lists.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_en
 
 CHOICES = (
     "say what the readers of this list agreed to, with one of:\n"
-    "  --send-confirmation        mail each new reader the confirmation email; they are\n"
-    "                             subscribed when they click it (as a signup on the site)\n"
-    '  --confirmed --consent "WHERE"  they already agreed to receive this newsletter; WHERE\n'
-    "                             is kept as the proof (e.g. 'paper form at the Lviv book\n"
-    "                             fair, 2026-11'); they get the next digest\n"
-    "  --pending                  store them and mail nothing (no digest until they confirm;\n"
-    "                             purged after PENDING_EXPIRY_DAYS)"
+    "  --send-confirmation\n"
+    "      mail each new reader the confirmation email; they are subscribed when they\n"
+    "      click it (as a signup on the site)\n"
+    '  --confirmed --consent "WHERE"\n'
+    "      they already agreed to receive this newsletter; WHERE is kept as the proof\n"
+    "      (e.g. 'paper form at the Lviv book fair, 2026-11'); they get the next digest\n"
+    "  --pending\n"
+    "      store them and mail nothing (no digest until they confirm; purged after\n"
+    "      PENDING_EXPIRY_DAYS)"
 )
 
 
@@ -109,7 +111,8 @@ def subscribers_import(
     consent: str | None,
     pending: bool,
 ) -> None:
-    """Import FILE (CSV with an `email` column, optional `name`) into a newsletter.
+    """Import FILE (CSV: addresses in a column such as `email` or `Email Address`, optional
+    `name` or `First Name` and `Last Name`; separated by `,`, `;` or tab) into a newsletter.
 
     Say what the readers agreed to: --send-confirmation, --confirmed --consent TEXT, or
     --pending. Importing a list again moves its readers on (pending to confirmed, or a
