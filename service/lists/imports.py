@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from itertools import islice
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from service import outbox
+from service import outbox, reader_mail
 from service.addresses import InvalidEmail, parse_address, suggest_correction
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
@@ -292,10 +292,11 @@ class _Batch:
         )
 
     def _queue_confirmations(self, subscriber_ids: list[int]) -> None:
-        """A confirmation email for each reader, at most one per `CONFIRMATION_RESEND_SECONDS`."""
+        """A confirmation email for each reader, at most one per cooldown (`service.reader_mail`;
+        one bulk claim for the batch)."""
         if not subscriber_ids:
             return
-        pause = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_SECONDS"])
+        pause = reader_mail.cooldown()
         due = db.session.scalars(
             select(Subscriber.id).where(
                 Subscriber.id.in_(subscriber_ids),

@@ -47,9 +47,9 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0008"]
+    assert scripts.get_heads() == ["0009"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
+    assert chain == ["0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
