@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRUE_WORDS = {"1", "true", "yes", "on"}
 SECRET_KEY_MIN_LENGTH = 32
 CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha")
+ENVIRONMENTS = ("development", "test", "production")
 
 
 class ConfigError(RuntimeError):
@@ -145,6 +146,9 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     environment = (
         overrides.get("ENV") or env.get("APP_ENV") or env.get("FLASK_ENV") or "development"
     )
+    if environment not in ENVIRONMENTS:
+        name = "APP_ENV" if env.get("APP_ENV") else "FLASK_ENV"
+        raise ConfigError(f"{name} is {environment!r}: use one of {', '.join(ENVIRONMENTS)}.")
     development = environment in {"development", "test"}
     port = _number(env, "PORT", 5000)
 

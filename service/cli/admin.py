@@ -1,11 +1,6 @@
-"""Ops commands for newsletters and subscribers: create/list, CSV import and export."""
+"""Ops commands for newsletters: create, update, list."""
 
 from __future__ import annotations
-
-import csv
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -19,8 +14,6 @@ from service.lists.newsletters import (
     list_newsletters,
     update_newsletter,
 )
-from service.lists.subscribers import export_rows, import_subscribers, read_csv
-from service.lists.text_encoding import SAVE_AS_UTF8, UnknownEncoding, detect_encoding
 from service.models import Newsletter
 
 
@@ -276,101 +269,4 @@ def _takes(newsletter: Newsletter) -> str:
     return f"  ({'; '.join(notes)})" if notes else ""
 
 
-@click.group("subscribers")
-def subscribers() -> None:
-    """Import and export subscribers."""
-
-
-def _counted_lines(handle, bar) -> Iterator[str]:
-    """The file's lines, advancing the progress bar by each line's length in characters."""
-    for line in handle:
-        bar.update(len(line))
-        yield line
-
-
-def _text_length(file: Path, encoding: str) -> int:
-    """The file's length in characters (the progress bar's unit), read once without storing it."""
-    total = 0
-    with file.open(encoding=encoding, newline="") as handle:
-        while chunk := handle.read(1 << 16):
-            total += len(chunk)
-    return total
-
-
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--newsletter", "slug", required=True, help="Slug of the newsletter to join.")
-@click.option(
-    "--confirmed",
-    is_flag=True,
-    help="Import as confirmed (you hold their consent); otherwise pending, no email sent.",
-)
-@with_appcontext
-def subscribers_import(file: Path, slug: str, confirmed: bool) -> None:
-    """Import FILE (CSV with an `email` column, optional `name`) into a newsletter.
-
-    The encoding is detected (UTF-8 with or without BOM, UTF-16, cp1251, ...). Bad rows are
-    reported with their line numbers after the progress bar and skipped; the rest are
-    imported. Likely typos (gmial.com) are imported as typed and listed as warnings.
-    """
-    newsletter = newsletter_or_fail(slug, "--newsletter")
-    try:
-        encoding = detect_encoding(file)
-    except UnknownEncoding as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    if encoding not in {"utf-8", "utf-8-sig"}:
-        click.echo(f"{file} is not UTF-8: reading it as {encoding}", err=True)
-    problems: list[str] = []
-    warnings: list[str] = []
-    with (
-        file.open(encoding=encoding, newline="") as handle,
-        click.progressbar(
-            length=_text_length(file, encoding), label=f"Importing into {slug}", file=sys.stderr
-        ) as bar,
-    ):
-        try:
-            rows = read_csv(_counted_lines(handle, bar))
-            result = import_subscribers(
-                rows,
-                newsletter,
-                confirmed=confirmed,
-                on_error=lambda line, reason: problems.append(f"line {line}: {reason}"),
-                on_warning=lambda line, reason: warnings.append(f"line {line}: {reason}"),
-            )
-        except ValueError as exc:
-            db.session.rollback()
-            raise click.ClickException(str(exc)) from None
-        except UnicodeDecodeError as exc:
-            db.session.rollback()
-            raise click.ClickException(f"{file} is not {encoding}: {exc}; {SAVE_AS_UTF8}") from None
-    for line in problems:
-        click.echo(f"rejected {line}", err=True)
-    for line in warnings:
-        click.echo(f"warning  {line}", err=True)
-    summary = (
-        f"{result.subscribed} subscribed ({'confirmed' if confirmed else 'pending'}), "
-        f"{result.unchanged} already on the list, {result.rejected} rejected"
-    )
-    if result.suspected:
-        summary += f", {result.suspected} look like typos (see the warnings above)"
-    click.echo(summary)
-
-
-@subscribers.command("export")
-@click.option("--newsletter", "slug", required=True, help="Slug of the newsletter.")
-@click.option(
-    "--status",
-    type=click.Choice(["pending", "confirmed", "unsubscribed", "bounced"]),
-    default=None,
-    help="Only subscriptions in this status (default: all).",
-)
-@with_appcontext
-def subscribers_export(slug: str, status: str | None) -> None:
-    """Write a newsletter's subscribers as CSV to stdout (streamed)."""
-    newsletter = newsletter_or_fail(slug, "--newsletter")
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    for row in export_rows(newsletter, status):
-        writer.writerow(row)
-
-
-COMMANDS = [newsletters, subscribers]
+COMMANDS = [newsletters]

@@ -36,7 +36,8 @@ def import_feed_command(source: str) -> None:
         raise click.ClickException(str(exc)) from exc
     for item in result.items:
         if item.status == "error":
-            click.echo(f"item {item.index}: skipped ({item.field}: {item.error})", err=True)
+            # Counted from 1, as a person counts the items of a feed.
+            click.echo(f"item {item.index + 1}: skipped ({item.field}: {item.error})", err=True)
     click.echo(result.summary())
 
 

@@ -9,8 +9,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from service.cli.slugs import newsletter_or_fail
 from service.extensions import db
-from service.models import Newsletter, Send, SendStatus, utcnow
+from service.models import Send, SendStatus, utcnow
 from service.sending import lifecycle, scheduling
 from service.sending.summary import send_json
 
@@ -106,12 +107,10 @@ def digest() -> None:
 def digest_send(slug: str, at: str | None, wait: bool) -> None:
     """Send newsletter SLUG's digest now or --at a time.
 
-    Refused (exit 1) while the newsletter has another send scheduled, sending or paused,
-    for an archived newsletter, and for a time in the past.
+    Refused (exit 1) when the newsletter has no confirmed reader, is archived, or has another
+    send scheduled, sending or paused; a time in the past is a usage error.
     """
-    newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-    if newsletter is None:
-        raise click.ClickException(f"no newsletter {slug!r}; see `newsletter newsletters list`")
+    newsletter = newsletter_or_fail(slug, "'SLUG'")
     if newsletter.archived:
         raise click.ClickException(
             f"not sent: {slug} is archived; `newsletter newsletters update {slug} --unarchive` first"
@@ -122,6 +121,8 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     try:
         send = scheduling.create_send(newsletter, when)
+    except scheduling.NoRecipients as exc:
+        raise click.ClickException(f"not sent: {exc}") from None
     except scheduling.SendInProgress as exc:
         other = exc.send.id
         raise click.ClickException(
@@ -135,7 +136,16 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
         f"({send.scheduled_at:%H:%M} UTC)"
     )
     if wait:
-        send = follow(send.id)
+        try:
+            send = follow(send.id)
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nstopped watching; send {send.id} goes on in the workers. Watch it again: "
+                f"`newsletter sends show {send.id} --wait`; pause it: `newsletter sends pause "
+                f"{send.id}`; cancel it: `newsletter sends cancel {send.id}`.",
+                err=True,
+            )
+            raise SystemExit(130) from None
         click.echo(f"send {send.id}: {send.status} {send.status_reason}".rstrip())
         if send.status != SendStatus.SENT:
             raise SystemExit(1)

@@ -128,6 +128,37 @@ def _nul_field() -> tuple[bool, str | None]:
     return False, None
 
 
+def _json_syntax_error() -> str | None:
+    """What is wrong with the JSON body of an admin API request (it carries a key), or None.
+
+    A person typing JSON into curl learns the parser's words and the place ("Expecting
+    property name ... at line 1, column 15 (a comma before a closing bracket?)"), not that
+    the body "must be a JSON object". The public endpoints keep their readers' messages.
+    """
+    if not request.is_json or "Authorization" not in request.headers:
+        return None
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    try:
+        json.loads(data)
+    except json.JSONDecodeError as exc:
+        before = exc.doc[: exc.pos].rstrip()
+        hint = ""
+        if before.endswith(",") and exc.doc[exc.pos : exc.pos + 1] in "]}":
+            hint = " (a comma before a closing bracket?)"
+        elif exc.doc[exc.pos : exc.pos + 1] == "'":
+            hint = " (JSON strings take double quotes)"
+        return (
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}."
+        )
+    except UnicodeDecodeError:
+        return "The body is not valid JSON: it is not UTF-8 text."
+    except (RecursionError, ValueError):
+        return None  # too deep, NaN: answered in their own words
+    return None
+
+
 def check_request() -> Response | None:
     """Refuse a body over `MAX_CONTENT_LENGTH` (413, whatever its type and whether or not the
     view reads it), JSON too deep to read or a NUL anywhere in the text (400)."""
@@ -144,6 +175,9 @@ def check_request() -> Response | None:
                     return api_error(400, "bad_request", str(exc))
             except ValueError:
                 pass  # malformed JSON: each view answers it in its own words
+    syntax = _json_syntax_error()
+    if syntax is not None:
+        return api_error(400, "bad_request", syntax)
     found, field = _nul_field()
     if found:
         where = f" (in {field!r})" if field else ""

@@ -486,7 +486,9 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "404": "no such newsletter",
         "409": "`send_in_progress`: the newsletter already has a send scheduled, sending or "
         "paused; the answer names it; or `newsletter_archived`",
-        "422": "`invalid`: `scheduled_at` is not an ISO 8601 time",
+        "422": "`invalid`: `scheduled_at` is not an ISO 8601 time, or in the past; "
+        "`no_recipients`: the newsletter has no confirmed reader (nothing stored, no article "
+        "used up; `pending` counts the readers waiting to confirm)",
     },
     ("POST", "/api/v1/sends/<int:send_id>/<any(pause, resume, cancel):action>"): {
         "404": "no such send",

@@ -22,8 +22,9 @@ def create_send(slug: str):
     """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now.
 
     A time without a zone is in the newsletter's time zone; a past time is a 422. A newsletter
-    that already has a scheduled, sending or paused send answers 409 `send_in_progress`, an
-    archived one 409 `newsletter_archived`.
+    with no confirmed reader answers 422 `no_recipients` (nothing stored, nothing used up); an
+    archived one 409 `newsletter_archived`; one that already has a scheduled, sending or paused
+    send 409 `send_in_progress`.
     """
     newsletter = db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
@@ -42,6 +43,8 @@ def create_send(slug: str):
         return api_error(422, "invalid", f"scheduled_at: {exc}.", field="scheduled_at")
     try:
         send = scheduling.create_send(newsletter, when)
+    except scheduling.NoRecipients as exc:
+        return api_error(422, "no_recipients", f"{exc}.", pending=exc.pending)
     except scheduling.SendInProgress as exc:
         return api_error(
             409,

@@ -64,6 +64,9 @@ class Subscription(Base):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Where the consent came from when staff confirmed the reader (an import with --consent);
+    # None when the reader confirmed by the emailed link (see the consent records).
+    consent_source: Mapped[str | None] = mapped_column(String(500))
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     events: WriteOnlyMapped[SubscriptionEvent] = relationship(

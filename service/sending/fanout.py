@@ -1,7 +1,8 @@
 """Start a send and plan its batches.
 
 Starting freezes the content on the row and fixes the recipient set (`max_subscriber_id`:
-later subscribers wait for the next send). Planning walks the confirmed subscriptions in id
+later subscribers wait for the next send). A send with no confirmed reader, or too few new
+articles, is skipped instead and uses up nothing. Planning walks the confirmed subscriptions in id
 order with keyset pagination, holding only one page of ids at a time, and cuts them into
 leased `SendBatch` rows of `SEND_BATCH_SIZE`; `checkpoint_subscriber_id` records how far it
 got, so a planner whose worker died is resumed by the watchdog where it stopped.
@@ -48,24 +49,27 @@ def start_send(send_id: int) -> bool:
     if send is None or send.status != SendStatus.SCHEDULED or send.scheduled_at > now:
         return False
     newsletter = db.session.get(Newsletter, send.newsletter_id)
+    max_id = db.session.scalar(select(func.max(Subscriber.id))) or 0
+    total = db.session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.newsletter_id == send.newsletter_id,
+            Subscription.status == SubscriptionStatus.CONFIRMED,
+            Subscription.subscriber_id <= max_id,
+        )
+    )
+    # A skipped send never starts: its articles stay for the next send.
     content = None
     if newsletter.archived:
         reason = "the newsletter is archived"
+    elif not total:
+        reason = "no confirmed reader: nobody to mail"
     else:
         content, reason = compose_content(newsletter, view_url=view_url(send, newsletter), now=now)
     if content is None:
         values = {"status": SendStatus.SKIPPED, "finished_at": now, "status_reason": reason}
     else:
-        max_id = db.session.scalar(select(func.max(Subscriber.id))) or 0
-        total = db.session.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .where(
-                Subscription.newsletter_id == send.newsletter_id,
-                Subscription.status == SubscriptionStatus.CONFIRMED,
-                Subscription.subscriber_id <= max_id,
-            )
-        )
         values = {
             "status": SendStatus.SENDING,
             "started_at": now,

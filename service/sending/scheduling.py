@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from service.extensions import db, insert_ignoring_conflicts
 from service.lists.newsletters import CRON_FIELDS, valid_cron
-from service.models import Newsletter, Send, SendStatus, utcnow
+from service.models import Newsletter, Send, SendStatus, Subscription, SubscriptionStatus, utcnow
 from service.models.send import ACTIVE_STATUSES
 from service.sending import setting
 from service.sending.lifecycle import publish
@@ -53,6 +53,24 @@ class SendInProgress(RuntimeError):
             f"(scheduled for {send.scheduled_at:%Y-%m-%d %H:%M} UTC)"
         )
         self.send = send
+
+
+class NoRecipients(RuntimeError):
+    """The newsletter has no confirmed reader: a send would mail nobody and use up its articles.
+
+    `pending` is how many readers are waiting to confirm (an import kept pending, say).
+    """
+
+    def __init__(self, newsletter: Newsletter, pending: int):
+        reason = f"newsletter {newsletter.slug!r} has no confirmed reader"
+        if pending:
+            reason += (
+                f" ({pending} pending: they get nothing until they confirm; an imported list "
+                "is moved on by importing it again with --send-confirmation or "
+                "--confirmed --consent TEXT)"
+            )
+        super().__init__(reason + "; nothing was sent and no article was used up")
+        self.pending = pending
 
 
 class InvalidTime(ValueError):
@@ -95,13 +113,28 @@ def parse_when(value: object, timezone: str, now: datetime | None = None) -> dat
     return when
 
 
+def readers_by_status(newsletter_id: int) -> dict[str, int]:
+    """How many readers the newsletter has in each subscription status."""
+    rows = db.session.execute(
+        select(Subscription.status, func.count())
+        .where(Subscription.newsletter_id == newsletter_id)
+        .group_by(Subscription.status)
+    )
+    return dict(rows.all())
+
+
 def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) -> Send:
     """A one-off send of `newsletter` at `scheduled_at` (now if None); starts it if due.
 
-    Raises SendInProgress if the newsletter already has an active send: the database's
-    unique index decides, so of two concurrent calls exactly one makes a send.
+    Raises NoRecipients if the newsletter has no confirmed reader (nothing is stored), and
+    SendInProgress if it already has an active send: the database's unique index decides,
+    so of two concurrent calls exactly one makes a send.
     """
     newsletter_id = newsletter.id
+    readers = readers_by_status(newsletter_id)
+    if not readers.get(SubscriptionStatus.CONFIRMED):
+        db.session.commit()
+        raise NoRecipients(newsletter, readers.get(SubscriptionStatus.PENDING, 0))
     when = (scheduled_at or utcnow()).astimezone(UTC)
     for _ in range(3):  # the other send may end between our INSERT and our look at it
         send = Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED, scheduled_at=when)

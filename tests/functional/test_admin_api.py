@@ -196,6 +196,7 @@ def test_export_holds_all_personal_data(client, api_key, newsletter):
             "created_at": data["subscriptions"][0]["created_at"],
             "confirmed_at": None,
             "unsubscribed_at": None,
+            "consent_source": None,
         }
     ]
     assert [(e["newsletter"], e["to_status"], e["cause"]) for e in data["events"]] == [

@@ -35,6 +35,7 @@ from service.digests.articles import upsert_article
 from service.extensions import db
 from service.models import Newsletter, utcnow
 from tests.conftest import app_for, free_port, plain_app, stack_env
+from tests.support.readers import add_reader
 
 Exchange = tuple[str, str, str, int]  # phase, method, URL path, status
 MAX_EXAMPLES = 12
@@ -89,13 +90,14 @@ def fuzz_app(tmp_path_factory, redis_server) -> Iterator[Flask]:
     with plain_app(f"sqlite:///{tmp / 'fuzz.db'}", redis_server, tmp) as app:
         app.testing = False
         app.config["PROPAGATE_EXCEPTIONS"] = False
-        db.session.add_all(
-            [
-                Newsletter(slug="daily", name="Ukraine Daily"),
-                Newsletter(slug="explaining-ukraine", name="Explaining Ukraine"),
-            ]
-        )
+        newsletters = [
+            Newsletter(slug="daily", name="Ukraine Daily"),
+            Newsletter(slug="explaining-ukraine", name="Explaining Ukraine"),
+        ]
+        db.session.add_all(newsletters)
         db.session.commit()
+        for _ in range(10):  # confirmed readers (the fuzzer erases some): sends are made
+            add_reader(*newsletters)
         for n in range(3):  # `daily` has a digest to preview and to test-send
             published = (utcnow() - timedelta(hours=n + 1)).isoformat()
             upsert_article({"title": f"Story {n}", "url": f"https://news.example.org/fuzz/{n}",

@@ -59,7 +59,7 @@ def admin(sqlite_app):
 @pytest.mark.parametrize(
     "args",
     [
-        ("subscribers", "import", "{csv}", "--newsletter", "dialy"),
+        ("subscribers", "import", "{csv}", "--newsletter", "dialy", "--pending"),
         ("subscribers", "export", "--newsletter", "dialy"),
         ("digest", "preview", "dialy"),
         ("newsletters", "update", "dialy", "--name", "X"),
@@ -169,12 +169,40 @@ def test_import_reads_the_encodings_spreadsheets_write(cli, daily, tmp_path, enc
     text = "email,name\r\n" + "".join(f"{e},{n}\r\n" for e, n in people.items())
     path = tmp_path / "list.csv"
     path.write_bytes(bom + text.encode(encoding))
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0, result.stderr
     assert "2 subscribed" in result.output
     assert _names() == people
     if encoding == "cp1251":
         assert "reading it as cp1251" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "separator"),
+    [("cp1251", b"", ";"), ("utf-8", codecs.BOM_UTF8, ";"), ("utf-16-le", codecs.BOM_UTF16_LE, "\t")],
+)  # fmt: skip
+def test_import_reads_excel_on_a_ukrainian_windows(cli, daily, tmp_path, encoding, bom, separator):
+    """Excel where the decimal mark is a comma writes `;` (cp1251, or UTF-8 with a BOM)."""
+    people = {unique_email(): "Коваленко, Олена", unique_email(): "Тарас"}
+    header = separator.join(["Email Address", "Ім'я", "Сума"])
+    text = (
+        header + "\r\n" + "".join(f"{e}{separator}{n}{separator}1,5\r\n" for e, n in people.items())
+    )
+    path = tmp_path / "excel.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
+    assert result.exit_code == 0, result.stderr
+    assert "2 subscribed" in result.output
+    assert _names() == people
+
+
+def test_import_without_an_address_column_names_the_columns_it_found(cli, daily, tmp_path):
+    path = tmp_path / "phones.csv"
+    path.write_text("Name;Phone\nOlena;+380441234567\n")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
+    assert result.exit_code == 1
+    assert "it has 'Name', 'Phone' (read as semicolon-separated)" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
 
 
 def test_an_unclosed_quote_is_reported_not_swallowed(cli, daily, tmp_path):
@@ -183,7 +211,7 @@ def test_an_unclosed_quote_is_reported_not_swallowed(cli, daily, tmp_path):
     path.write_text(
         f'email,name\n{before},Ok\n{unique_email()},"Broken\n{unique_email()},A\n{after},B\n'
     )
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0
     assert "line 3: a quote opened on this line is never closed, so lines 3-5" in result.stderr
     assert "1 subscribed" in result.output and "1 rejected" in result.output
@@ -194,7 +222,7 @@ def test_likely_typos_are_imported_with_a_warning_and_counted(cli, daily, tmp_pa
     typo = f"ivan.{uuid.uuid4().hex[:6]}@gmial.com"
     path = tmp_path / "typo.csv"
     path.write_text(f"email\n{unique_email()}\n{typo}\n")
-    result = cli("subscribers", "import", str(path), "--newsletter", "daily")
+    result = cli("subscribers", "import", str(path), "--newsletter", "daily", "--pending")
     assert result.exit_code == 0
     assert f"line 3: '{typo}' looks like a typo of {typo.replace('gmial', 'gmail')}" in (
         result.stderr
@@ -214,7 +242,7 @@ def test_import_in_a_terminal_prints_bad_rows_after_the_bar(sqlite_app, daily, t
         SECRET_KEY="test-secret-key-not-for-production",
     )
     terminal = Terminal([str(NEWSLETTER), "subscribers", "import", str(path),
-                         "--newsletter", "daily"], env)  # fmt: skip
+                         "--newsletter", "daily", "--pending"], env)  # fmt: skip
     try:
         assert terminal.process.wait(timeout=60) == 0, terminal.text()
         time.sleep(0.2)  # the last bytes through the terminal

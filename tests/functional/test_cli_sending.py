@@ -68,6 +68,7 @@ def test_at_in_the_past_is_refused(app, newsletter):
 
 def test_at_without_a_zone_is_the_newsletters_zone(app, newsletter):
     news = newsletter(timezone="Europe/Kyiv")
+    reader(news)
     result = run(app, "digest", "send", news.slug, "--at", f"{NEXT_YEAR}-01-15T07:00")
     assert result.exit_code == 0, result.output
     assert f"scheduled at {NEXT_YEAR}-01-15 07:00 Europe/Kyiv (05:00 UTC)" in result.output
@@ -78,6 +79,7 @@ def test_api_reads_scheduled_at_in_the_newsletters_zone_and_refuses_the_past(
     client, api_key, newsletter
 ):
     news = newsletter(timezone="America/New_York")
+    reader(news)
     headers = {AUTH: f"Bearer {api_key}"}
     url = f"/api/v1/newsletters/{news.slug}/sends"
     past = client.post(url, json={"scheduled_at": "2020-01-01T07:00"}, headers=headers)
@@ -90,6 +92,7 @@ def test_api_reads_scheduled_at_in_the_newsletters_zone_and_refuses_the_past(
 
 def test_a_second_digest_send_says_which_send_and_exits_1(app, newsletter):
     news = newsletter()
+    reader(news)
     later = f"{NEXT_YEAR}-03-01T09:00+00:00"
     assert run(app, "digest", "send", news.slug, "--at", later).exit_code == 0
     first = only_send(news)

@@ -49,7 +49,7 @@ def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
     assert scripts.get_heads() == ["0011"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0011", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
+    assert chain == ["0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -100,7 +100,7 @@ def test_0011_keeps_existing_newsletters_sending_and_articles_the_sites(
     backend, tmp_path, redis_server
 ):
     with unmigrated_app(backend, tmp_path, redis_server):
-        old_newsletter_at("0008")
+        old_newsletter_at("0009")
         db.session.execute(
             text(
                 "INSERT INTO articles (url, title, summary_html, summary_text, authors, tags, "
@@ -119,7 +119,7 @@ def test_0011_keeps_existing_newsletters_sending_and_articles_the_sites(
         assert tuple(row) == (False, "include", True)
         assert db.session.scalar(db.select(Article.source_feed)) is None
         db.session.remove()
-        downgrade(directory=MIGRATIONS, revision="0008")
+        downgrade(directory=MIGRATIONS, revision="0009")
         assert {"archived", "late_articles"}.isdisjoint(newsletter_columns())
         assert "source_feed" not in {c["name"] for c in inspect(db.engine).get_columns("articles")}
         upgrade(directory=MIGRATIONS, revision="heads")

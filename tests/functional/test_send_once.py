@@ -149,6 +149,7 @@ def test_two_digest_sends_at_once_by_cli_and_api_mail_each_reader_once(
 def test_concurrent_creates_make_one_send(app, newsletter):
     """Eight threads, each on its own database connection, insert at the same moment."""
     news = newsletter()
+    reader(news)
     news_id = news.id
     later = utcnow() + timedelta(hours=3)
     outcomes: list[str] = []
@@ -190,6 +191,7 @@ def test_the_database_refuses_a_second_active_send(app, newsletter):
 
 def test_a_paused_or_scheduled_send_blocks_another(client, api_key, newsletter):
     news = newsletter()
+    reader(news)
     later = (utcnow() + timedelta(days=1)).isoformat()
     first = post_send(client, api_key, news.slug, scheduled_at=later)
     assert first.status_code == 201
@@ -294,6 +296,7 @@ def test_archive_lists_an_old_duplicate_issue_once(app, client, newsletter):
 
 def test_a_send_shows_409_in_the_public_shape(client, api_key, newsletter):
     news = newsletter()
+    reader(news)
     later = (utcnow() + timedelta(hours=1)).isoformat()
     first = post_send(client, api_key, news.slug, scheduled_at=later).get_json()["id"]
     body = post_send(client, api_key, news.slug, scheduled_at=later).get_json()

@@ -272,6 +272,7 @@ def test_pause_resume_and_cancel_take_effect_within_seconds(client, api_key, new
 
 def test_scheduled_send_waits_for_its_time(client, api_key, newsletter, smtp):
     news = newsletter()
+    reader(news)
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     send_id = create(client, api_key, news.slug, scheduled_at=later)
     assert scheduling.start_due() >= 0

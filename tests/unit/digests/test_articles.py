@@ -198,7 +198,7 @@ def test_cli_import_feed_reports_skipped_items(sqlite_app):
     result = runner.invoke(args=["articles", "import-feed", str(FIXTURES / "atom.xml")])
     assert result.exit_code == 0, result.output
     assert "2 created, 0 updated, 1 skipped" in result.stdout
-    assert "item 2: skipped (url: url must be an absolute http(s) URL)" in result.stderr
+    assert "item 3: skipped (url: url must be an absolute http(s) URL)" in result.stderr
     bad = runner.invoke(args=["articles", "import-feed", "/nonexistent/feed.xml"])
     assert bad.exit_code != 0
 

@@ -12,13 +12,13 @@ from service.addresses import parse_address
 from service.extensions import db
 from service.leaving import changes, suppression
 from service.leaving.suppression import suppression_hash
+from service.lists.csv_rows import read_csv
+from service.lists.imports import ImportMode, import_subscribers
 from service.lists.subscribers import (
     EXPORT_COLUMNS,
     erase_subscriber,
     export_rows,
     export_subscriber,
-    import_subscribers,
-    read_csv,
 )
 from service.lists.text_encoding import detect_encoding
 from service.models import (
@@ -121,21 +121,30 @@ def test_an_import_subscribes_new_rows_pending_and_reports_each_bad_line(daily, 
     assert names["ivan@ukr.net"] == "Ivan Franko"  # control characters gone
     assert set(db.session.scalars(select(Subscription.status))) == {"pending"}
     assert sent_mail == []  # an imported list is not mailed here
-    again, _, _ = _import(text, daily, confirmed=True)
-    assert (again.subscribed, again.unchanged) == (0, 3)
+    again, _, _ = _import(text, daily, mode=ImportMode.CONFIRMED, consent="paper form")
+    assert (again.subscribed, again.confirmed, again.unchanged) == (0, 3, 0)  # moved on
+    assert set(db.session.scalars(select(Subscription.status))) == {"confirmed"}
 
 
 def test_an_import_never_resubscribes_a_reader_who_left(daily, sent_mail):
     reader = _signed_up_reader(daily)
     changes.unsubscribe(reader.id, daily.id, "link")
-    report, _, _ = _import("email\nolena@gmail.com\n", daily, confirmed=True)
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form"
+    )
     assert (report.subscribed, report.unchanged) == (0, 1)
     db.session.expire_all()
     assert [s.status for s in reader.subscriptions] == ["unsubscribed"]
 
 
 def test_a_confirmed_import_is_recorded_with_its_cause(daily):
-    report, _, _ = _import("email\nolena@gmail.com\n", daily, confirmed=True, batch_size=1)
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n",
+        daily,
+        mode=ImportMode.CONFIRMED,
+        consent="paper form",
+        batch_size=1,
+    )
     assert report.subscribed == 1
     [subscription] = db.session.scalars(select(Subscription)).all()
     assert subscription.status == "confirmed" and subscription.confirmed_at is not None
@@ -145,7 +154,7 @@ def test_a_confirmed_import_is_recorded_with_its_cause(daily):
 
 
 def test_a_csv_without_an_email_column_or_with_an_open_quote_is_explained():
-    with pytest.raises(ValueError, match="no 'email' column"):
+    with pytest.raises(ValueError, match="it has 'name', 'address'"):
         list(read_csv(io.StringIO("name,address\nOlena,olena@gmail.com\n")))
     rows = list(read_csv(io.StringIO('email,name\na@gmail.com,"Olena\nb@gmail.com,B\n')))
     [row] = rows
@@ -200,3 +209,37 @@ def test_erasure_also_drops_the_signups_still_holding_the_address(daily, sent_ma
     payloads = db.session.scalars(select(OutboxJob.payload)).all()
     assert not [p for p in payloads if "olena" in str(p)]
     assert {"email_key": "taras@gmail.com"} in payloads
+
+
+def test_send_confirmation_mails_new_and_still_pending_readers_once(daily, sent_mail):
+    _import("email\nolena@gmail.com\n", daily)  # pending: mailed nothing
+    assert sent_mail == []
+    report, _, _ = _import(
+        "email\nolena@gmail.com\ntaras@gmail.com\n", daily, mode=ImportMode.SEND_CONFIRMATION
+    )
+    assert (report.subscribed, report.confirmations_sent, report.unchanged) == (1, 2, 1)
+    assert sorted(m.recipients[0] for m in sent_mail) == ["olena@gmail.com", "taras@gmail.com"]
+    again, _, _ = _import("email\ntaras@gmail.com\n", daily, mode=ImportMode.SEND_CONFIRMATION)
+    assert again.confirmations_sent == 0 and len(sent_mail) == 2  # within the resend pause
+
+
+def test_a_confirmed_import_needs_its_consent_source(daily):
+    with pytest.raises(ValueError, match="source of the readers' consent"):
+        _import("email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="  ")
+    assert _count(Subscription) == 0
+
+
+def test_a_confirmed_import_leaves_the_readers_own_link_for_another_newsletter_working(
+    daily, add_newsletter, sent_mail
+):
+    add_newsletter("weekly")
+    _import("email\nolena@gmail.com\n", daily)  # pending on daily
+    subscribe(SignupRequest(parse_address("olena@gmail.com"), ("weekly",)))
+    reader = db.session.scalars(select(Subscriber)).one()
+    link = confirmation_token(reader)
+    report, _, _ = _import(
+        "email\nolena@gmail.com\n", daily, mode=ImportMode.CONFIRMED, consent="paper form"
+    )
+    assert report.confirmed == 1  # moved on from pending
+    result = confirm(link)
+    assert result.changed and [n.slug for n in result.newsletters] == ["daily", "weekly"]
