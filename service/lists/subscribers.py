@@ -122,8 +122,8 @@ def erase_subscriber(subscriber: Subscriber) -> str:
         )
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id))
     db.session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
-    outbox.forget_signups(TaskName.APPLY_SIGNUPS, subscriber.email_key)
-    outbox.forget_signups(TaskName.SEND_MANAGE_LINK, subscriber.email_key)
+    outbox.forget(TaskName.APPLY_SIGNUPS, "email_key", subscriber.email_key)
+    outbox.forget(TaskName.SEND_MANAGE_LINK, "email_key", subscriber.email_key)
     db.session.delete(subscriber)
     db.session.execute(
         insert_ignoring_conflicts(Suppression).values(
