@@ -15,6 +15,7 @@ from apispec import APISpec
 from flask import Blueprint, Flask, current_app, jsonify
 
 from service.http import input_guard
+from service.http import webhooks as webhook_api
 from service.http.auth import require_api_key
 from service.i18n import LOCALES
 
@@ -504,6 +505,11 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "neither html nor text",
     },
 }
+# Collections that declare their own tables beside their views.
+for _api in (webhook_api,):
+    SCHEMAS.update(_api.SCHEMAS)
+    BODIES.update(_api.BODIES)
+    ERRORS.update(_api.ERRORS)
 # Links between operations (the stateful phase of a fuzzer follows them): (METHOD, rule) ->
 # {status: {link name: (operationId, {parameter: runtime expression})}}.
 _SLUG = {"slug": "$response.body#/slug"}
