@@ -19,7 +19,7 @@ from service.webhooks.network import InvalidUrl, is_public, parse_url
         "192.168.1.1",
         "169.254.169.254",  # the cloud metadata service
         "100.64.0.1",  # carrier-grade NAT
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104 (an address refused, not one bound)
         "224.0.0.1",
         "::1",
         "fe80::1",
