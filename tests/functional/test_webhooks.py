@@ -36,6 +36,7 @@ from service.models import (
     utcnow,
 )
 from service.sending import lifecycle
+from service.signup.confirm import confirm, confirmation_token
 from service.task_names import TaskName
 from service.webhooks import events
 from tests.conftest import unique_email
@@ -274,3 +275,70 @@ def _endpoint_state(endpoint_id: int) -> str | None:
     db.session.commit()
     endpoint = db.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
     return endpoint.disabled_reason if endpoint.disabled_at is not None else None
+
+
+def test_the_cli_adds_lists_shows_attempts_and_removes(inline_app):
+    runner = inline_app.test_cli_runner()
+    with WebhookReceiver([200]) as receiver:
+        added = runner.invoke(
+            args=["webhooks", "add", receiver.url, "--event", "subscriber.unsubscribed"]
+        )
+        assert added.exit_code == 0, added.output
+        secret = added.output.split("secret: ")[1].split()[0]
+        hook_id = int(added.output.split()[1].rstrip(":"))
+        reader, newsletter = _reader()
+        changes.unsubscribe(reader.id, newsletter.id, "one-click")
+        [body] = _verified(secret, receiver.received)
+        assert body["data"]["subscriber_id"] == reader.id
+
+        listed = runner.invoke(args=["webhooks", "list"])
+        assert f"{hook_id}\t{receiver.url}\tsubscriber.unsubscribed\tenabled" in listed.output
+        assert "whsec_" not in listed.output
+        attempts = runner.invoke(args=["webhooks", "attempts", str(hook_id)])
+        assert (
+            "subscriber.unsubscribed" in attempts.output and "\tdelivered\t200\t" in attempts.output
+        )
+
+        unknown = runner.invoke(args=["webhooks", "add", receiver.url, "--event", "send.exploded"])
+        assert unknown.exit_code == 2 and "send.exploded" in unknown.output
+        bad = runner.invoke(args=["webhooks", "add", "ftp://x.example/", "--event", "send.paused"])
+        assert bad.exit_code == 2 and "http(s)" in bad.output and "Traceback" not in bad.output
+
+        assert runner.invoke(args=["webhooks", "remove", str(hook_id)]).exit_code == 0
+        gone = runner.invoke(args=["webhooks", "remove", str(hook_id)])
+        assert gone.exit_code == 1 and f"no webhook {hook_id}" in gone.output
+
+
+def test_the_api_refuses_bad_input_clearly(inline_app):
+    client = inline_app.test_client()
+    cases = [
+        ({"url": "https://hooks.example.org/x"}, "required"),
+        ({"url": "https://hooks.example.org/x", "events": ["nope"]}, "unknown_event"),
+        ({"url": "javascript:alert(1)", "events": ["send.paused"]}, "invalid_url"),
+        ({"url": 7, "events": ["send.paused"]}, "invalid_url"),
+    ]
+    for body, code in cases:
+        answer = client.post("/api/v1/webhooks", json=body, headers=_auth())
+        assert (answer.status_code, answer.get_json()["code"]) == (422, code), body
+    assert client.post("/api/v1/webhooks", json=[1], headers=_auth()).status_code == 400
+    assert client.post("/api/v1/webhooks", json={}).status_code == 401
+    assert client.delete("/api/v1/webhooks/99", headers=_auth()).status_code == 404
+    assert client.get("/api/v1/webhooks/99/attempts", headers=_auth()).status_code == 404
+
+
+def test_confirming_and_choosing_on_the_preference_page_are_announced(inline_app):
+    with WebhookReceiver([200]) as receiver:
+        events_wanted = ["subscriber.confirmed", "subscriber.unsubscribed"]
+        hook = _add(inline_app.test_client(), receiver.url, events_wanted)
+        reader, newsletter = _reader()
+        reader.subscriptions[0].status = SubscriptionStatus.PENDING
+        db.session.commit()
+        confirm(confirmation_token(reader))
+        newsletter.is_public = True
+        db.session.commit()
+        changes.save_preferences(reader.id, [])  # leaves every public newsletter
+        bodies = _verified(hook["secret"], receiver.received)
+        assert [(b["type"], b["data"]["newsletters"], b["data"]["cause"]) for b in bodies] == [
+            ("subscriber.confirmed", ["daily"], "confirm-link"),
+            ("subscriber.unsubscribed", ["daily"], "preferences"),
+        ]
