@@ -24,6 +24,8 @@ def upgrade():
         sa.Column('url', sa.Text(), nullable=False),
         sa.Column('events', sa.JSON(), nullable=False),
         sa.Column('secret', sa.String(length=100), nullable=False),
+        sa.Column('previous_secret', sa.String(length=100), nullable=False),
+        sa.Column('previous_secret_expires_at', UTCDateTime(), nullable=True),
         sa.Column('created_at', UTCDateTime(), nullable=False),
         sa.Column('disabled_at', UTCDateTime(), nullable=True),
         sa.Column('disabled_reason', sa.Text(), nullable=False),

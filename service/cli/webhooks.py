@@ -1,4 +1,4 @@
-"""Ops commands for webhook endpoints: add, list, remove, and each endpoint's attempts."""
+"""Ops commands for webhook endpoints: add, rotate, list, remove, and each one's attempts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from service.webhooks.endpoints import (
     list_endpoints,
     recent_attempts,
     remove_endpoint,
+    rotate_secret,
 )
 from service.webhooks.events import EVENT_TYPES
 
@@ -40,6 +41,19 @@ def webhooks_add(url: str, events: tuple[str, ...]) -> None:
     click.echo(f"webhook {endpoint.id}: {endpoint.url} ({', '.join(endpoint.events)})")
     click.echo(f"secret: {endpoint.secret}")
     click.echo("Keep the secret: it verifies the signatures and is not shown again.")
+
+
+@webhooks.command("rotate")
+@click.argument("endpoint_id", metavar="ID", type=int)
+@with_appcontext
+def webhooks_rotate(endpoint_id: int) -> None:
+    """Give endpoint ID a new secret (printed once); the old one also signs for 24 hours."""
+    endpoint = rotate_secret(endpoint_id)
+    if endpoint is None:
+        raise click.ClickException(f"no webhook {endpoint_id}")
+    click.echo(f"secret: {endpoint.secret}")
+    until = f"{endpoint.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"The old secret signs too until {until}: switch the receiver over before then.")
 
 
 @webhooks.command("list")

@@ -1,5 +1,5 @@
-"""Admin API for webhook endpoints: add (the answer carries the secret once), list, remove,
-and each endpoint's delivery attempts. Its OpenAPI schemas sit beside it."""
+"""Admin API for webhook endpoints: add (the answer carries the secret once), rotate its
+secret, list, remove, and each endpoint's delivery attempts. Its OpenAPI schemas sit beside it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from service.webhooks.endpoints import (
     list_endpoints,
     recent_attempts,
     remove_endpoint,
+    rotate_secret,
 )
 from service.webhooks.events import EVENT_TYPES
 
@@ -38,6 +39,16 @@ def create_webhook():
         extra = {"available": list(EVENT_TYPES)} if exc.code == "unknown_event" else {}
         return api_error(422, exc.code, exc.message, field=exc.field, **extra)
     return jsonify(endpoint_json(endpoint, with_secret=True)), 201
+
+
+@bp.post("/webhooks/<int:webhook_id>/rotate")
+@require_api_key
+def rotate_webhook_secret(webhook_id: int):
+    """Give the endpoint a new `secret` (shown only here); the old one also signs for 24 h."""
+    endpoint = rotate_secret(webhook_id)
+    if endpoint is None:
+        return api_error(404, "not_found", f"No webhook {webhook_id}.")
+    return jsonify(endpoint_json(endpoint, with_secret=True))
 
 
 @bp.get("/webhooks")
@@ -83,7 +94,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "id": {"type": "integer"},
             "url": _STR,
             "events": _EVENTS,
-            "secret": {"type": "string", "description": "`whsec_...`, only when created"},
+            "secret": {
+                "type": "string",
+                "description": "`whsec_...`, only when created or rotated",
+            },
+            "previous_secret_expires_at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "after a rotation: until then the old secret signs too",
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "enabled": {"type": "boolean"},
             "disabled_at": {"type": "string", "format": "date-time", "nullable": True},
@@ -129,6 +148,7 @@ BODIES = {
     ("POST", "/api/v1/webhooks"): ("WebhookRequest", "201", "Webhook"),
     ("GET", "/api/v1/webhooks"): (None, "200", "WebhookList"),
     ("DELETE", "/api/v1/webhooks/<int:webhook_id>"): (None, "204", None),
+    ("POST", "/api/v1/webhooks/<int:webhook_id>/rotate"): (None, "200", "Webhook"),
     ("GET", "/api/v1/webhooks/<int:webhook_id>/attempts"): (None, "200", "WebhookAttempts"),
 }
 ERRORS = {
@@ -138,5 +158,6 @@ ERRORS = {
         "loopback or link-local address) or `unknown_event` (naming the `available` ones)",
     },
     ("DELETE", "/api/v1/webhooks/<int:webhook_id>"): {"404": "no such webhook"},
+    ("POST", "/api/v1/webhooks/<int:webhook_id>/rotate"): {"404": "no such webhook"},
     ("GET", "/api/v1/webhooks/<int:webhook_id>/attempts"): {"404": "no such webhook"},
 }

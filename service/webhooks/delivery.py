@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ def deliver(payload: dict[str, Any]) -> None:
         )
     )
     body = body_of(payload)
-    headers = signed_headers(endpoint.secret, payload["message_id"], now, body)
+    headers = signed_headers(signing_secrets(endpoint, now), payload["message_id"], now, body)
     url, endpoint_id = endpoint.url, endpoint.id
     db.session.commit()  # no transaction stays open while the endpoint takes its time
     config = current_app.config
@@ -114,11 +114,19 @@ def deliver(payload: dict[str, Any]) -> None:
         raise RetryLater(f"webhook {payload['message_id']}: {_said(answer)}", after=delay)
 
 
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one until it expires."""
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        return [endpoint.secret, endpoint.previous_secret]
+    return [endpoint.secret]
+
+
 def _said(answer: Answer) -> str:
     return f"HTTP {answer.status}" if answer.status is not None else answer.error or "no answer"
 
 
-def _judge(endpoint: WebhookEndpoint, answer: Answer, tried: int, now) -> float | None:
+def _judge(endpoint: WebhookEndpoint, answer: Answer, tried: int, now: datetime) -> float | None:
     """Set the attempt's outcome and the endpoint's state; the delay before a retry, if any."""
     if answer.status is not None and 200 <= answer.status < 300:
         answer.outcome = "delivered"
@@ -145,7 +153,7 @@ def _judge(endpoint: WebhookEndpoint, answer: Answer, tried: int, now) -> float 
     return max(planned, asked or 0.0)
 
 
-def _disable(endpoint: WebhookEndpoint, now, reason: str) -> None:
+def _disable(endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)

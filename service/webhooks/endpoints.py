@@ -1,4 +1,4 @@
-"""The webhook endpoints ops manage (admin API and CLI): add, list, remove, and attempts.
+"""The webhook endpoints ops manage (admin API and CLI): add, rotate, list, remove, attempts.
 
 An endpoint is added with its URL and the event types it wants; its `whsec_` secret is
 shown in the answer that creates it (the receiver needs it to verify signatures) and never
@@ -8,18 +8,20 @@ listed again. The URL must be http(s) on a public address (`network`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from service.extensions import db
-from service.models import WebhookAttempt, WebhookEndpoint
+from service.models import WebhookAttempt, WebhookEndpoint, utcnow
 from service.webhooks.events import EVENT_TYPES
 from service.webhooks.network import BlockedAddress, InvalidUrl, check_host, parse_url
 from service.webhooks.signing import new_secret
 
 MAX_ATTEMPTS_SHOWN = 100
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 @dataclass
@@ -66,8 +68,21 @@ def add_endpoint(url: object, events: object) -> WebhookEndpoint:
     """Register an endpoint for `events` at `url` with a new secret; committed."""
     chosen = check_events(events)
     endpoint = WebhookEndpoint(url=check_url(url), events=chosen, secret=new_secret())
-    endpoint.disabled_reason = ""
+    endpoint.disabled_reason = endpoint.previous_secret = ""
     db.session.add(endpoint)
+    db.session.commit()
+    return endpoint
+
+
+def rotate_secret(endpoint_id: int) -> WebhookEndpoint | None:
+    """Give an endpoint a new secret; the old one signs too for `ROTATION_OVERLAP`, so the
+    receiver can switch over. Committed; None if there is no such endpoint."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        return None
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    endpoint.secret = new_secret()
     db.session.commit()
     return endpoint
 
@@ -116,6 +131,8 @@ def endpoint_json(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> di
     }
     if with_secret:
         shown["secret"] = endpoint.secret
+        if endpoint.previous_secret_expires_at is not None:
+            shown["previous_secret_expires_at"] = endpoint.previous_secret_expires_at.isoformat()
     return shown
 
 

@@ -17,6 +17,7 @@ import time_machine
 from flask import Flask
 from sqlalchemy import select
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from service import outbox
 from service.access.keys import create_api_key
@@ -202,12 +203,14 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_the_reason(inline_app):
         reader, newsletter = _reader()
         changes.unsubscribe(reader.id, newsletter.id, "one-click")
         waited = 0
+        bodies = _verified(hook["secret"], receiver.received)
         for _ in range(7):  # the schedule's seven retries, about 27 h
             waited += 13 * 3600
             with _later(waited):
                 outbox.sweep()
+                bodies += _verified(hook["secret"], receiver.received[-1:])  # signed anew
         assert len(receiver.received) == 8
-        assert len({b["timestamp"] for b in _verified(hook["secret"], receiver.received)}) == 1
+        assert len({b["timestamp"] for b in bodies}) == 1  # one event, tried eight times
         endpoint = db.session.get(WebhookEndpoint, hook["id"], populate_existing=True)
         assert endpoint.disabled_at is not None
         assert endpoint.disabled_reason.startswith("failing since")
@@ -342,3 +345,23 @@ def test_confirming_and_choosing_on_the_preference_page_are_announced(inline_app
             ("subscriber.confirmed", ["daily"], "confirm-link"),
             ("subscriber.unsubscribed", ["daily"], "preferences"),
         ]
+
+
+def test_a_rotated_secret_and_the_old_one_both_verify_for_a_day(inline_app):
+    client = inline_app.test_client()
+    with WebhookReceiver([200]) as receiver:
+        hook = _add(client, receiver.url)
+        rotated = client.post(f"/api/v1/webhooks/{hook['id']}/rotate", headers=_auth())
+        assert rotated.status_code == 200
+        new = rotated.get_json()["secret"]
+        assert new.startswith("whsec_") and new != hook["secret"]
+        reader, newsletter = _reader()
+        changes.unsubscribe(reader.id, newsletter.id, "one-click")
+        assert _verified(new, receiver.received) == _verified(hook["secret"], receiver.received)
+        with _later(25 * 3600):  # the overlap is over: only the new secret signs
+            other, _ = _reader()
+            changes.unsubscribe(other.id, newsletter.id, "one-click")
+            assert _verified(new, receiver.received[1:])
+            with pytest.raises(WebhookVerificationError):
+                _verified(hook["secret"], receiver.received[1:])
+        assert client.post("/api/v1/webhooks/99/rotate", headers=_auth()).status_code == 404

@@ -175,12 +175,23 @@ def test_a_delivery_is_signed_as_standard_webhooks_and_verifies_with_the_library
     }
     body = body_of(payload)
     now = utcnow()
-    headers = signed_headers(secret, "msg_abc", now, body)
+    headers = signed_headers([secret], "msg_abc", now, body)
     assert Webhook(secret).verify(body, headers) == payload
     assert headers["webhook-timestamp"] == str(int(now.timestamp()))
     tampered = body.replace(b"daily", b"dailx")
     with pytest.raises(Exception, match="signature"):
         Webhook(secret).verify(tampered, headers)
+    with pytest.raises(Exception, match="signature"):
+        Webhook(new_secret()).verify(body, headers)
+
+
+def test_while_a_rotated_secret_overlaps_both_sign_and_either_verifies():
+    old, new = new_secret(), new_secret()
+    body = b'{"type":"send.paused","timestamp":"2026-12-07T05:00:00Z","data":{}}'
+    headers = signed_headers([new, old], "msg_rot", utcnow(), body)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        assert Webhook(secret).verify(body, headers)["type"] == "send.paused"
     with pytest.raises(Exception, match="signature"):
         Webhook(new_secret()).verify(body, headers)
 
