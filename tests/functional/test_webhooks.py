@@ -25,6 +25,7 @@ from service.extensions import db
 from service.leaving import changes
 from service.lists.subscribers import erase_subscriber
 from service.models import (
+    Article,
     JobStatus,
     Newsletter,
     OutboxJob,
@@ -41,6 +42,7 @@ from service.signup.confirm import confirm, confirmation_token
 from service.task_names import TaskName
 from service.webhooks import events
 from tests.conftest import unique_email
+from tests.support.readers import add_reader
 from tests.support.webhook_receiver import WebhookReceiver
 
 READER_EVENTS = ["subscriber.unsubscribed", "subscriber.erased", "send.paused"]
@@ -365,3 +367,36 @@ def test_a_rotated_secret_and_the_old_one_both_verify_for_a_day(inline_app):
             with pytest.raises(WebhookVerificationError):
                 _verified(hook["secret"], receiver.received[1:])
         assert client.post("/api/v1/webhooks/99/rotate", headers=_auth()).status_code == 404
+
+
+def test_a_real_send_is_announced_when_it_starts_and_when_it_finishes(
+    stack, app, client, api_key, newsletter, smtp
+):
+    """Through the stack's worker: the send's own transactions queue its events."""
+    with WebhookReceiver([200]) as receiver:
+        hook = _add(client, receiver.url, ["send.started", "send.finished"])
+        news = newsletter()
+        db.session.add(
+            Article(
+                url=f"https://news.example.org/{stack.backend}/{unique_email()}",
+                title="Story",
+                summary_text="What happened today.",
+                published_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+        db.session.commit()
+        readers = [add_reader(news) for _ in range(2)]
+        answer = client.post(
+            f"/api/v1/newsletters/{news.slug}/sends",
+            json={},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        assert answer.status_code == 201, answer.get_json()
+        receiver.wait_for(2, timeout=60)
+        bodies = _verified(hook["secret"], receiver.received)
+        assert [b["type"] for b in bodies] == ["send.started", "send.finished"]
+        started, finished = (b["data"] for b in bodies)
+        assert started["send_id"] == finished["send_id"] == answer.get_json()["id"]
+        assert started["newsletter"] == news.slug and started["total"] == len(readers)
+        assert (finished["status"], finished["sent"]) == ("sent", len(readers))
+        assert not {r.email for r in readers} & set(json.dumps(bodies).split('"'))
