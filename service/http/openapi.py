@@ -505,11 +505,6 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "neither html nor text",
     },
 }
-# Collections that declare their own tables beside their views.
-for _api in (webhook_api,):
-    SCHEMAS.update(_api.SCHEMAS)
-    BODIES.update(_api.BODIES)
-    ERRORS.update(_api.ERRORS)
 # Links between operations (the stateful phase of a fuzzer follows them): (METHOD, rule) ->
 # {status: {link name: (operationId, {parameter: runtime expression})}}.
 _SLUG = {"slug": "$response.body#/slug"}
@@ -539,6 +534,12 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, tuple[str, dict[str, str]]]]] =
         }
     },
 }
+# Collections that declare their own tables beside their views.
+for _api in (webhook_api,):
+    SCHEMAS.update(_api.SCHEMAS)
+    BODIES.update(_api.BODIES)
+    ERRORS.update(_api.ERRORS)
+    LINKS.update(_api.LINKS)
 RATE_LIMITED = {("POST", "/api/v1/subscriptions"), ("POST", "/confirm/<token>/resend"),
                 ("POST", "/manage")}  # fmt: skip
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -151,6 +151,16 @@ BODIES = {
     ("POST", "/api/v1/webhooks/<int:webhook_id>/rotate"): (None, "200", "Webhook"),
     ("GET", "/api/v1/webhooks/<int:webhook_id>/attempts"): (None, "200", "WebhookAttempts"),
 }
+_HOOK = {"webhook_id": "$response.body#/id"}
+LINKS = {
+    ("POST", "/api/v1/webhooks"): {
+        "201": {
+            "ShowAttempts": ("webhooks.webhook_attempts.get", _HOOK),
+            "RotateSecret": ("webhooks.rotate_webhook_secret.post", _HOOK),
+            "DeleteWebhook": ("webhooks.delete_webhook.delete", _HOOK),
+        }
+    },
+}
 ERRORS = {
     ("POST", "/api/v1/webhooks"): {
         "400": "`bad_request`: the body is not a JSON object",
