@@ -10,7 +10,14 @@ from flask import Flask
 
 from service.task_names import TaskName
 
-TASK_MODULES = ["tasks.signup", "tasks.leaving", "tasks.digests", "tasks.sending", "tasks.outbox"]
+TASK_MODULES = [
+    "tasks.signup",
+    "tasks.leaving",
+    "tasks.digests",
+    "tasks.sending",
+    "tasks.outbox",
+    "tasks.webhooks",
+]
 
 
 def beat_schedule(app: Flask) -> dict[str, dict]:

@@ -198,6 +198,9 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "DATABASE_IDLE_TRANSACTION_SECONDS": _number(
             env, "DATABASE_IDLE_TRANSACTION_SECONDS", 60.0
         ),
+        # Webhook endpoints on private, loopback or link-local addresses (tests, an intranet).
+        "WEBHOOK_ALLOW_PRIVATE": _env_bool(env.get("WEBHOOK_ALLOW_PRIVATE"), False),
+        "WEBHOOK_TIMEOUT": _number(env, "WEBHOOK_TIMEOUT", 10.0),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)

@@ -18,6 +18,7 @@ class TaskName:
     SEND_CONFIRMATION: Final = "mail.send_confirmation"
     SEND_MANAGE_LINK: Final = "preferences.send_manage_link"
     SEND_TEST_DIGEST: Final = "digests.send_test"
+    DELIVER_WEBHOOK: Final = "webhooks.deliver"
     # Digest sending: the send and its batches are rows of their own, the watchdog re-publishes.
     START_SEND: Final = "sending.start"
     PLAN_SEND: Final = "sending.plan"

@@ -175,6 +175,7 @@ def stack_env(
         PYTHONPATH=str(ROOT),
         MAIL_FROM="newsletter@news.example.org",
         OUTBOX_SWEEP_INTERVAL="2",
+        WEBHOOK_ALLOW_PRIVATE="true",  # the tests' webhook receivers listen on 127.0.0.1
     )
     return env
 
@@ -200,6 +201,7 @@ def app_for(env: dict[str, str], **overrides: object) -> Flask:
         "MAIL_FROM": env["MAIL_FROM"],
         "RATELIMIT_ENABLED": False,
         "TESTING": True,
+        "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE") == "true",
     }
     config.update(overrides)
     return create_app(config)

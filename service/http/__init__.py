@@ -36,6 +36,7 @@ def register_blueprints(app: Flask) -> None:
         sends,
         subscribers,
         unsubscribe,
+        webhooks,
     )
 
     app.session_interface = NoCookieSessions()
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
         subscribers,
         articles,
         sends,
+        webhooks,
         openapi,
     ):
         app.register_blueprint(module.bp)

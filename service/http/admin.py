@@ -41,6 +41,7 @@ COLLECTIONS = {
     "newsletters": ("admin_newsletters.index", "bearer", "list, create and update newsletters"),
     "articles": ("articles.post_articles", "bearer", "create or update articles (POST)"),
     "subscribers": ("admin.list_subscribers", "bearer", "look a reader up by ?email="),
+    "webhooks": ("webhooks.list_webhooks", "bearer", "signed events out: add, list, remove"),
 }
 
 

@@ -15,6 +15,7 @@ from apispec import APISpec
 from flask import Blueprint, Flask, current_app, jsonify
 
 from service.http import input_guard
+from service.http import webhooks as webhook_api
 from service.http.auth import require_api_key
 from service.i18n import LOCALES
 
@@ -535,6 +536,12 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, tuple[str, dict[str, str]]]]] =
         }
     },
 }
+# Collections that declare their own tables beside their views.
+for _api in (webhook_api,):
+    SCHEMAS.update(_api.SCHEMAS)
+    BODIES.update(_api.BODIES)
+    ERRORS.update(_api.ERRORS)
+    LINKS.update(_api.LINKS)
 RATE_LIMITED = {("POST", "/api/v1/subscriptions"), ("POST", "/confirm/<token>/resend"),
                 ("POST", "/manage")}  # fmt: skip
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -27,6 +27,7 @@ from service.models import (
     utcnow,
 )
 from service.task_names import TaskName
+from service.webhooks import events
 
 ACTIVE = (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
 
@@ -47,6 +48,8 @@ def unsubscribe(subscriber_id: int, newsletter_id: int, cause: str) -> bool:
     if changed:
         subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
         subscription.subscriber.state_version += 1
+        slugs = [subscription.newsletter.slug]
+        events.reader_event(events.SUBSCRIBER_UNSUBSCRIBED, subscription.subscriber, slugs, cause)
     db.session.commit()
     return changed
 
@@ -57,9 +60,12 @@ def unsubscribe_all(subscriber_id: int, cause: str = UNSUBSCRIBE_ALL) -> int:
     if subscriber is None:
         return 0
     changed = 0
+    left = []
     for subscription in subscriber.subscriptions:
         if subscription.status in ACTIVE:
             changed += subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
+            left.append(subscription.newsletter.slug)
+    events.reader_event(events.SUBSCRIBER_UNSUBSCRIBED, subscriber, left, cause)
     subscriber.state_version += 1
     suppression.add(subscriber.email_key, UNSUBSCRIBE_ALL, f"subscriber {subscriber.id}")
     db.session.commit()
@@ -135,7 +141,7 @@ def save_preferences(
     blocked = suppression.reason(subscriber.email_key) in HARD_REASONS
     by_newsletter = {s.newsletter_id: s for s in subscriber.subscriptions}
     changed = 0
-    added = []
+    added, confirmed, left = [], [], []
     awaiting = False
     for newsletter in public_newsletters():
         subscription = by_newsletter.get(newsletter.id)
@@ -151,9 +157,14 @@ def save_preferences(
             if subscription.move_to(status, cause):
                 changed += 1
                 added.append(newsletter.slug)
+                if again:
+                    confirmed.append(newsletter.slug)
             awaiting = awaiting or not again
         elif subscription is not None and subscription.status in ACTIVE:
             changed += subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
+            left.append(newsletter.slug)
+    events.reader_event(events.SUBSCRIBER_CONFIRMED, subscriber, confirmed, cause)
+    events.reader_event(events.SUBSCRIBER_UNSUBSCRIBED, subscriber, left, cause)
     if added:  # the consent record's proof for newsletters chosen on the preference page
         db.session.add(
             ConsentRecord(

@@ -25,6 +25,7 @@ from service.models import (
     utcnow,
 )
 from service.task_names import TaskName
+from service.webhooks import events
 
 IMPORT_BATCH = 500
 NAME_MAX = 200
@@ -123,8 +124,10 @@ def erase_subscriber(subscriber: Subscriber) -> str:
         )
     db.session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id))
     db.session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
-    outbox.forget_signups(TaskName.APPLY_SIGNUPS, subscriber.email_key)
-    outbox.forget_signups(TaskName.SEND_MANAGE_LINK, subscriber.email_key)
+    outbox.forget(TaskName.APPLY_SIGNUPS, "email_key", subscriber.email_key)
+    outbox.forget(TaskName.SEND_MANAGE_LINK, "email_key", subscriber.email_key)
+    events.forget_reader(subscriber.id)  # nothing queued about them goes out any more
+    events.emit(events.SUBSCRIBER_ERASED, {"subscriber_id": subscriber.id})
     db.session.delete(subscriber)
     db.session.execute(
         insert_ignoring_conflicts(Suppression).values(

@@ -2,10 +2,13 @@
 
 Callers decide what to do with a message from the class alone:
 ``TransientMailError`` means "try again later", ``PermanentMailError`` means
-"this message will never be accepted, do not retry".
+"this message will never be accepted, do not retry". A temporary error is the outbox's
+``RetryLater``, so a job whose mail the relay deferred is retried by the outbox's runner.
 """
 
 from __future__ import annotations
+
+from service.outbox.retry import RetryLater
 
 
 class MailError(Exception):
@@ -25,7 +28,7 @@ class MailError(Exception):
     ) -> None:
         refused = dict(refused or {})
         # All arguments go to Exception so that pickling (e.g. by a task queue) keeps them.
-        super().__init__(code, response, refused)
+        Exception.__init__(self, code, response, refused)
         self.code = code
         self.response = response
         self.refused = refused
@@ -34,7 +37,7 @@ class MailError(Exception):
         return self.response if self.code is None else f"{self.code} {self.response}"
 
 
-class TransientMailError(MailError):
+class TransientMailError(MailError, RetryLater):
     """Temporary failure (4xx reply, connection refused/reset/timeout): retry later."""
 
 

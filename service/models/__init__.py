@@ -22,6 +22,7 @@ from service.models.subscriber import (
     SubscriptionStatus,
     Suppression,
 )
+from service.models.webhook import WebhookAttempt, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -42,5 +43,7 @@ __all__ = [
     "SubscriptionEvent",
     "SubscriptionStatus",
     "Suppression",
+    "WebhookAttempt",
+    "WebhookEndpoint",
     "utcnow",
 ]

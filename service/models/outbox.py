@@ -1,6 +1,6 @@
 """The job outbox: work written in the same transaction as the change that asks for it.
 
-`service.outbox` is the only module that writes and claims these rows: it publishes a job
+`service.outbox` (a package) is the only writer and claimer of these rows: it publishes a job
 after its transaction commits, and beat's sweep publishes the ones whose message was lost.
 """
 

@@ -31,8 +31,9 @@ from service.models import (
 )
 from service.sending import setting
 from service.sending.content import compose_content
-from service.sending.lifecycle import finish_if_complete, publish
+from service.sending.lifecycle import announce, finish_if_complete, publish
 from service.task_names import TaskName
+from service.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def start_send(send_id: int) -> bool:
     claimed = db.session.execute(
         update(Send).where(Send.id == send_id, Send.status == SendStatus.SCHEDULED).values(**values)
     )
+    if claimed.rowcount == 1 and values["status"] == SendStatus.SENDING:
+        announce(send_id, events.SEND_STARTED)
     db.session.commit()
     if claimed.rowcount != 1:
         return False

@@ -7,14 +7,16 @@ seconds; a paused batch goes back to `pending` and resuming publishes it again.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import case, exists, select, update
 
 from service import outbox
 from service.extensions import db
-from service.models import BatchStatus, Send, SendBatch, SendStatus, utcnow
+from service.models import BatchStatus, Newsletter, Send, SendBatch, SendStatus, utcnow
 from service.sending.ledger import recount
 from service.task_names import TaskName
+from service.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +28,44 @@ class InvalidTransition(ValueError):
     """The send's status does not allow this action (e.g. resuming a finished send)."""
 
 
-def _transition(send_id: int, allowed: set[SendStatus], **values: object) -> Send:
+def announce(send_id: int, event_type: str) -> None:
+    """Queue a `send.*` event about the send as it stands in this transaction (commit it)."""
+    row = db.session.execute(
+        select(Send, Newsletter.slug)
+        .join(Newsletter, Newsletter.id == Send.newsletter_id)
+        .where(Send.id == send_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    send, slug = row
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    data = {
+        "send_id": send.id,
+        "newsletter": slug,
+        "status": send.status,
+        "reason": send.status_reason or None,
+        "total": send.total,
+        "sent": send.sent,
+        "failed": send.failed,
+        "started_at": iso(send.started_at),
+        "finished_at": iso(send.finished_at),
+    }
+    events.emit(event_type, data)
+
+
+def _transition(
+    send_id: int, allowed: set[SendStatus], event: str | None = None, **values: object
+) -> Send:
     result = db.session.execute(
         update(Send)
         .where(Send.id == send_id, Send.status.in_([s.value for s in allowed]))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if event is not None and result.rowcount == 1:
+        announce(send_id, event)
     db.session.commit()
     send = db.session.get(Send, send_id, populate_existing=True)
     if send is None:
@@ -44,7 +77,9 @@ def _transition(send_id: int, allowed: set[SendStatus], **values: object) -> Sen
 
 def pause_send(send_id: int, reason: str = "paused by an operator") -> Send:
     """Pause a sending (or scheduled) send; its batches stop within seconds."""
-    return _transition(send_id, PAUSABLE, status=SendStatus.PAUSED, status_reason=reason)
+    return _transition(
+        send_id, PAUSABLE, events.SEND_PAUSED, status=SendStatus.PAUSED, status_reason=reason
+    )
 
 
 def cancel_send(send_id: int) -> Send:
@@ -124,6 +159,10 @@ def finish_if_complete(send_id: int) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:
+        ended = db.session.scalar(select(Send.status).where(Send.id == send_id))
+        failed = ended == SendStatus.FAILED
+        announce(send_id, events.SEND_FAILED if failed else events.SEND_FINISHED)
     db.session.commit()
     if result.rowcount != 1:
         return False

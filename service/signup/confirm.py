@@ -21,6 +21,7 @@ from service.mail import send_transactional
 from service.models import ConsentRecord, Newsletter, Subscriber, SubscriptionStatus, utcnow
 from service.task_names import TaskName
 from service.tokens import TokenInvalid, token_service
+from service.webhooks import events
 
 
 class TokenStale(TokenInvalid):
@@ -97,6 +98,8 @@ def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None)
         subscription.move_to(SubscriptionStatus.CONFIRMED, "confirm")
     subscriber.state_version += 1
     suppression.remove(subscriber.email_key, suppression.LIFTED_BY_CONFIRMING)
+    slugs = [s.newsletter.slug for s in pending]
+    events.reader_event(events.SUBSCRIBER_CONFIRMED, subscriber, slugs, "confirm-link")
     db.session.add(
         ConsentRecord(
             subscriber=subscriber,

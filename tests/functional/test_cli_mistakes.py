@@ -28,6 +28,7 @@ from tests.functional.test_sending import reader
 # Every command that takes a newsletter slug, as typed with the slug `dialy`.
 SLUG_COMMANDS = {
     ("newsletters", "update"): ("newsletters", "update", "dialy", "--name", "X"),
+    ("newsletters", "delete"): ("newsletters", "delete", "dialy", "--yes"),
     ("subscribers", "import"): ("subscribers", "import", "{csv}", "--newsletter", "dialy",
                                 "--pending"),
     ("subscribers", "export"): ("subscribers", "export", "--newsletter", "dialy"),

@@ -1,5 +1,5 @@
 """Alembic: one linear chain of revisions; 0004, 0005, 0007 and 0011 upgrade a database holding
-data (and back) on SQLite and PostgreSQL."""
+data (and back) on SQLite and PostgreSQL; 0012 makes the webhook tables as the models have them."""
 
 from __future__ import annotations
 
@@ -47,9 +47,21 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0011"]
+    assert scripts.get_heads() == ["0012"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]
+    assert chain == [
+        "0012",
+        "0011",
+        "0009",
+        "0008",
+        "0007",
+        "0006",
+        "0005",
+        "0004",
+        "0003",
+        "0002",
+        "0001",
+    ]
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -161,3 +173,23 @@ def test_0005_cancels_duplicate_active_sends_then_refuses_new_ones(backend, tmp_
             db.session.commit()
         db.session.rollback()
         downgrade_and_back("0004")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0012_adds_the_webhook_tables_as_the_models_have_them(backend, tmp_path, redis_server):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.models import Base
+
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="heads")
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        webhook_tables = {"webhook_endpoints", "webhook_attempts"}
+        assert [d for d in differences if "webhook_" in repr(d)] == []
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0011")
+        assert not webhook_tables & set(inspect(db.engine).get_table_names())
+        upgrade(directory=MIGRATIONS, revision="heads")
+        assert webhook_tables <= set(inspect(db.engine).get_table_names())

@@ -23,6 +23,7 @@ CAPABILITIES = (  # highest first
     "service/signup",
     "service/lists",
     "service/leaving",
+    "service/webhooks",  # events out: every capability above may announce its changes
 )
 # The shared ground may import only within itself (create_app, the one wiring module that
 # registers the outer ring, is the exception).

@@ -227,3 +227,31 @@ def test_the_sweep_publishes_due_and_abandoned_jobs_and_leaves_the_rest(unit_app
     assert statuses == [JobStatus.DONE, JobStatus.PENDING, JobStatus.DONE, JobStatus.RUNNING]
     assert [m.recipients for m in sent_mail] == [("olena@gmail.com",)] * 2  # run inline
     assert outbox.sweep() == 0
+
+
+def test_retry_later_is_the_signal_and_may_name_its_own_delay(unit_app):
+    """Any work retries through the runner by raising `RetryLater`; a delay it names wins over
+    the runner's back-off, and the runner's attempt limit is then the work's own business."""
+    job_id = _pending_job(attempts=outbox.MAX_ATTEMPTS + 3)
+
+    def not_now(payload):
+        raise outbox.RetryLater("endpoint asked us to wait", after=600)
+
+    before = utcnow()
+    assert outbox.run_job(TASK, job_id, not_now)
+    job = _row(job_id)
+    assert (job.status, job.last_error) == (JobStatus.PENDING, "endpoint asked us to wait")
+    assert 599 <= (job.available_at - before).total_seconds() <= 601
+    assert issubclass(TransientMailError, outbox.RetryLater)
+
+
+def test_forget_deletes_only_the_waiting_jobs_that_name_the_value(unit_app):
+    keep = _pending_job(TASK, {"subscriber_id": 8, "email_key": "b@example.org"})
+    gone = _pending_job(TASK, {"subscriber_id": 7, "email_key": "a@example.org"})
+    other_task = _pending_job("another.task", {"subscriber_id": 7})
+    outbox.forget(TASK, "subscriber_id", 7)
+    db.session.commit()
+    assert _row(gone) is None and _row(keep) is not None and _row(other_task) is not None
+    outbox.forget(TASK, "email_key", "b@example.org")
+    db.session.commit()
+    assert _row(keep) is None

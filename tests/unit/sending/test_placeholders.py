@@ -24,6 +24,7 @@ from service.models import Article, Newsletter, Send, SendStatus, utcnow
 from service.sending import delivery, fanout
 from service.sending.content import placeholders_of
 from service.sending.personalize import LEGACY, Placeholders, Recipient, personalize
+from tests.support.readers import add_reader
 from tests.unit.mail.hostile import PIECES, read_back
 
 # Every marker the service used, and the shapes of today's (their keys cannot be guessed).
@@ -82,6 +83,7 @@ def started_send(name: str, stories: list[Story]) -> Send:
     news = Newsletter(slug=slug, name=name, filters={"authors": [slug]})
     db.session.add(news)
     db.session.commit()
+    add_reader(news)  # a send with no confirmed reader is skipped before its content is made
     for n, story in enumerate(stories):
         db.session.add(
             Article(

@@ -1,0 +1,151 @@
+"""The webhook endpoints ops manage (admin API and CLI): add, rotate, list, remove, attempts.
+
+An endpoint is added with its URL and the event types it wants; its `whsec_` secret is
+shown in the answer that creates it (the receiver needs it to verify signatures) and never
+listed again. The URL must be http(s) on a public address (`network`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import WebhookAttempt, WebhookEndpoint, utcnow
+from service.webhooks.events import EVENT_TYPES
+from service.webhooks.network import BlockedAddress, InvalidUrl, check_host, parse_url
+from service.webhooks.signing import new_secret
+
+MAX_ATTEMPTS_SHOWN = 100
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+@dataclass
+class InvalidEndpoint(ValueError):
+    """An endpoint that cannot be added: `code` and `field` for the API, `message` for people."""
+
+    code: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def check_events(events: object) -> list[str]:
+    """The event types asked for, deduplicated in order; `InvalidEndpoint` if any is unknown."""
+    if isinstance(events, str):
+        events = [events]
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+        raise InvalidEndpoint("required", "events", "events: a list of event types is required")
+    unknown = [e for e in events if e not in EVENT_TYPES]
+    if unknown:
+        raise InvalidEndpoint(
+            "unknown_event",
+            "events",
+            f"unknown event type {unknown[0][:64]!r}; known: {', '.join(EVENT_TYPES)}",
+        )
+    return list(dict.fromkeys(events))
+
+
+def check_url(url: object) -> str:
+    """The URL, if a webhook may be posted there now; `InvalidEndpoint` saying why not."""
+    try:
+        parts = parse_url(url)
+        check_host(parts, current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+    except InvalidUrl as exc:
+        raise InvalidEndpoint("invalid_url", "url", f"url: {exc}") from None
+    except BlockedAddress as exc:
+        raise InvalidEndpoint("private_address", "url", f"url: {exc}") from None
+    return parts.geturl()
+
+
+def add_endpoint(url: object, events: object) -> WebhookEndpoint:
+    """Register an endpoint for `events` at `url` with a new secret; committed."""
+    chosen = check_events(events)
+    endpoint = WebhookEndpoint(url=check_url(url), events=chosen, secret=new_secret())
+    endpoint.disabled_reason = endpoint.previous_secret = ""
+    db.session.add(endpoint)
+    db.session.commit()
+    return endpoint
+
+
+def rotate_secret(endpoint_id: int) -> WebhookEndpoint | None:
+    """Give an endpoint a new secret; the old one signs too for `ROTATION_OVERLAP`, so the
+    receiver can switch over. Committed; None if there is no such endpoint."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        return None
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    endpoint.secret = new_secret()
+    db.session.commit()
+    return endpoint
+
+
+def list_endpoints() -> list[WebhookEndpoint]:
+    """Every endpoint, oldest first."""
+    return list(db.session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+
+
+def remove_endpoint(endpoint_id: int) -> bool:
+    """Delete an endpoint and its attempts (its queued events are dropped); False if unknown."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        return False
+    db.session.execute(
+        WebhookAttempt.__table__.delete().where(WebhookAttempt.endpoint_id == endpoint_id)
+    )
+    db.session.delete(endpoint)
+    db.session.commit()
+    return True
+
+
+def recent_attempts(endpoint_id: int, limit: int = MAX_ATTEMPTS_SHOWN) -> list[WebhookAttempt]:
+    """The endpoint's latest attempts, newest first."""
+    return list(
+        db.session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.endpoint_id == endpoint_id)
+            .order_by(WebhookAttempt.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def endpoint_json(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    """An endpoint as the API and the CLI show it (the secret only when it is created)."""
+    shown: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "created_at": endpoint.created_at.isoformat(),
+        "enabled": endpoint.disabled_at is None,
+        "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
+        "disabled_reason": endpoint.disabled_reason or None,
+        "paused_until": endpoint.paused_until.isoformat() if endpoint.paused_until else None,
+    }
+    if with_secret:
+        shown["secret"] = endpoint.secret
+        if endpoint.previous_secret_expires_at is not None:
+            shown["previous_secret_expires_at"] = endpoint.previous_secret_expires_at.isoformat()
+    return shown
+
+
+def attempt_json(attempt: WebhookAttempt) -> dict[str, Any]:
+    """One attempt and the endpoint's answer."""
+    return {
+        "id": attempt.id,
+        "message_id": attempt.message_id,
+        "event": attempt.event_type,
+        "attempted_at": attempt.attempted_at.isoformat(),
+        "status": attempt.status_code,
+        "response": attempt.response_excerpt,
+        "error": attempt.error or None,
+        "duration_ms": attempt.duration_ms,
+        "outcome": attempt.outcome,
+    }
