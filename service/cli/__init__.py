@@ -24,9 +24,9 @@ def register_commands(app: Flask) -> None:
     Groups of the same name (`digest` has `preview` from one module, `send` from another)
     are merged rather than replaced.
     """
-    from service.cli import admin, content, core, retire, run, sending, suppressions
+    from service.cli import admin, content, core, keys, retire, run, sending, suppressions
 
-    for module in (core, admin, retire, content, sending, suppressions, run):
+    for module in (core, keys, admin, retire, content, sending, suppressions, run):
         for command in module.COMMANDS:
             existing = app.cli.commands.get(command.name)
             if isinstance(existing, click.Group) and isinstance(command, click.Group):

@@ -28,6 +28,7 @@ from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service import audit
 from service.extensions import db, insert_ignoring_conflicts
 from service.lists.newsletters import CRON_FIELDS, valid_cron
 from service.models import Newsletter, Send, SendStatus, utcnow
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # A time this far in the past is still taken as "now" (a clock's skew, a slow typist).
 PAST_GRACE = timedelta(minutes=1)
+SEND_STARTED = audit.event("send.started", "an operator started a send, now or at a time")
 
 
 class SendInProgress(RuntimeError):
@@ -95,18 +97,29 @@ def parse_when(value: object, timezone: str, now: datetime | None = None) -> dat
     return when
 
 
-def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) -> Send:
+def create_send(
+    newsletter: Newsletter,
+    scheduled_at: datetime | None = None,
+    *,
+    actor: audit.Actor | None = None,
+) -> Send:
     """A one-off send of `newsletter` at `scheduled_at` (now if None); starts it if due.
 
     Raises SendInProgress if the newsletter already has an active send: the database's
-    unique index decides, so of two concurrent calls exactly one makes a send.
+    unique index decides, so of two concurrent calls exactly one makes a send. An operator's
+    send (`actor`) is in the audit log, written with the send.
     """
     newsletter_id = newsletter.id
+    slug = newsletter.slug
     when = (scheduled_at or utcnow()).astimezone(UTC)
     for _ in range(3):  # the other send may end between our INSERT and our look at it
         send = Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED, scheduled_at=when)
         db.session.add(send)
         try:
+            db.session.flush()
+            audit.record(
+                SEND_STARTED, actor, f"send:{send.id}", newsletter=slug, at=when.isoformat()
+            )
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
