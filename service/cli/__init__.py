@@ -28,6 +28,7 @@ def register_commands(app: Flask) -> None:
         admin,
         content,
         core,
+        keys,
         retire,
         run,
         sending,
@@ -36,7 +37,19 @@ def register_commands(app: Flask) -> None:
         webhooks,
     )
 
-    for module in (core, admin, subscribers, retire, content, sending, suppressions, webhooks, run):
+    modules = (
+        core,
+        keys,
+        admin,
+        subscribers,
+        retire,
+        content,
+        sending,
+        suppressions,
+        webhooks,
+        run,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             existing = app.cli.commands.get(command.name)
             if isinstance(existing, click.Group) and isinstance(command, click.Group):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from service import audit
 from service.cli.slugs import newsletter_or_fail, slug_for
 from service.extensions import db
 from service.lists.newsletters import (
@@ -158,7 +159,7 @@ def newsletters_create(
         "translations": _translations(translations),
     }
     try:
-        newsletter = create_newsletter(slug, fields)
+        newsletter = create_newsletter(slug, fields, actor=audit.cli_actor())
     except NewsletterInvalid as exc:
         raise _bad_field(exc, slug) from None
     except NewsletterExists:
@@ -232,7 +233,7 @@ def newsletters_update(
     if not fields:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     try:
-        update_newsletter(newsletter, fields)
+        update_newsletter(newsletter, fields, actor=audit.cli_actor())
     except NewsletterInvalid as exc:
         db.session.rollback()
         raise _bad_field(exc, slug) from None

@@ -1,4 +1,4 @@
-"""Core ops commands: demo data, API keys, Celery worker and beat, the run banner."""
+"""Core ops commands: demo data, Celery worker and beat, the run banner."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from service.access.keys import create_api_key
 from service.seed import seed_demo
 
 
@@ -19,19 +18,6 @@ def seed_demo_command() -> None:
         return
     created = seed_demo()
     click.echo(f"demo data ready ({created} new rows)")
-
-
-@click.group("api-keys")
-def api_keys() -> None:
-    """Manage admin API keys."""
-
-
-@api_keys.command("create")
-@click.argument("name")
-@with_appcontext
-def api_keys_create(name: str) -> None:
-    """Create an API key named NAME and print it (shown only this once)."""
-    click.echo(create_api_key(name))
 
 
 def _celery_argv(kind: str, extra: tuple[str, ...]) -> list[str]:
@@ -74,4 +60,4 @@ def banner() -> None:
     click.echo("\n" + "".join(f"  {line}\n" for line in lines))
 
 
-COMMANDS = [seed_demo_command, api_keys, worker, beat, banner]
+COMMANDS = [seed_demo_command, worker, beat, banner]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from service import audit
 from service.cli.slugs import newsletter_or_fail
 from service.lists.retire import NewsletterInUse, delete_newsletter
 
@@ -28,7 +29,7 @@ def newsletters_delete(slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"delete newsletter {slug} ({newsletter.name})?", abort=True)
     try:
-        delete_newsletter(newsletter)
+        delete_newsletter(newsletter, actor=audit.cli_actor())
     except NewsletterInUse as exc:
         raise click.ClickException(
             f"not deleted: {exc.readers} confirmed reader(s) and {exc.sends} send(s) that "

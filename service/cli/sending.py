@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from service import audit
 from service.cli.slugs import newsletter_or_fail
 from service.extensions import db
 from service.models import Send, SendStatus, utcnow
@@ -120,7 +121,7 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
     except scheduling.InvalidTime as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     try:
-        send = scheduling.create_send(newsletter, when)
+        send = scheduling.create_send(newsletter, when, actor=audit.cli_actor())
     except scheduling.NoRecipients as exc:
         raise click.ClickException(f"not sent: {exc}") from None
     except scheduling.SendInProgress as exc:
@@ -200,7 +201,7 @@ def _control(action: str, send_id: int) -> None:
     _load(send_id)
     db.session.commit()
     try:
-        send = getattr(lifecycle, f"{action}_send")(send_id)
+        send = getattr(lifecycle, f"{action}_send")(send_id, actor=audit.cli_actor())
     except lifecycle.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"send {send.id}: {send.status}")

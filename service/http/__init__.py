@@ -20,8 +20,10 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the shared error handlers to `app`."""
     from service.http import (
         admin,
+        api_keys,
         archive,
         articles,
+        audit_log,
         body_limit,
         demo,
         embed,
@@ -56,6 +58,8 @@ def register_blueprints(app: Flask) -> None:
         subscribers,
         articles,
         sends,
+        api_keys,
+        audit_log,
         webhooks,
         openapi,
     ):

@@ -17,7 +17,7 @@ from service.digests.compose import (
     test_content,
 )
 from service.extensions import db
-from service.http.auth import require_api_key
+from service.http.auth import require_scope
 from service.http.errors import api_error
 from service.http.locale_guard import unknown_locale
 from service.i18n import UnknownLocale
@@ -29,7 +29,7 @@ BATCH_MAX = 500
 
 
 @bp.post("/articles")
-@require_api_key
+@require_scope("write")
 def post_articles():
     """Create or update articles by URL: 201 if any was created, else 200.
 
@@ -75,7 +75,7 @@ def _asked_locale(values: Mapping[str, Any]) -> Any:
 
 
 @bp.post("/digest-preview/<slug>/test")
-@require_api_key
+@require_scope("send")
 def digest_test(slug: str):
     """Mail a test of the digest `slug` would send now to `{"email"}`: 202 `{"job_id"}`."""
     newsletter = _newsletter(slug)
@@ -96,7 +96,7 @@ def digest_test(slug: str):
 
 
 @bp.get("/digest-preview/<slug>")
-@require_api_key
+@require_scope("read")
 def digest_preview(slug: str):
     """Staff preview: the digest `slug` would send now, as HTML (`?format=text` for the text part).
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from service.extensions import db
-from service.http.auth import require_api_key
+from service.http.auth import operator, require_scope
 from service.http.errors import api_error
 from service.lists.newsletters import (
     NewsletterExists,
@@ -38,7 +38,7 @@ def _bad_json():
 
 
 @bp.get("/newsletters")
-@require_api_key
+@require_scope("read")
 def index():
     """List every newsletter with its schedule and digest settings."""
     newsletters = [newsletter_json(n) for n in list_newsletters()]
@@ -47,7 +47,7 @@ def index():
 
 
 @bp.post("/newsletters")
-@require_api_key
+@require_scope("write")
 def create():
     """Create a newsletter: `slug` and `name` required; 201, or 409 if the slug is taken."""
     data = _json_object()
@@ -55,7 +55,7 @@ def create():
         return _bad_json()
     fields = {key: value for key, value in data.items() if key != "slug"}
     try:
-        newsletter = create_newsletter(data.get("slug"), fields)
+        newsletter = create_newsletter(data.get("slug"), fields, actor=operator())
     except NewsletterInvalid as exc:
         return _invalid(exc)
     except NewsletterExists:
@@ -68,7 +68,7 @@ def create():
 
 
 @bp.patch("/newsletters/<slug>")
-@require_api_key
+@require_scope("write")
 def update(slug: str):
     """Change any field: name, schedule, sections, tags, feed_url, is_public, archived, ..."""
     newsletter = get_newsletter(slug)
@@ -79,14 +79,14 @@ def update(slug: str):
     if data is None:
         return _bad_json()
     try:
-        update_newsletter(newsletter, data)
+        update_newsletter(newsletter, data, actor=operator())
     except NewsletterInvalid as exc:
         return _invalid(exc)
     return jsonify(newsletter_json(newsletter))
 
 
 @bp.delete("/newsletters/<slug>")
-@require_api_key
+@require_scope("write")
 def remove(slug: str):
     """Delete a newsletter with no confirmed reader and no send that started: 204.
 
@@ -97,7 +97,7 @@ def remove(slug: str):
         db.session.rollback()
         return api_error(404, "not_found", f"No newsletter {slug!r}.")
     try:
-        delete_newsletter(newsletter)
+        delete_newsletter(newsletter, actor=operator())
     except NewsletterInUse as exc:
         return api_error(409, "newsletter_in_use", str(exc), readers=exc.readers, sends=exc.sends)
     return "", 204

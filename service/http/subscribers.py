@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from service.extensions import db
-from service.http.auth import require_api_key
+from service.http.auth import operator, require_scope
 from service.http.errors import api_error
 from service.lists.subscribers import erase_subscriber, export_subscriber
 from service.models import Subscriber
@@ -19,7 +19,7 @@ def _not_found(subscriber_id: int):
 
 
 @bp.get("/subscribers/<int:subscriber_id>/export")
-@require_api_key
+@require_scope("read")
 def export(subscriber_id: int):
     """Everything held about one reader, as JSON: profile, subscriptions, events, consent."""
     subscriber = db.session.get(Subscriber, subscriber_id)
@@ -35,11 +35,11 @@ def export(subscriber_id: int):
 
 
 @bp.delete("/subscribers/<int:subscriber_id>")
-@require_api_key
+@require_scope("write")
 def erase(subscriber_id: int):
     """Erase a reader: personal data deleted, the address kept only as a suppression hash."""
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return _not_found(subscriber_id)
-    erase_subscriber(subscriber)
+    erase_subscriber(subscriber, actor=operator())
     return jsonify(id=subscriber_id, status="erased")

@@ -34,7 +34,7 @@ from service.leaving.links import (
     preferences_token,
 )
 from service.leaving.manage_link import request_manage_link
-from service.lists.newsletters import cadence
+from service.lists.cadence import cadence
 from service.models import Subscriber
 from service.tokens import TokenInvalid
 

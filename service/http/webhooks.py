@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from service.extensions import db
-from service.http.auth import require_api_key
+from service.http.auth import require_scope
 from service.http.errors import api_error
 from service.models import WebhookEndpoint
 from service.webhooks.endpoints import (
@@ -27,7 +27,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/webhooks")
-@require_api_key
+@require_scope("admin")
 def create_webhook():
     """Add an endpoint for `events` at `url`; the answer's `secret` is shown only here."""
     body = request.get_json(silent=True)
@@ -42,7 +42,7 @@ def create_webhook():
 
 
 @bp.post("/webhooks/<int:webhook_id>/rotate")
-@require_api_key
+@require_scope("admin")
 def rotate_webhook_secret(webhook_id: int):
     """Give the endpoint a new `secret` (shown only here); the old one also signs for 24 h."""
     endpoint = rotate_secret(webhook_id)
@@ -52,14 +52,14 @@ def rotate_webhook_secret(webhook_id: int):
 
 
 @bp.get("/webhooks")
-@require_api_key
+@require_scope("admin")
 def list_webhooks():
     """Every endpoint, enabled or disabled (with the reason); never a secret."""
     return jsonify(webhooks=[endpoint_json(e) for e in list_endpoints()], next=None)
 
 
 @bp.delete("/webhooks/<int:webhook_id>")
-@require_api_key
+@require_scope("admin")
 def delete_webhook(webhook_id: int):
     """Remove an endpoint; events queued for it are not sent."""
     if not remove_endpoint(webhook_id):
@@ -68,7 +68,7 @@ def delete_webhook(webhook_id: int):
 
 
 @bp.get("/webhooks/<int:webhook_id>/attempts")
-@require_api_key
+@require_scope("admin")
 def webhook_attempts(webhook_id: int):
     """The endpoint's latest 100 delivery attempts, newest first, with each answer."""
     if db.session.get(WebhookEndpoint, webhook_id) is None:

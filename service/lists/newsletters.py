@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from flask_babel import force_locale, lazy_gettext
-from flask_babel import gettext as _
 from sqlalchemy import select
 
+from service import audit
 from service.addresses import InvalidEmail, parse_address
 from service.extensions import db
 from service.i18n import DEFAULT_LOCALE, LOCALES
@@ -46,6 +45,8 @@ FIELDS = {
 MAX_ORIGINS = 50
 MAX_TERMS = 50  # sections or tags a newsletter takes
 LATE_CHOICES = ("include", "skip")
+NEWSLETTER_CREATED = audit.event("newsletter.created", "an operator created a newsletter")
+NEWSLETTER_CHANGED = audit.event("newsletter.changed", "an operator changed a newsletter")
 # Cron schedules are the classic five fields (minute hour day month weekday). croniter also
 # reads six (seconds last) and seven (years), so "0 0 7 * * *" would run at 00:00 on the 7th.
 CRON_FIELDS = 5
@@ -103,8 +104,11 @@ def get_newsletter(slug: str) -> Newsletter | None:
     return db.session.scalar(select(Newsletter).where(Newsletter.slug == slug))
 
 
-def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
-    """Create and commit a newsletter; raise NewsletterInvalid or NewsletterExists."""
+def create_newsletter(
+    slug: Any, fields: Mapping[str, Any], *, actor: audit.Actor | None = None
+) -> Newsletter:
+    """Create and commit a newsletter (logged as `actor`'s); raise NewsletterInvalid or
+    NewsletterExists."""
     if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         raise NewsletterInvalid(
             "slug", "invalid_slug", "Use 1-64 lowercase letters, digits and inner hyphens."
@@ -117,14 +121,19 @@ def create_newsletter(slug: Any, fields: Mapping[str, Any]) -> Newsletter:
     newsletter = Newsletter(slug=slug, filters={})
     _apply(newsletter, values)
     db.session.add(newsletter)
+    audit.record(NEWSLETTER_CREATED, actor, f"newsletter:{slug}", fields=sorted(fields))
     db.session.commit()
     newsletter_index.forget()
     return newsletter
 
 
-def update_newsletter(newsletter: Newsletter, fields: Mapping[str, Any]) -> Newsletter:
-    """Apply the given fields (others unchanged) and commit; raise NewsletterInvalid."""
+def update_newsletter(
+    newsletter: Newsletter, fields: Mapping[str, Any], *, actor: audit.Actor | None = None
+) -> Newsletter:
+    """Apply the given fields (others unchanged) and commit, logged as `actor`'s with the
+    fields' names; raise NewsletterInvalid."""
     _apply(newsletter, clean_fields(fields))
+    audit.record(NEWSLETTER_CHANGED, actor, f"newsletter:{newsletter.slug}", fields=sorted(fields))
     db.session.commit()
     newsletter_index.forget()
     return newsletter
@@ -358,39 +367,3 @@ _CLEANERS = {
     "archived": _one_of("archived", (True, False), "true or false"),
     "late_articles": _one_of("late_articles", LATE_CHOICES, "'include' or 'skip'"),
 }
-
-
-_DAYS = {"0": 6, "7": 6, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5}
-_WEEKDAYS = [
-    lazy_gettext("Monday"),
-    lazy_gettext("Tuesday"),
-    lazy_gettext("Wednesday"),
-    lazy_gettext("Thursday"),
-    lazy_gettext("Friday"),
-    lazy_gettext("Saturday"),
-    lazy_gettext("Sunday"),
-]
-
-
-def cadence(newsletter: Newsletter, locale: str) -> str:
-    """A short human description of a newsletter's cron schedule ("Daily at 07:00")."""
-    with force_locale(locale):
-        return _cadence(newsletter.schedule_cron)
-
-
-def _cadence(cron: str | None) -> str:
-    fields = (cron or "").split()
-    if len(fields) != 5:
-        return _("From time to time")
-    minute, hour, day, month, weekday = fields
-    if not (minute.isdigit() and hour.isdigit()) or day != "*" or month != "*":
-        return _("On a regular schedule")
-    at = f"{int(hour):02d}:{int(minute):02d}"
-    if weekday == "*":
-        return _("Daily at %(time)s", time=at)
-    if weekday in {"1-5", "mon-fri", "MON-FRI"}:
-        return _("Weekdays at %(time)s", time=at)
-    if weekday in _DAYS:
-        day_name = str(_WEEKDAYS[_DAYS[weekday]])
-        return _("Every %(day)s at %(time)s", day=day_name, time=at)
-    return _("On a regular schedule")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
+from service import audit
 from service.extensions import db
 from service.lists import newsletter_index
 from service.models import Newsletter, Send, Subscription, SubscriptionStatus
+
+NEWSLETTER_DELETED = audit.event("newsletter.deleted", "an operator deleted a newsletter")
 
 
 class NewsletterInUse(ValueError):
@@ -27,8 +30,9 @@ class NewsletterInUse(ValueError):
         )
 
 
-def delete_newsletter(newsletter: Newsletter) -> None:
-    """Delete a newsletter nobody confirmed and nothing was sent from; raise NewsletterInUse."""
+def delete_newsletter(newsletter: Newsletter, *, actor: audit.Actor | None = None) -> None:
+    """Delete a newsletter nobody confirmed and nothing was sent from; raise NewsletterInUse.
+    An operator's deletion (`actor`) is in the audit log."""
     readers = db.session.scalar(
         select(func.count())
         .select_from(Subscription)
@@ -50,5 +54,6 @@ def delete_newsletter(newsletter: Newsletter) -> None:
     db.session.execute(delete(Subscription).where(Subscription.newsletter_id == newsletter_id))
     db.session.execute(delete(Send).where(Send.newsletter_id == newsletter_id))
     db.session.execute(delete(Newsletter).where(Newsletter.id == newsletter_id))
+    audit.record(NEWSLETTER_DELETED, actor, f"newsletter:{newsletter.slug}")
     db.session.commit()
     newsletter_index.forget()

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from service import outbox
+from service import audit, outbox
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
 from service.models import (
@@ -28,6 +28,7 @@ from service.task_names import TaskName
 from service.webhooks import events
 
 IMPORT_BATCH = 500
+READER_ERASED = audit.event("reader.erased", "an operator erased a reader's personal data")
 NAME_MAX = 200
 EXPORT_COLUMNS = [
     "email",
@@ -110,13 +111,15 @@ def export_subscriber(subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def erase_subscriber(subscriber: Subscriber) -> str:
+def erase_subscriber(subscriber: Subscriber, *, actor: audit.Actor | None = None) -> str:
     """Delete everything about a reader; keep only the address hash as an `erased` suppression.
 
     An existing suppression (a bounce, a manual block) is kept as it is, since it is stronger.
-    Returns the hash that stays.
+    An operator's erasure (`actor`) is in the audit log by the reader's id only. Returns the
+    hash that stays.
     """
     email_hash = suppression_hash(subscriber.email_key)
+    subscriber_id = subscriber.id
     subscription_ids = [s.id for s in subscriber.subscriptions]
     if subscription_ids:
         db.session.execute(
@@ -134,6 +137,7 @@ def erase_subscriber(subscriber: Subscriber) -> str:
             email_hash=email_hash, reason="erased", detail="", created_at=utcnow()
         )
     )
+    audit.record(READER_ERASED, actor, f"subscriber:{subscriber_id}")
     db.session.commit()
     return email_hash
 

@@ -2,6 +2,7 @@
 
 from service.models.apikey import ApiKey
 from service.models.article import Article
+from service.models.audit import AuditEvent
 from service.models.base import Base, utcnow
 from service.models.feed import FeedState as FeedState
 from service.models.newsletter import Newsletter
@@ -27,6 +28,7 @@ from service.models.webhook import WebhookAttempt, WebhookEndpoint
 __all__ = [
     "ApiKey",
     "Article",
+    "AuditEvent",
     "Base",
     "BatchStatus",
     "ConsentRecord",

@@ -36,7 +36,9 @@ class Subscriber(Base):
     state_version: Mapped[int] = mapped_column(default=0)
     last_confirmation_sent_at: Mapped[datetime | None]
     last_manage_link_sent_at: Mapped[datetime | None]  # per-reader cooldown (reader_mail)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # indexed for the signup-date filters of the admin list; PostgreSQL also has an index for
+    # `email_prefix` on email_key (text_pattern_ops, migration 0014)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     subscriptions: Mapped[list[Subscription]] = relationship(

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import case, exists, select, update
 
-from service import outbox
+from service import audit, outbox
 from service.extensions import db
 from service.models import BatchStatus, Newsletter, Send, SendBatch, SendStatus, utcnow
 from service.sending.ledger import recount
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 PAUSABLE = {SendStatus.SENDING, SendStatus.SCHEDULED}
 CANCELLABLE = {SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.PAUSED}
+
+
+SEND_PAUSED = audit.event("send.paused", "an operator paused a send")
+SEND_RESUMED = audit.event("send.resumed", "an operator resumed a paused send")
+SEND_CANCELLED = audit.event("send.cancelled", "an operator cancelled a send")
 
 
 class InvalidTransition(ValueError):
@@ -56,16 +61,25 @@ def announce(send_id: int, event_type: str) -> None:
 
 
 def _transition(
-    send_id: int, allowed: set[SendStatus], event: str | None = None, **values: object
+    send_id: int,
+    allowed: set[SendStatus],
+    event: str | None = None,
+    audited: tuple[str, audit.Actor | None] | None = None,
+    **values: object,
 ) -> Send:
+    """Move the send to `values` if its status is in `allowed`; the `send.*` webhook `event`
+    and an operator's action (`audited`: event name and actor) are queued and logged in the
+    same transaction."""
     result = db.session.execute(
         update(Send)
         .where(Send.id == send_id, Send.status.in_([s.value for s in allowed]))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if event is not None and result.rowcount == 1:
+    if result.rowcount == 1 and event is not None:
         announce(send_id, event)
+    if result.rowcount == 1 and audited:
+        audit.record(audited[0], audited[1], f"send:{send_id}")
     db.session.commit()
     send = db.session.get(Send, send_id, populate_existing=True)
     if send is None:
@@ -75,18 +89,27 @@ def _transition(
     return send
 
 
-def pause_send(send_id: int, reason: str = "paused by an operator") -> Send:
-    """Pause a sending (or scheduled) send; its batches stop within seconds."""
+def pause_send(
+    send_id: int, reason: str = "paused by an operator", *, actor: audit.Actor | None = None
+) -> Send:
+    """Pause a sending (or scheduled) send; its batches stop within seconds. An operator's
+    pause names them (`actor`) and is in the audit log; the service's own pauses are not."""
     return _transition(
-        send_id, PAUSABLE, events.SEND_PAUSED, status=SendStatus.PAUSED, status_reason=reason
+        send_id,
+        PAUSABLE,
+        events.SEND_PAUSED,
+        audited=(SEND_PAUSED, actor),
+        status=SendStatus.PAUSED,
+        status_reason=reason,
     )
 
 
-def cancel_send(send_id: int) -> Send:
+def cancel_send(send_id: int, *, actor: audit.Actor | None = None) -> Send:
     """Cancel a send for good; running batches stop within seconds."""
     _transition(
         send_id,
         CANCELLABLE,
+        audited=(SEND_CANCELLED, actor),
         status=SendStatus.CANCELLED,
         finished_at=utcnow(),
         status_reason="cancelled by an operator",
@@ -101,13 +124,15 @@ def cancel_send(send_id: int) -> Send:
     return db.session.get(Send, send_id, populate_existing=True)
 
 
-def resume_send(send_id: int) -> Send:
+def resume_send(send_id: int, *, actor: audit.Actor | None = None) -> Send:
     """Resume a paused send: publish its unfinished batches, and its planner if needed."""
     send = db.session.get(Send, send_id)
     if send is None:
         raise LookupError(send_id)
     status = SendStatus.SENDING if send.started_at else SendStatus.SCHEDULED
-    send = _transition(send_id, {SendStatus.PAUSED}, status=status, status_reason="")
+    send = _transition(
+        send_id, {SendStatus.PAUSED}, audited=(SEND_RESUMED, actor), status=status, status_reason=""
+    )
     if status == SendStatus.SCHEDULED:
         return send
     batch_ids = db.session.scalars(

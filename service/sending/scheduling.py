@@ -28,6 +28,7 @@ from croniter import croniter
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from service import audit
 from service.extensions import db, insert_ignoring_conflicts
 from service.lists.newsletters import CRON_FIELDS, valid_cron
 from service.models import Newsletter, Send, SendStatus, Subscription, SubscriptionStatus, utcnow
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # A time this far in the past is still taken as "now" (a clock's skew, a slow typist).
 PAST_GRACE = timedelta(minutes=1)
+SEND_STARTED = audit.event("send.started", "an operator started a send, now or at a time")
 
 
 class SendInProgress(RuntimeError):
@@ -123,14 +125,21 @@ def readers_by_status(newsletter_id: int) -> dict[str, int]:
     return dict(rows.all())
 
 
-def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) -> Send:
+def create_send(
+    newsletter: Newsletter,
+    scheduled_at: datetime | None = None,
+    *,
+    actor: audit.Actor | None = None,
+) -> Send:
     """A one-off send of `newsletter` at `scheduled_at` (now if None); starts it if due.
 
     Raises NoRecipients if the newsletter has no confirmed reader (nothing is stored), and
     SendInProgress if it already has an active send: the database's unique index decides,
-    so of two concurrent calls exactly one makes a send.
+    so of two concurrent calls exactly one makes a send. An operator's send (`actor`) is in
+    the audit log, written with the send.
     """
     newsletter_id = newsletter.id
+    slug = newsletter.slug
     readers = readers_by_status(newsletter_id)
     if not readers.get(SubscriptionStatus.CONFIRMED):
         db.session.commit()
@@ -140,6 +149,10 @@ def create_send(newsletter: Newsletter, scheduled_at: datetime | None = None) ->
         send = Send(newsletter_id=newsletter_id, status=SendStatus.SCHEDULED, scheduled_at=when)
         db.session.add(send)
         try:
+            db.session.flush()
+            audit.record(
+                SEND_STARTED, actor, f"send:{send.id}", newsletter=slug, at=when.isoformat()
+            )
             db.session.commit()
         except IntegrityError:
             db.session.rollback()

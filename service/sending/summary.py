@@ -1,10 +1,15 @@
-"""A send as operators see it, the same in the admin API and the CLI."""
+"""Sends as operators see them, the same in the admin API and the CLI: one send, and the
+list of them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from service.models import Send
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from service.extensions import db
+from service.models import Send, SendStatus
 from service.sending import delivery
 
 
@@ -31,3 +36,21 @@ def send_json(send: Send) -> dict:
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
         "articles_skipped": dict((send.content or {}).get("skipped") or {}),
     }
+
+
+STATUSES = tuple(s.value for s in SendStatus)
+
+
+def list_sends(
+    newsletter_id: int | None, status: str | None, before_id: int | None, limit: int
+) -> list[Send]:
+    """Up to `limit` sends, newest first, older than id `before_id` (keyset paging), of one
+    newsletter and in one status if given."""
+    query = select(Send).order_by(Send.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Send.id < before_id)
+    if newsletter_id is not None:
+        query = query.where(Send.newsletter_id == newsletter_id)
+    if status is not None:
+        query = query.where(Send.status == status)
+    return list(db.session.scalars(query.options(joinedload(Send.newsletter))))

@@ -242,7 +242,7 @@ def test_erase_keeps_only_the_address_hash(client, api_key, newsletter):
     assert email not in json.dumps([suppression.email_hash, suppression.detail])
 
     lookup = client.get("/api/v1/subscribers", query_string={"email": email}, headers=auth(api_key))
-    assert lookup.json == {"subscribers": []}
+    assert lookup.json == {"subscribers": [], "next": None}
     again = client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=auth(api_key))
     assert again.status_code == 404
 

@@ -1,5 +1,6 @@
-"""Alembic: one linear chain of revisions; 0004, 0005, 0007 and 0011 upgrade a database holding
-data (and back) on SQLite and PostgreSQL; 0012 makes the webhook tables as the models have them."""
+"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014 and 0015 upgrade
+a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook tables as the
+models have them."""
 
 from __future__ import annotations
 
@@ -47,21 +48,10 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0012"]
+    assert scripts.get_heads() == ["0015"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == [
-        "0012",
-        "0011",
-        "0009",
-        "0008",
-        "0007",
-        "0006",
-        "0005",
-        "0004",
-        "0003",
-        "0002",
-        "0001",
-    ]
+    assert chain == ["0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006",
+                     "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -193,3 +183,82 @@ def test_0012_adds_the_webhook_tables_as_the_models_have_them(backend, tmp_path,
         assert not webhook_tables & set(inspect(db.engine).get_table_names())
         upgrade(directory=MIGRATIONS, revision="heads")
         assert webhook_tables <= set(inspect(db.engine).get_table_names())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0013_keeps_old_keys_admin_and_gives_each_active_name_one_key(
+    backend, tmp_path, redis_server
+):
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0012")
+        for n, (name, revoked) in enumerate(
+            [("ops", False), ("ops", False), ("ops", True), ("site", False)]
+        ):
+            db.session.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, key_hash, created_at, revoked_at) "
+                    "VALUES (:name, 'nl_x', :hash, CURRENT_TIMESTAMP, "
+                    + ("CURRENT_TIMESTAMP" if revoked else "NULL")
+                    + ")"
+                ),
+                {"name": name, "hash": f"{n:064d}"},
+            )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0013")
+        rows = db.session.execute(
+            text("SELECT id, name, scopes, revoked_at IS NULL FROM api_keys ORDER BY id")
+        ).all()
+        first = rows[0].id
+        assert [tuple(r[1:]) for r in rows] == [
+            (f"ops-{first}", "admin", True),  # the older active one gives up the name
+            ("ops", "admin", True),
+            ("ops", "admin", False),
+            ("site", "admin", True),
+        ]
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) "
+                    "VALUES ('site', 'nl_y', 'y', 'read', CURRENT_TIMESTAMP)"
+                )
+            )
+        db.session.rollback()
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0012")
+        columns = {c["name"] for c in inspect(db.engine).get_columns("api_keys")}
+        assert "scopes" not in columns
+        upgrade(directory=MIGRATIONS, revision="heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0014_adds_the_audit_log_and_takes_it_away(backend, tmp_path, redis_server):
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0014")
+        from service import audit
+
+        audit.record("newsletter.created", audit.Actor("cli", "root"), "newsletter:x", a=1)
+        db.session.commit()
+        row = db.session.execute(text("SELECT event, via, actor, target FROM audit_events")).one()
+        assert tuple(row) == ("newsletter.created", "cli", "root", "newsletter:x")
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0013")
+        assert "audit_events" not in inspect(db.engine).get_table_names()
+        upgrade(directory=MIGRATIONS, revision="heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0015_indexes_the_subscriber_list_filters(backend, tmp_path, redis_server):
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0015")
+
+        def indexes() -> set[str]:
+            return {i["name"] for i in inspect(db.engine).get_indexes("subscribers")}
+
+        expected = {"ix_subscribers_created_at"}
+        if backend == "postgresql":
+            expected.add("ix_subscribers_email_key_prefix")
+        assert expected <= indexes()
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0014")
+        assert not expected & indexes()
+        upgrade(directory=MIGRATIONS, revision="heads")

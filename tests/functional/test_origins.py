@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select, update
 
@@ -124,7 +126,7 @@ def test_iframe_form_may_be_framed_by_its_newsletters_origins(web):
 
 
 def test_admin_api_sets_lists_and_validates_origins(web):
-    auth = {"Authorization": f"Bearer {create_api_key('origins-test')}"}
+    auth = {"Authorization": f"Bearer {create_api_key(f'origins-{uuid.uuid4().hex[:8]}')}"}
     created = web.post(
         "/api/v1/newsletters",
         headers=auth,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -58,7 +59,7 @@ def inline_app(sqlite_app_with) -> Iterator[Flask]:
 
 
 def _auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_api_key('webhooks-test')}"}
+    return {"Authorization": f"Bearer {create_api_key(f'webhooks-{uuid.uuid4().hex[:8]}')}"}
 
 
 def _add(client, url: str, events=READER_EVENTS) -> dict:

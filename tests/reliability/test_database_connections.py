@@ -9,6 +9,7 @@ fresh connection, or fail cleanly with its outbox row claimable at once.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 import psycopg
@@ -83,7 +84,7 @@ def _newsletters(client, key: str):
 def test_an_admin_request_after_every_connection_was_dropped_answers(pg_app):
     app, name = pg_app
     client = app.test_client()
-    key = create_api_key("ops")
+    key = create_api_key(f"ops-{uuid.uuid4().hex[:8]}")
     assert _newsletters(client, key).status_code == 200
     db.session.remove()
     assert _kill_sessions(name) >= 1
@@ -95,7 +96,7 @@ def test_an_admin_request_after_every_connection_was_dropped_answers(pg_app):
 def test_an_admin_request_whose_connection_drops_mid_request_is_retried(pg_app):
     app, name = pg_app
     client = app.test_client()
-    key = create_api_key("ops")
+    key = create_api_key(f"ops-{uuid.uuid4().hex[:8]}")
     # The request shares this context's session: it finds a transaction open on a connection
     # that the server then drops, as if the database restarted half-way through the request.
     db.session.execute(select(1))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
-from service.http.auth import require_api_key
+from service.http.auth import require_scope, required_scope
 from service.http.input_guard import MAX_ID
-from service.http.openapi import SKIPPED_METHODS, is_admin_view, openapi_paths
+from service.http.openapi import SKIPPED_METHODS, openapi_paths
 from tests.conftest import app_for, stack_env
 
 CONTRACT_ENDPOINTS = [
@@ -111,7 +111,7 @@ def test_a_new_route_appears_without_editing_the_generator(tmp_path, redis_serve
     app = app_for(env)
 
     @app.route("/api/v1/widgets/<int:widget_id>", methods=["PUT"])
-    @require_api_key
+    @require_scope("write")
     def put_widget(widget_id: int):
         """Replace a widget.
 
@@ -122,13 +122,16 @@ def test_a_new_route_appears_without_editing_the_generator(tmp_path, redis_serve
     document = app.test_client().get("/openapi.json").json
     operation = document["paths"]["/api/v1/widgets/{widget_id}"]["put"]
     assert operation["summary"] == "Replace a widget."
-    assert operation["description"] == "Longer explanation."
+    assert operation["description"].startswith("Longer explanation.\n\n")
+    assert "scope `write`" in operation["description"]
     assert operation["security"] == [{"bearer": []}]
+    assert operation["x-required-scope"] == "write"
+    assert "403" in operation["responses"]
     validate(document)
 
 
-def test_is_admin_view_sees_through_other_decorators():
-    @require_api_key
+def test_the_required_scope_is_seen_through_other_decorators():
+    @require_scope("send")
     def view():
         """A view."""
 
@@ -139,8 +142,8 @@ def test_is_admin_view_sees_through_other_decorators():
         wrapper.__wrapped__ = function
         return wrapper
 
-    assert is_admin_view(view) and is_admin_view(outer(view))
-    assert not is_admin_view(lambda: None)
+    assert required_scope(view) == "send" and required_scope(outer(view)) == "send"
+    assert required_scope(lambda: None) is None
 
 
 def test_any_converter_becomes_one_path_per_choice():

@@ -1,0 +1,113 @@
+"""Admin list paging: milliseconds per page of `GET /api/v1/subscribers` (and `/sends`,
+`/audit`) with N subscribers on PostgreSQL, first pages and deep ones, with each filter.
+
+Run by hand (not in CI):
+
+    .venv/bin/python bench/paging.py --n 1000000
+
+It makes a scratch PostgreSQL database (127.0.0.1:5432, user postgres), migrates it, fills it
+in SQL (N readers, two newsletters, statuses spread over the readers, signup times over a
+year, every tenth reader imported), then times each query through the app's test client
+(the whole request: key check, SQL, JSON) `--repeat` times and prints the median and the
+slowest, in ms. The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sqlalchemy import text  # noqa: E402
+
+from service import create_app  # noqa: E402
+from service.access.keys import create_api_key  # noqa: E402
+from service.extensions import db  # noqa: E402
+from service.paging import encode_cursor  # noqa: E402
+from tests.conftest import TEST_SECRET, migrate, scratch_postgres  # noqa: E402
+
+FILL = """
+INSERT INTO newsletters (slug, name, description, timezone, min_new_articles, is_public,
+    filters, allowed_origins, translations, created_at, updated_at)
+VALUES ('daily', 'Daily', '', 'UTC', 1, true, '{}', '[]', '{}', now(), now()),
+       ('weekly', 'Weekly', '', 'UTC', 1, true, '{}', '[]', '{}', now(), now());
+INSERT INTO subscribers (email, email_ascii, email_key, smtputf8, locale, state_version,
+    created_at, updated_at)
+SELECT 'r' || g || '@example.org', 'r' || g || '@example.org', 'r' || g || '@example.org',
+    false, 'en', 0, now() - (g % 365) * interval '1 day', now()
+FROM generate_series(1, :n) AS g;
+INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, updated_at)
+SELECT s.id, n.id, CASE WHEN s.id % 7 = 0 THEN 'unsubscribed' WHEN s.id % 5 = 0
+    THEN 'pending' ELSE 'confirmed' END, now(), now()
+FROM subscribers s JOIN newsletters n ON n.slug = 'daily' OR s.id % 3 = 0;
+INSERT INTO consent_records (subscriber_id, action, newsletters, created_at)
+SELECT id, CASE WHEN id % 10 = 0 THEN 'import' ELSE 'signup' END, 'daily', now()
+FROM subscribers;
+ANALYZE;
+"""
+
+
+def timed(client, path: str, headers: dict[str, str], repeat: int) -> tuple[float, float, int]:
+    """(median ms, slowest ms, rows on the page) of `repeat` GETs of `path`."""
+    times, rows = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        answer = client.get(path, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+        assert answer.status_code == 200, (path, answer.json)
+        rows = len(next(v for v in answer.json.values() if isinstance(v, list)))
+    return statistics.median(times), max(times), rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as tmp:
+        app = create_app({
+            "ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "CELERY_BROKER_URL": "memory://",
+            "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://", "MAIL_URL": "memory://",
+            "SECRET_KEYS": [TEST_SECRET], "INSTANCE_PATH": tmp,
+        })  # fmt: skip
+        migrate(app)
+        with app.app_context():
+            start = time.perf_counter()
+            for statement in FILL.split(";"):
+                if statement.strip():
+                    db.session.execute(text(statement), {"n": args.n})
+            db.session.commit()
+            print(f"filled {args.n} readers in {time.perf_counter() - start:.0f} s")
+            headers = {"Authorization": f"Bearer {create_api_key('bench', ['admin'])}"}
+            middle = encode_cursor(args.n // 2)
+            client = app.test_client()
+            queries = [
+                "/api/v1/subscribers",
+                f"/api/v1/subscribers?cursor={middle}",
+                "/api/v1/subscribers?limit=500",
+                f"/api/v1/subscribers?limit=500&cursor={middle}",
+                "/api/v1/subscribers?newsletter=weekly&status=pending",
+                f"/api/v1/subscribers?newsletter=weekly&status=pending&cursor={middle}",
+                "/api/v1/subscribers?status=unsubscribed",
+                "/api/v1/subscribers?source=import",
+                "/api/v1/subscribers?created_after=2026-11-01&created_before=2026-11-03",
+                "/api/v1/subscribers?email=r777777@example.org",
+                "/api/v1/subscribers?email_prefix=r77777",
+                "/api/v1/sends",
+                "/api/v1/audit",
+            ]
+            print(f"{'median ms':>9} {'max ms':>7} {'rows':>5}  query")
+            for path in queries:
+                median, slowest, rows = timed(client, path, headers, args.repeat)
+                print(f"{median:9.1f} {slowest:7.1f} {rows:5}  {path}")
+            db.session.remove()
+            db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
