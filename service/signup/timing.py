@@ -4,7 +4,10 @@ Two clocks, whichever the form carries (a plain third-party form carries neither
 
 - `form_stamp`: the hosted forms (`/forms/<slug>`, `/subscribe`, the demo page) hold the time
   they were rendered, signed by the server (token purpose `form`), so it cannot be forged; a
-  stamp that does not verify counts as a bot.
+  stamp that does not verify counts as a bot. A genuine stamp that is only early (`EARLY`:
+  autofill, a quick click) is never dropped: the page answers with a form to press once more,
+  carrying the same stamp, and the pages that follow a form (the typo correction) carry the
+  stamp it was sent with (`carried_stamp`), not a new one, so a one-click fix goes through.
 - `elapsed_ms`: the embed (`/embed.js`) measures the time since it drew the box and sends it.
   The script waits out the rest of `SIGNUP_MIN_SECONDS` itself before posting, so a quick
   person is delayed, never dropped. A number a client reports is only a speed bump for bots
@@ -23,6 +26,7 @@ from service.tokens import TokenInvalid, token_service
 
 STAMP_FIELD = "form_stamp"
 ELAPSED_FIELD = "elapsed_ms"
+EARLY = "stamp"  # the reason for a genuine stamp that came too soon: a person may be behind it
 
 
 def min_seconds() -> float:
@@ -49,7 +53,7 @@ def too_fast(fields: Mapping[str, Any]) -> str | None:
         if not isinstance(issued, int):
             return "tampered_stamp"
         if time.time() * 1000 - issued < limit_ms:
-            return "stamp"
+            return EARLY
     elapsed = fields.get(ELAPSED_FIELD)
     if elapsed not in (None, ""):
         try:
@@ -59,3 +63,10 @@ def too_fast(fields: Mapping[str, Any]) -> str | None:
         if not elapsed_ms >= limit_ms:  # also catches NaN
             return "elapsed_ms"
     return None
+
+
+def carried_stamp(fields: Mapping[str, Any]) -> str | None:
+    """The stamp a follow-up form carries: the one this signup was sent with (already checked
+    by `too_fast`), so the reader's next press is timed from the page they first saw."""
+    stamp = fields.get(STAMP_FIELD)
+    return stamp if isinstance(stamp, str) and stamp else None

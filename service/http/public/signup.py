@@ -10,17 +10,17 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from service.addresses import InvalidEmail, parse_signup_address, reader_key
 from service.extensions import db, limiter, rate_limited
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
 from service.http.public import bp
-from service.http.public.hosted import hosted_form_context
 from service.i18n import confirmation_sent
 from service.signup import captcha
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
-from service.signup.timing import too_fast
+from service.signup.timing import EARLY, carried_stamp, too_fast
 
 log = logging.getLogger(__name__)
 
@@ -158,24 +158,49 @@ def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, sl
     extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
     if not wants_html():
         return _rejected(422, "invalid_email", "email", locale, **extra)
-    typed = fields.get("email")
     return page(
         "pages/signup_retry.html",
         422,
         locale=locale,
         title=message("invalid_email", locale),
-        typed=typed.strip(" \t") if isinstance(typed, str) else "",
         suggestion=exc.suggestion,
         confirmable=exc.reason == "likely_typo",
-        carried={
+        **_follow_up(fields, slugs),
+    )
+
+
+def _press_again(fields: dict[str, Any], locale: str, slugs: list[str]):
+    """A hosted form sent sooner than people type (autofill, a quick click): nothing stored,
+    and a page to press once more, timed from the form the reader first saw."""
+    with force_locale(locale):
+        title = _("Please press Subscribe once more")
+    return page(
+        "pages/signup_again.html",
+        200,
+        locale=locale,
+        title=title,
+        confirm_address=_confirmed(fields.get("confirm_address")),
+        **_follow_up(fields, slugs),
+    )
+
+
+def _follow_up(fields: dict[str, Any], slugs: list[str]) -> dict[str, Any]:
+    """What a page answering a plain form needs to send it again: the fields as the reader
+    sent them, the first form's stamp (`carried_stamp`), the captcha and the way back."""
+    typed = fields.get("email")
+    back = page_of(fields.get("source_url") or request.referrer)
+    return {
+        "typed": typed.strip(" \t") if isinstance(typed, str) else "",
+        "carried": {
             "newsletters": slugs,
             "name": fields.get("name") if isinstance(fields.get("name"), str) else "",
             "form": fields.get("form") if isinstance(fields.get("form"), str) else "",
-            "source_url": page_of(fields.get("source_url") or request.referrer) or "",
+            "source_url": back or "",
         },
-        back=page_of(fields.get("source_url") or request.referrer) or site_home(),
-        **hosted_form_context(),
-    )
+        "back": back or site_home(),
+        "form_stamp": carried_stamp(fields),
+        "captcha": captcha.widget_config(),
+    }
 
 
 @bp.route("/api/v1/subscriptions", methods=["OPTIONS"])
@@ -206,6 +231,9 @@ def create_subscription():
     if not signup_allowed(request.headers.get("Origin"), slugs):
         return _rejected(403, "origin_not_allowed", None, locale)
     bot = "honeypot" if _filled(fields.get("website")) else too_fast(fields)
+    if bot == EARLY and wants_html():  # our own form, only quick: a person may be behind it
+        log.info("signup held for a second press", extra={"event": "signup_held"})
+        return _press_again(fields, locale, slugs)
     if bot:  # a field people never see was filled, or it came faster than anyone types
         log.info("signup dropped as automated: %s", bot, extra={"event": "signup_bot"})
         return _accepted(locale, slugs, source_url)
