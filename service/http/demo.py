@@ -36,7 +36,7 @@ def article():
     return page(
         "pages/demo_article.html",
         newsletters=newsletters,
-        locale=request_locale(),
+        locale=request_locale(request.args.get("locale")),  # the boxes follow its <html lang>
         **hosted_form_context(),
     )[0]
 

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.http.errors import page, request_locale
-from service.http.origins import frame_ancestors, link_back
+from service.http.origins import cors_allowed, frame_ancestors, link_back, signup_allowed
 from service.http.page_policy import allow_framing
 from service.http.public.hosted import hosted_form_context
+from service.lists import newsletter_index
 from service.models import Newsletter
 from service.signup import captcha
 from service.signup.timing import min_seconds
@@ -24,6 +25,8 @@ from service.signup.timing import min_seconds
 bp = Blueprint("embed", __name__)
 
 SCRIPT_MAX_AGE = 3600
+SLUGS_MAX = 20
+SLUG_MAX = 100
 THEMES = ("light", "dark")
 
 
@@ -75,16 +78,33 @@ def newsletter_names() -> Response:
     box's `?locale=` (English where untranslated), for its checkboxes, and
     the signup settings it must honour, under `_config`: `min_seconds` (the box waits that
     long after it was drawn before it posts) and `captcha` (provider, site key, script; or
-    null). Never a secret; cacheable for five minutes like the names."""
+    null); with `?newsletters=` the box's own slugs, also `unknown` and `origin_allowed`.
+    Never a secret; cacheable for five minutes like the names."""
     locale = request_locale(request.args.get("locale"))
     rows = db.session.scalars(select(Newsletter).where(Newsletter.listed()))
     names = {
         n.slug: {"name": n.name_in(locale), "description": n.description_in(locale)} for n in rows
     }
     config = {"min_seconds": min_seconds(), "captcha": captcha.widget_config()}
+    if "newsletters" in request.args:
+        config |= _box_check(request.args["newsletters"])
     response = _public(jsonify({**names, "_config": config}), 300)
     response.vary.add("Accept-Language")  # without ?locale= the names follow the browser
+    response.vary.add("Origin")
     return response
+
+
+def _box_check(value: str) -> dict[str, object]:
+    """For a box's `?newsletters=a,b`: the slugs that name no newsletter (`unknown`) and whether
+    the page asking (its `Origin`) may sign readers up to the others (`origin_allowed`), so the
+    box can tell the site developer at once instead of failing on the reader's first press."""
+    slugs = list(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))[:SLUGS_MAX]
+    slugs = [slug[:SLUG_MAX] for slug in slugs]
+    known = newsletter_index.newsletters(slugs)
+    found = [slug for slug in slugs if slug in known]
+    origin = request.headers.get("Origin")
+    allowed = signup_allowed(origin, found) if found else origin is None or cors_allowed(origin)
+    return {"unknown": [slug for slug in slugs if slug not in known], "origin_allowed": allowed}
 
 
 @bp.get("/forms/<slug>")

@@ -1,7 +1,8 @@
 /*! newsletter-service signup box. One <script src=".../embed.js" data-newsletters="daily"> per box.
  * Renders into an open shadow root next to its script tag and posts JSON to the origin it came
  * from (credentials omitted). No dependencies. data- attributes: newsletters ("a,b": checkboxes),
- * title, description, button, locale (en|uk), theme (light|dark), accent (#hex), compact,
+ * title, description, button, locale (en|uk; default: the page's <html lang>, then the
+ * browser's languages, then en), theme (light|dark), accent (#hex), compact,
  * checked ("all" ticks every newsletter), form (sent as `form`, default "embed"), source-url
  * (sent as `source_url`, default this page's address).
  * Typos: the server judges every address. A likely typo (gmial.com) comes back as 422 with a
@@ -11,7 +12,11 @@
  * than the server's minimum (SIGNUP_MIN_SECONDS: 2 s until /embed/newsletters.json's `_config`
  * says otherwise), waiting out the rest with the spinner on. If `_config.captcha` names a
  * provider, its script is loaded and the widget drawn in the host's light DOM (slotted in),
- * since provider scripts cannot reach into a shadow root. */
+ * since provider scripts cannot reach into a shadow root.
+ * For the site developer, in the browser console ("newsletter-service: ..."), with what to do:
+ * no data-newsletters (no box is drawn), a slug that names no newsletter (left out; no box if
+ * none is left), and a page whose origin may not sign readers up (the box says so to the reader
+ * and links to the service's own /subscribe instead of a form that cannot work). */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -37,6 +42,8 @@
       limited: "Too many attempts. Please wait a few minutes and try again.",
       error: "Something went wrong on our side. Please try again in a minute.",
       done: "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
+      elsewhere: "This site may not sign readers up to this newsletter. Please subscribe on our own website.",
+      subscribe: "Subscribe on our website",
     },
     uk: {
       title: "Підпишіться на нашу розсилку",
@@ -55,6 +62,8 @@
       limited: "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
       error: "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
       done: "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження.",
+      elsewhere: "Цей сайт не може підписувати читачів на цю розсилку. Будь ласка, підпишіться на нашому сайті.",
+      subscribe: "Підписатися на нашому сайті",
     },
   };
 
@@ -88,6 +97,7 @@
     ".msg:empty{display:none}.msg{margin:8px 0 0}.err{color:var(--err);font-weight:bold}" +
     ".fixes{display:flex;flex-wrap:wrap;gap:0 18px;margin-top:2px}" +
     ".done{color:var(--ok);font-weight:bold;font-size:18px}" +
+    ".elsewhere{display:block;margin-top:8px;color:inherit;font-weight:bold}" +
     ".link{background:none;border:0;padding:4px 0;color:inherit;text-decoration:underline;font:inherit;text-align:left;" +
     "font-weight:bold}.again{display:block;margin:10px 0 0;background:none;color:var(--fg);" +
     "border:1px solid var(--fg);padding:9px 14px}" +
@@ -113,9 +123,44 @@
     return node;
   }
 
+  var PREFIX = "newsletter-service: ";
+
+  function spoken(tag) {  // "uk-UA" -> "uk" if the box speaks it, else null
+    var code = String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
+    return Object.prototype.hasOwnProperty.call(TEXT, code) ? code : null;
+  }
+
+  function language(ds) {  // data-locale, then the page's lang, then the browser's, then en
+    if (ds.locale && !spoken(ds.locale)) {
+      console.warn(PREFIX + 'data-locale="' + ds.locale + '" is not a language the box speaks (' +
+        Object.keys(TEXT).join(", ") + "); it follows the page's lang and the browser instead.");
+    }
+    var tags = [ds.locale, document.documentElement.lang].concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < tags.length; i++) if (spoken(tags[i])) return spoken(tags[i]);
+    return "en";
+  }
+
+  function names(lang, slugs) {
+    return fetch(ORIGIN + "/embed/newsletters.json?locale=" + lang + "&newsletters=" +
+      encodeURIComponent(slugs.join(",")), { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : {}; });
+  }
+
+  function listed(found) {
+    var slugs = Object.keys(found).filter(function (k) { return k !== "_config"; });
+    return slugs.length ? "The newsletters: " + slugs.join(", ") + "." : "";
+  }
+
   function mount(config) {
-    var ds = config.dataset, lang = ds.locale === "uk" ? "uk" : "en", T = TEXT[lang];
+    var ds = config.dataset, lang = language(ds), T = TEXT[lang];
     var slugs = (ds.newsletters || "").split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+    if (!slugs.length) {
+      names(lang, []).then(function (found) {
+        console.error(PREFIX + "this signup box names no newsletter, so it is not shown. Add " +
+          'data-newsletters="slug" to its <script src="' + script.src + '">. ' + listed(found));
+      }).catch(function () {});
+      return;
+    }
     var dark = ds.theme === "dark";
     var accent = ds.accent && luminance(ds.accent) !== null ? ds.accent : dark ? "#8ab4f8" : "#0b57d0";
     var lum = luminance(accent);
@@ -172,17 +217,45 @@
     root.appendChild(box);
 
     var born = Date.now(), min = 2000, human = null;
-    fetch(ORIGIN + "/embed/newsletters.json?locale=" + lang, { credentials: "omit" })
-      .then(function (r) { return r.ok ? r.json() : {}; })
-      .then(function (names) {
-        var cfg = names._config || {};
+    names(lang, slugs)
+      .then(function (found) {
+        var cfg = found._config || {};
         if (cfg.min_seconds >= 0) min = cfg.min_seconds * 1000;
+        if (!checked(found, cfg.unknown || [])) return;
+        if (cfg.origin_allowed === false) return elsewhere();
         if (cfg.captcha) captcha(cfg.captcha);
         boxes.forEach(function (b) {
-          if (names[b.value]) b.nextSibling.textContent = names[b.value].name;
+          if (found[b.value]) b.nextSibling.textContent = found[b.value].name;
         });
       })
       .catch(function () {});
+
+    function checked(found, unknown) {  // leave out slugs that name no newsletter; false: no box left
+      if (!unknown.length) return true;
+      console.error(PREFIX + "no newsletter is called " + unknown.map(function (s) { return '"' + s + '"'; }).join(", ") +
+        '; check data-newsletters on <script src="' + script.src + '">. ' + listed(found));
+      slugs = slugs.filter(function (s) { return unknown.indexOf(s) < 0; });
+      boxes = boxes.filter(function (b) {
+        if (unknown.indexOf(b.value) < 0) return true;
+        b.parentNode.remove();
+        return false;
+      });
+      if (slugs.length) return true;
+      host.remove();
+      return false;
+    }
+
+    function elsewhere() {  // this page may not sign readers up: say so, and where they can
+      console.error(PREFIX + "this page's origin, " + location.origin + ", may not sign readers up to " +
+        slugs.join(", ") + ", so the box shows a link to " + ORIGIN + "/subscribe instead of a form. " +
+        "Add the origin to ALLOWED_ORIGINS on the service, or to each newsletter's allowed origins: " +
+        "newsletter newsletters update " + slugs[0] + " --allowed-origin " + location.origin +
+        " (the option replaces the list: repeat it for the origins `newsletter newsletters list` shows).");
+      form.hidden = true;
+      state("unavailable");
+      var link = el("a", { href: ORIGIN + "/subscribe", class: "elsewhere" }, T.subscribe);
+      say(T.elsewhere, false, link);
+    }
 
     function captcha(c) {
       var spot = el("div");

@@ -25,6 +25,7 @@ from service.signup.timing import EARLY, carried_stamp, too_fast
 log = logging.getLogger(__name__)
 
 NAME_MAX = 200
+DOMAIN_SHOWN = 100
 CAPTCHA_RETRY_AFTER = 30
 
 
@@ -156,17 +157,32 @@ def page_of(url: object) -> str | None:
 def _address_rejected(exc: InvalidEmail, fields: dict[str, Any], locale: str, slugs: list[str]):
     """422 `invalid_email`: JSON with the fix, or a page to correct or confirm the address."""
     extra = {"suggestion": exc.suggestion} if exc.suggestion else {}
+    text = message("invalid_email", locale)
+    if exc.reason == "reserved_domain":  # example.com, .test, localhost: say why, not "correct"
+        extra["reason"] = exc.reason
+        text = reserved_domain_message(fields.get("email"), locale)
     if not wants_html():
-        return _rejected(422, "invalid_email", "email", locale, **extra)
+        return api_error(422, "invalid_email", text, "email", **extra)
     return page(
         "pages/signup_retry.html",
         422,
         locale=locale,
-        title=message("invalid_email", locale),
+        title=text,
         suggestion=exc.suggestion,
         confirmable=exc.reason == "likely_typo",
         **_follow_up(fields, slugs),
     )
+
+
+def reserved_domain_message(email: object, locale: str) -> str:
+    """Why an address at a reserved domain (example.com, .test, localhost) is refused."""
+    domain = email.strip().rpartition("@")[2][:DOMAIN_SHOWN] if isinstance(email, str) else ""
+    with force_locale(locale):
+        return _(
+            "%(domain)s is reserved for examples and tests: no mail can reach it. "
+            "Please enter your own address.",
+            domain=domain or "?",
+        )
 
 
 def _press_again(fields: dict[str, Any], locale: str, slugs: list[str]):
