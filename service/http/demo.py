@@ -1,4 +1,6 @@
-"""Development only: the demo article page with signup boxes, and the outbox viewer."""
+"""Development only: the demo article page with signup boxes, and the outbox viewer (the list,
+searchable by address or subject; one email with its headers, its text part with the links
+clickable and its HTML part framed below, its links opening on top; a way back at each step)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,10 @@ import email
 import email.message
 import email.parser
 import email.policy
+import re
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from service.config import ROOT
@@ -19,6 +22,9 @@ from service.models import Newsletter
 
 bp = Blueprint("demo", __name__)
 OUTBOX_PAGE = 100
+# A link in a text email: http(s) up to a space or quote, not ending in the punctuation after it.
+_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]}]")
+_HEAD = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
 
 
 def _outbox_dir() -> Path:
@@ -60,7 +66,8 @@ def _summary(path: Path, message: email.message.Message) -> dict[str, str]:
 
 @bp.get("/dev/outbox")
 def outbox():
-    """The emails written to the file outbox, newest first, a page at a time; `?q=` searches To."""
+    """The emails written to the file outbox, newest first, a page at a time; `?q=` searches
+    the To address and the subject."""
     directory = _outbox_dir()
     files = sorted(directory.glob("*.eml"), reverse=True) if directory.exists() else []
     total = len(files)
@@ -71,7 +78,7 @@ def outbox():
         matches = []
         for path in files:
             message = _read_message(path, headers_only=True)
-            if needle in str(message["To"] or "").lower():
+            if needle in f"{message['To'] or ''}\n{message['Subject'] or ''}".lower():
                 matches.append((path, message))
         found = len(matches)
         page = max(1, min(page, max(1, -(-found // OUTBOX_PAGE))))
@@ -106,19 +113,37 @@ def _message_path(name: str) -> Path:
     return path
 
 
+def linked(text: str) -> list[tuple[str, bool]]:
+    """`text` in pieces, each http(s) URL marked True, for a page to show with its links."""
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for match in _URL.finditer(text):
+        if match.start() > at:
+            pieces.append((text[at : match.start()], False))
+        pieces.append((match.group(), True))
+        at = match.end()
+    if at < len(text):
+        pieces.append((text[at:], False))
+    return pieces
+
+
 @bp.get("/dev/outbox/<name>")
 def outbox_message(name: str):
-    """One email as a newcomer checks it: every header, the text part, a link to the HTML part."""
+    """One email as a newcomer checks it: every header, the text part with its links, the HTML
+    part framed, and the way back to the list as it was (`q`, `page`)."""
     message = _read_message(_message_path(name))
     text_part = message.get_body(("plain",))
     html_part = message.get_body(("html",))
+    query = (request.args.get("q") or "").strip()
+    page = request.args.get("page", default=1, type=int) or 1
     return render_template(
         "pages/outbox_message.html",
         name=Path(name).name,
         headers=[(key, str(value)) for key, value in message.items()],
         subject=str(message["Subject"] or ""),
-        text=text_part.get_content() if text_part else None,
+        text=linked(text_part.get_content()) if text_part else None,
         has_html=html_part is not None,
+        back=url_for("demo.outbox", q=query or None, page=page if page > 1 else None),
         locale="en",
     )
 
@@ -130,6 +155,10 @@ def outbox_message_html(name: str):
     part = message.get_body(("html", "plain"))
     body = part.get_content() if part else ""
     mimetype = "text/html" if part and part.get_content_type() == "text/html" else "text/plain"
+    if mimetype == "text/html":  # shown framed: its links open on top, as a mail client's do
+        head = _HEAD.search(body)
+        at = head.end() if head else 0
+        body = body[:at] + '<base target="_top">' + body[at:]
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"

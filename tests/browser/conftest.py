@@ -69,9 +69,10 @@ class AppServer:
             return {row[0] for row in connection.execute("SELECT email FROM subscribers")}
 
 
-def start_app(env: dict[str, str], log: Path) -> AppServer:
-    """Run gunicorn as the Procfile does, with `env`, on a free port and wait for /healthz."""
-    port = free_port()
+def start_app(env: dict[str, str], log: Path, port: int | None = None) -> AppServer:
+    """Run gunicorn as the Procfile does, with `env`, on `port` (a free one if None) and wait
+    for /healthz."""
+    port = port or free_port()
     env = {**env, "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
     with log.open("ab") as handle:
         process = subprocess.Popen(
@@ -163,6 +164,10 @@ def embed_env(tmp_path_factory, host_sites) -> dict[str, str]:
         SIGNUP_MIN_SECONDS="1",
         PYTHONPATH=str(ROOT),
     )
+    # The worker builds the links in emails: the same PUBLIC_URL as `app_server`, as under
+    # `make run` (the other servers below are extra web processes on other ports).
+    port = free_port()
+    env.update(PORT=str(port), PUBLIC_URL=f"http://127.0.0.1:{port}")
     for command in (["db", "upgrade", "heads"], ["seed-demo"]):
         done = subprocess.run(
             [str(VENV_BIN / "newsletter"), *command],
@@ -187,7 +192,8 @@ def worker(embed_env, tmp_path_factory) -> Iterator[subprocess.Popen]:
 @pytest.fixture(scope="session")
 def app_server(embed_env, worker, tmp_path_factory) -> Iterator[AppServer]:
     """The service under gunicorn with rate limits off."""
-    server = start_app(embed_env, tmp_path_factory.getbasetemp() / "gunicorn.log")
+    log = tmp_path_factory.getbasetemp() / "gunicorn.log"
+    server = start_app(embed_env, log, port=int(embed_env["PORT"]))
     yield server
     stop_process(server.process)
 
