@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-PORT ?= 5000
-PUBLIC_URL ?= http://127.0.0.1:$(PORT)
+# PORT and PUBLIC_URL are not set here: `make run PORT=8000` passes them on, and otherwise every
+# process (web, worker, beat, a `newsletter` command in another shell) reads them from .env,
+# the one place for them (default: port 5000, links to http://127.0.0.1:$PORT).
 # Reader-facing texts: translations/messages.pot (extracted), one messages.po per language,
 # compiled to messages.mo (build output, not committed).
 POT := translations/messages.pot
@@ -43,7 +44,7 @@ run: $(STAMP) $(MO)
 	$(BIN)/newsletter seed-demo
 	$(BIN)/newsletter banner
 	@# One supervisor for web, worker and beat: restarts a process that dies, Ctrl-C stops all (exit 0).
-	PORT=$(PORT) PUBLIC_URL=$(PUBLIC_URL) $(BIN)/newsletter start
+	$(BIN)/newsletter start
 
 test: $(TEST_STAMP) $(MO)
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered

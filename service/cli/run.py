@@ -6,22 +6,30 @@ what they are doing), SIGKILL only to one that is still there after `STOP_SECOND
 that dies on its own is reported with its exit code and restarted, after a pause that doubles
 while it keeps dying (up to `MAX_BACKOFF_SECONDS`). In production run each Procfile line under
 your own supervisor (systemd, a container orchestrator) with the same policy: see README.
+
+Before anything starts, `preflight` stops a second `make run` on a busy port at once (it would
+restart its web forever while its worker and beat ran beside the first on the same database),
+and says when this run builds links with a port that commands in another shell will not know.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import click
+from dotenv import dotenv_values
 from honcho.environ import parse_procfile
 
 from service.config import ROOT
@@ -186,6 +194,64 @@ def _stop_all(children: list[Child], width: int) -> int:
     return 0 if clean else 1
 
 
+def preflight(processes: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse to start a `web` whose port is taken, before any process is spawned; and say
+    so when the links this run puts in emails (`PUBLIC_URL`, by default from `PORT`) come from
+    this shell only, while a `newsletter` command run elsewhere reads `.env` and would differ."""
+    if "web" in processes:  # the Procfile binds ${HOST:-127.0.0.1}:${PORT:-5000}
+        host = environ.get("HOST") or "127.0.0.1"
+        port = environ.get("PORT") or "5000"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise click.ClickException(f"PORT={port!r} is not a port number (1-65535)")
+        if port_in_use(host, int(port)):
+            raise click.ClickException(
+                f"port {port} on {host} is in use: is another `make run` still running? Stop "
+                f"it, or use another port (`make run PORT={int(port) + 1}`, or PORT= in "
+                f"{ROOT / '.env'}). Nothing was started."
+            )
+    note = links_note(environ, dotenv_values(ROOT / ".env"))
+    if note:
+        say("system", note)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Is something already listening on `host`:`port`? (A port left in TIME_WAIT is free.)"""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        return False  # the web says what is wrong with the name
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def links_note(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> str | None:
+    """A line for when this shell's PORT or PUBLIC_URL gives other links than `.env` (or the
+    default) gives every other process, or None when they agree."""
+
+    def public_url(source: Mapping[str, str | None]) -> str:
+        port = source.get("PORT") or "5000"
+        return (source.get("PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/")
+
+    here, elsewhere = public_url(environ), public_url(dotenv)
+    if here == elsewhere:
+        return None
+    shell = " ".join(
+        f"{key}={environ[key]}"
+        for key in ("PORT", "PUBLIC_URL")
+        if environ.get(key) and environ.get(key) != dotenv.get(key)
+    )
+    return (
+        f"links in emails use {here} ({shell}, set in this shell only); a `newsletter` command "
+        f"in another shell reads {ROOT / '.env'} and would link to {elsewhere}. Put {shell} "
+        f"in .env so every process builds the same links."
+    )
+
+
 @click.command("start")
 @click.option(
     "--procfile",
@@ -195,6 +261,7 @@ def _stop_all(children: list[Child], width: int) -> int:
 )
 def start(procfile: Path) -> None:
     """Run the Procfile's processes (web, worker, beat), restarting one that dies; Ctrl-C stops all."""
+    preflight(parse_procfile(procfile.read_text()).processes)
     sys.exit(supervise(procfile))
 
 

@@ -12,11 +12,16 @@ import os
 import pty
 import re
 import signal
+import socket
 import subprocess
 import termios
 import threading
 import time
 
+import pytest
+from dotenv import dotenv_values
+
+from service.cli.run import links_note
 from tests.conftest import ROOT, free_port, wait_for_port
 from tests.functional.test_first_hour import NEWSLETTER, clean_env
 
@@ -130,3 +135,95 @@ def test_a_process_that_dies_is_reported_and_restarted(tmp_path):
     assert "flaky exited with code 3" in output and "restarting in 1 s (restart 1)" in output
     assert output.count("steady started") == 1  # the healthy one is left alone
     assert returncode == 0 and "all stopped" in output
+
+
+def _start(procfile, env: dict[str, str], seconds: float) -> tuple[int | None, str]:
+    """Run `newsletter start` on `procfile` for at most `seconds`; its exit code (None if still
+    running: then stopped with SIGTERM, which stops its children) and what it printed."""
+    process = subprocess.Popen(
+        [str(NEWSLETTER), "start", "--procfile", str(procfile)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        returncode = process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        returncode = None
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    return returncode, process.stdout.read()
+
+
+def test_a_busy_port_stops_the_start_at_once_with_nothing_spawned(tmp_path):
+    """A second `make run`: no web restarting forever beside a second worker and beat."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: sleep 60\nworker: sleep 60\nbeat: sleep 60\n")
+    with socket.socket() as first_run:  # what the first `make run`'s web holds
+        first_run.bind(("127.0.0.1", 0))
+        first_run.listen()
+        port = first_run.getsockname()[1]
+        started = time.monotonic()
+        env = clean_env(PORT=str(port), INSTANCE_PATH=str(tmp_path / "instance"))
+        returncode, output = _start(procfile, env, seconds=20)
+    assert returncode == 1, output
+    assert time.monotonic() - started < 15
+    assert f"port {port} on 127.0.0.1 is in use" in output and "Nothing was started" in output
+    assert "started (pid" not in output and "Traceback" not in output
+
+
+def test_a_free_port_starts_as_before(tmp_path):
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: sleep 60\n")
+    env = clean_env(PORT=str(free_port()), INSTANCE_PATH=str(tmp_path / "instance"))
+    returncode, output = _start(procfile, env, seconds=5)
+    assert returncode is None and "web started (pid" in output, output
+
+
+def test_links_from_this_shell_only_are_pointed_out(tmp_path):
+    """`make run PORT=8123` links emails to :8123; a `newsletter digest preview` in another
+    shell reads .env, so the start says to put PORT there."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("idle: sleep 60\n")
+    from_dotenv = dotenv_values(ROOT / ".env").get("PORT") or "5000"
+    port = str(free_port())
+    assert port != from_dotenv
+    env = clean_env(PORT=port, INSTANCE_PATH=str(tmp_path / "instance"))
+    env.pop("PUBLIC_URL", None)
+    _, output = _start(procfile, env, seconds=5)
+    assert f"links in emails use http://127.0.0.1:{port} (PORT={port}, set in this shell" in output
+    assert f"Put PORT={port} in .env" in output
+
+
+@pytest.mark.parametrize(
+    ("environ", "dotenv", "note"),
+    [
+        ({}, {}, None),
+        ({"PORT": "5000"}, {}, None),  # the default everywhere
+        ({"PORT": "8000"}, {"PORT": "8000"}, None),  # from .env (load_dotenv put it here)
+        ({"PORT": "8000"}, {}, "use http://127.0.0.1:8000 (PORT=8000, set in this shell only)"),
+        ({"PORT": "5000"}, {"PORT": "8000"}, "would link to http://127.0.0.1:8000"),
+        (
+            {"PORT": "5000", "PUBLIC_URL": "https://dev.example.org/"},
+            {"PORT": "5000"},
+            "Put PUBLIC_URL=https://dev.example.org/ in .env",
+        ),
+        ({"PUBLIC_URL": "http://127.0.0.1:5000/"}, {}, None),
+    ],
+)
+def test_links_note(environ, dotenv, note):
+    got = links_note(environ, dotenv)
+    assert (got is None) if note is None else (note in got), got
+
+
+def test_make_run_leaves_port_and_public_url_to_dotenv():
+    """The Makefile used to pass PORT=5000 and its PUBLIC_URL to `newsletter start` itself,
+    which beat what .env says (the environment wins over .env), so the web and the emails
+    used 5000 while every other command used .env's port."""
+    plan = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, env=clean_env(), capture_output=True, text=True
+    )
+    [line] = [line for line in plan.stdout.splitlines() if line.endswith("newsletter start")]
+    assert "PORT" not in line and "PUBLIC_URL" not in line
