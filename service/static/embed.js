@@ -233,7 +233,8 @@
     function checked(found, unknown) {  // leave out slugs that name no newsletter; false: no box left
       if (!unknown.length) return true;
       console.error(PREFIX + "no newsletter is called " + unknown.map(function (s) { return '"' + s + '"'; }).join(", ") +
-        '; check data-newsletters on <script src="' + script.src + '">. ' + listed(found));
+        " (or it is archived and takes no signups), so the box leaves it out; check data-newsletters on " +
+        '<script src="' + script.src + '">. ' + listed(found));
       slugs = slugs.filter(function (s) { return unknown.indexOf(s) < 0; });
       boxes = boxes.filter(function (b) {
         if (unknown.indexOf(b.value) < 0) return true;

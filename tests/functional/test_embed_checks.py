@@ -26,6 +26,7 @@ def web(sqlite_app, sqlite_app_with):
         [
             Newsletter(slug="daily", name="Ukraine Daily"),
             Newsletter(slug="partner", name="Partner", allowed_origins=[PARTNER]),
+            Newsletter(slug="old", name="Old", archived=True),  # takes no signups
         ]
     )
     db.session.commit()
@@ -49,6 +50,7 @@ def config(web, query: str, origin: str | None = None) -> dict:
         ("?newsletters=daily", "https://stranger.example.net", [], False),
         ("?newsletters=nope", "https://stranger.example.net", ["nope"], False),
         ("?newsletters=daily", None, [], True),  # the service's own page: no Origin
+        ("?newsletters=daily,old", SITE, ["old"], True),
         ("?newsletters=", PARTNER, [], True),
     ],
 )
