@@ -5,9 +5,10 @@ The beat schedule lives here too, so all periodic work is visible in one place.
 
 from __future__ import annotations
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from flask import Flask
 
+from service.heartbeats import Pulse, beat_name
 from service.task_names import TaskName
 
 TASK_MODULES = [
@@ -86,5 +87,35 @@ def celery_init_app(app: Flask) -> Celery:
         worker_hijack_root_logger=False,
     )
     celery.set_default()
+    celery.flask_app = app  # type: ignore[attr-defined]  # for the heartbeat signals below
     app.extensions["celery"] = celery
     return celery
+
+
+_pulses: dict[str, Pulse] = {}
+
+
+@signals.worker_ready.connect
+def _worker_alive(sender: object, **_: object) -> None:
+    """A worker that is ready starts recording its heartbeat under its hostname."""
+    app = getattr(sender.app, "flask_app", None)  # type: ignore[attr-defined]
+    hostname = sender.hostname  # type: ignore[attr-defined]
+    if app is not None and hostname not in _pulses:
+        _pulses[hostname] = Pulse(app, "worker", hostname).start()
+
+
+@signals.worker_shutdown.connect
+def _worker_stopped(sender: object, **_: object) -> None:
+    """A worker stopping cleanly takes its heartbeat away (scaling down is no failure)."""
+    pulse = _pulses.pop(getattr(sender, "hostname", ""), None)
+    if pulse is not None:
+        pulse.stop()
+
+
+@signals.beat_init.connect
+def _beat_alive(sender: object, **_: object) -> None:
+    """Beat (standalone or embedded in a worker with -B) records its heartbeat as `beat@host`."""
+    app = getattr(sender.app, "flask_app", None)  # type: ignore[attr-defined]
+    name = beat_name()
+    if app is not None and name not in _pulses:
+        _pulses[name] = Pulse(app, "beat", name).start()

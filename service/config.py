@@ -192,6 +192,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "OUTBOX_SWEEP_INTERVAL": _number(
             env, "OUTBOX_SWEEP_INTERVAL", _number(env, "OUTBOX_RELAY_INTERVAL", 10.0)
         ),
+        # Workers and beat record a heartbeat this often; /readyz warns after 3 missed ones.
+        "HEARTBEAT_SECONDS": _number(env, "HEARTBEAT_SECONDS", 15.0) or 15.0,
         "LOG_LEVEL": env.get("LOG_LEVEL") or "INFO",
         "PENDING_EXPIRY_DAYS": _number(env, "PENDING_EXPIRY_DAYS", 30),
         "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or "",

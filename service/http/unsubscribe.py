@@ -19,7 +19,7 @@ from service.extensions import db, limiter, rate_limited
 from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
 from service.leaving.changes import (
-    public_newsletters,
+    preference_newsletters,
     resubscribe,
     save_preferences,
     unsubscribe,
@@ -146,8 +146,9 @@ def _preferences_page(subscriber: Subscriber, token: str, status: int = 200, sav
             "cadence": cadence(n, locale),
             "checked": statuses.get(n.id) in ("pending", "confirmed"),
             "pending": statuses.get(n.id) == "pending",
+            "closed": n.archived,  # can be left, never joined again
         }
-        for n in public_newsletters()
+        for n in preference_newsletters(subscriber)
     ]
     return page(
         "pages/preferences.html",
@@ -164,7 +165,8 @@ def _preferences_page(subscriber: Subscriber, token: str, status: int = 200, sav
 @bp.route("/preferences/<token>", methods=["GET", "HEAD"])
 @_token_page(load_preferences)
 def preferences_page(subscriber: Subscriber, token: str):
-    """Every public newsletter with its description and cadence, and toggles to keep or leave."""
+    """The reader's newsletters (hidden or archived included) and every public one, each with
+    its description and cadence, and toggles to keep or leave."""
     return _preferences_page(subscriber, token)
 
 
@@ -175,7 +177,7 @@ def preferences_save(subscriber: Subscriber, token: str):
     if not check_form_secret(token, "preferences", request.form.get("secret")):
         return _bad_token()
     slugs = set(request.form.getlist("newsletters"))
-    wanted = [n.id for n in public_newsletters() if n.slug in slugs]
+    wanted = [n.id for n in preference_newsletters(subscriber) if n.slug in slugs]
     save_preferences(
         subscriber.id, wanted, ip=request.remote_addr, user_agent=request.user_agent.string
     )

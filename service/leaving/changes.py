@@ -125,7 +125,9 @@ def save_preferences(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> int:
-    """Keep the reader on exactly the public newsletters `wanted` (ids); return how many changed.
+    """Keep the reader on exactly the newsletters `wanted` (ids) among those of their preference
+    page (`preference_newsletters`); return how many changed. An archived newsletter can only be
+    left there: wanting it changes nothing.
 
     The preference link arrived by email, and such links travel (headers, forwards, scanners):
     whoever holds one may leave newsletters and choose again among those the reader confirmed
@@ -143,8 +145,10 @@ def save_preferences(
     changed = 0
     added, confirmed, left = [], [], []
     awaiting = False
-    for newsletter in public_newsletters():
+    for newsletter in preference_newsletters(subscriber):
         subscription = by_newsletter.get(newsletter.id)
+        if newsletter.archived and newsletter.id in wanted_ids:
+            continue  # kept as it is: an archived newsletter is never joined again
         if newsletter.id in wanted_ids and not blocked:
             if subscription is None:
                 subscription = Subscription(newsletter=newsletter, status=None)
@@ -193,3 +197,12 @@ def public_newsletters() -> list[Newsletter]:
     return list(
         db.session.scalars(select(Newsletter).where(Newsletter.listed()).order_by(Newsletter.id))
     )
+
+
+def preference_newsletters(subscriber: Subscriber) -> list[Newsletter]:
+    """The newsletters of a reader's preference page, in a stable order: every one the reader
+    has a subscription to (hidden or archived included, so they can manage and leave it), and
+    the public, unarchived ones they could join."""
+    own = [s.newsletter for s in subscriber.subscriptions if s.status is not None]
+    chosen = {n.id: n for n in public_newsletters()} | {n.id: n for n in own}
+    return [chosen[key] for key in sorted(chosen)]

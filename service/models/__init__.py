@@ -5,6 +5,7 @@ from service.models.article import Article
 from service.models.audit import AuditEvent
 from service.models.base import Base, utcnow
 from service.models.feed import FeedState as FeedState
+from service.models.heartbeat import Heartbeat
 from service.models.newsletter import Newsletter
 from service.models.outbox import JobStatus, OutboxJob
 from service.models.send import (
@@ -34,6 +35,7 @@ __all__ = [
     "ConsentRecord",
     "Delivery",
     "DeliveryStatus",
+    "Heartbeat",
     "JobStatus",
     "Newsletter",
     "OutboxJob",

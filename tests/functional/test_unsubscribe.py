@@ -225,6 +225,39 @@ def test_a_suppressed_address_must_confirm_again(app, client, smtp, newsletter):
     assert suppression_reason(reader.email_key) is None
 
 
+def test_preferences_list_the_readers_own_hidden_and_archived_newsletters(client, newsletter):
+    """Issue 21: hidden from public pages, never from the reader's own preference page."""
+    staff = newsletter(name="Staff notes", is_public=False)
+    old = newsletter(name="Old column", archived=True)
+    gone = newsletter(name="Gone column", archived=True)
+    stranger = newsletter(name="Not yours", is_public=False)
+    closed = newsletter(name="Closed to you", archived=True)
+    reader = add_reader(staff, old)
+    db.session.add(
+        Subscription(subscriber_id=reader.id, newsletter_id=gone.id, status="unsubscribed")
+    )
+    db.session.commit()
+    token = preferences_token(reader.id)
+    html = client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert "Staff notes" in html and "Old column" in html and "Gone column" in html
+    assert "Not yours" not in html and "Closed to you" not in html
+    assert re.search(rf'value="{gone.slug}"\s+disabled', html)  # archived: not joined again
+    assert html.count("No longer published") == 2
+
+    secret = form_secret(token, "preferences")
+    kept = client.post(
+        f"/preferences/{token}",
+        data={"newsletters": [staff.slug, gone.slug, closed.slug], "secret": secret},
+    )
+    assert kept.status_code == 200
+    assert statuses(reader.id) == {
+        staff.slug: "confirmed",
+        old.slug: "unsubscribed",  # left from the page
+        gone.slug: "unsubscribed",  # archived: asked for, not joined again
+    }
+    assert stranger.slug not in kept.get_data(as_text=True)
+
+
 def test_preferences_save_with_the_form_value(client, smtp, newsletter):
     daily = newsletter(description="Every morning", schedule_cron="0 7 * * *")
     weekly = newsletter(description="Long reads", schedule_cron="0 9 * * 6")

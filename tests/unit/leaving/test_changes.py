@@ -83,24 +83,30 @@ def test_undo_never_lifts_a_bounce(add_reader, daily):
     assert suppression.reason(reader.email_key) == suppression.BOUNCE
 
 
-def test_preferences_keep_exactly_the_chosen_public_newsletters(
+def test_preferences_keep_exactly_the_chosen_newsletters(
     add_reader, add_newsletter, daily, sent_mail
 ):
     weekly = add_newsletter("weekly")
     internal = add_newsletter("staff", is_public=False)
     reader = add_reader("olena@gmail.com", daily, internal)
-    changed = changes.save_preferences(reader.id, [weekly.id], ip="192.0.2.7", user_agent="UA")
+    add_newsletter("other-staff", is_public=False)
+    assert [n.slug for n in changes.preference_newsletters(reader)] == ["daily", "weekly", "staff"]
+    changed = changes.save_preferences(
+        reader.id, [weekly.id, internal.id], ip="192.0.2.7", user_agent="UA"
+    )
     assert changed == 2
     assert _statuses(reader) == {
         "daily": "unsubscribed",
-        "staff": "confirmed",
+        "staff": "confirmed",  # hidden, but the reader's own: kept when ticked
         "weekly": "pending",  # never confirmed: asked for, not given
     }
     record = db.session.scalars(select(ConsentRecord)).one()
     assert (record.action, record.newsletters, record.ip) == ("preferences", "weekly", "192.0.2.7")
     assert reader.state_version == 1
-    assert changes.save_preferences(reader.id, [weekly.id]) == 0
+    assert changes.save_preferences(reader.id, [weekly.id, internal.id]) == 0
     assert reader.state_version == 1
+    assert changes.save_preferences(reader.id, [weekly.id]) == 1  # hidden: left when unticked
+    assert _statuses(reader)["staff"] == "unsubscribed"
     [confirmation] = sent_mail  # one, though asked twice: the cooldown
     assert confirmation.recipients == ("olena@gmail.com",)
     assert b"/confirm/" in confirmation.message
