@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from service.extensions import db
 from service.models import Send, SendStatus
-from service.sending import delivery
+from service.sending import batches
 
 
 def send_json(send: Send) -> dict:
@@ -32,7 +32,7 @@ def send_json(send: Send) -> dict:
         "scheduled_at": iso(send.scheduled_at),
         "started_at": iso(send.started_at),
         "finished_at": iso(send.finished_at),
-        "failed_batches": delivery.parked_batches(send.id),
+        "failed_batches": batches.parked_batches(send.id),
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
         "articles_skipped": dict((send.content or {}).get("skipped") or {}),
     }

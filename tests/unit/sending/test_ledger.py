@@ -11,6 +11,7 @@ from service.extensions import db
 from service.mail import RenderedEmail, newsletter_sender
 from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendBatch, Subscriber
 from service.sending import delivery, relay
+from service.sending.lease import Lease
 from service.sending.ledger import Ledger
 from service.sending.personalize import LEGACY, build_template
 from tests.conftest import unique_email
@@ -113,13 +114,13 @@ def test_batch_never_has_more_than_its_window_unwritten(
         newsletter_id=send.newsletter_id,
         placeholders=LEGACY,
     )
-    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
+    rows = [delivery.Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
     batch = SendBatch(send_id=send.id, after_id=0, upto_id=readers[-1].id, status="running")
     batch.attempts = 1
     db.session.add(batch)
     db.session.commit()
     ledger = Ledger(send.id)
-    tally = delivery._deliver_rows(ledger, delivery.Lease(batch.id, 1), rows, set(), template, None)
+    tally = delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), template, None)
     assert tally.transient == 0
     ledger.close()
     assert submitted[0] == 40 and ledger_rows(send.id) == 40
@@ -160,7 +161,7 @@ def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> 
     send, readers = send_with_readers
     ledger = Ledger(send.id)
     ledger.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=1)
-    bounced = delivery._Row(
+    bounced = delivery.Row(
         readers[1].id, readers[1].email, None, False, readers[1].email_key, None, 0
     )
     delivery._bounce(ledger, send.newsletter_id, bounced, "550 5.1.1 no such user")
@@ -194,12 +195,10 @@ def test_a_batch_taken_over_while_it_waits_for_the_rate_sends_nothing_more(
         newsletter_id=send.newsletter_id,
         placeholders=LEGACY,
     )
-    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
+    rows = [delivery.Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
     ledger = Ledger(send.id)
     # 0.5 tokens a second: after the first message the batch waits about 2 s for the next.
-    outcome = delivery._deliver_rows(
-        ledger, delivery.Lease(batch.id, 1), rows, set(), template, 0.5
-    )
+    outcome = delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), template, 0.5)
     ledger.close()
     assert outcome is None  # stopped: the batch is another worker's
     assert submitted == [readers[0].id]
