@@ -25,10 +25,10 @@ from datetime import timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import DateTime, and_, exists, literal, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from service.database import retry_if_dropped
-from service.extensions import db, insert_ignoring_conflicts
+from service.extensions import db
 from service.leaving import suppression
 from service.mail import RenderedEmail, newsletter_sender
 from service.models import (
@@ -48,7 +48,7 @@ from service.sending import personalize, setting
 from service.sending.content import placeholders_of
 from service.sending.delivery import Row, Tally, deliver_rows
 from service.sending.lease import Lease, claim_batch, release, update_if_held
-from service.sending.ledger import Ledger
+from service.sending.ledger import Ledger, close_unreached
 from service.sending.lifecycle import finish_if_complete
 
 log = logging.getLogger(__name__)
@@ -253,40 +253,7 @@ def _end_unfinished(send_id: int, batch: SendBatch, reason: str) -> None:
     the batch without a row (the batch stopped before them) get a `failed` row saying
     `reason`. The send's `failed` counter goes up by as many, in the caller's transaction.
     """
-    in_batch = and_(
-        Delivery.subscriber_id > batch.after_id, Delivery.subscriber_id <= batch.upto_id
-    )
-    deferred = db.session.execute(
-        update(Delivery)
-        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.QUEUED, in_batch)
-        .values(status=DeliveryStatus.FAILED, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    newsletter_id = select(Send.newsletter_id).where(Send.id == send_id).scalar_subquery()
-    untried = select(
-        literal(send_id),
-        Subscription.subscriber_id,
-        literal(DeliveryStatus.FAILED.value),
-        literal(0),
-        literal(reason[:1000]),
-        literal(utcnow(), DateTime()),
-    ).where(
-        Subscription.newsletter_id == newsletter_id,
-        Subscription.status == SubscriptionStatus.CONFIRMED,
-        Subscription.subscriber_id > batch.after_id,
-        Subscription.subscriber_id <= batch.upto_id,
-        ~exists().where(
-            Delivery.send_id == send_id, Delivery.subscriber_id == Subscription.subscriber_id
-        ),
-    )
-    columns = ["send_id", "subscriber_id", "status", "attempts", "response", "updated_at"]
-    added = db.session.execute(
-        insert_ignoring_conflicts(Delivery).from_select(columns, untried)
-    ).rowcount
-    if deferred + added:  # in the same commit as the rows, like the ledger's own counters
-        db.session.execute(
-            update(Send).where(Send.id == send_id).values(failed=Send.failed + deferred + added)
-        )
+    added = close_unreached(send_id, batch.after_id, batch.upto_id, DeliveryStatus.FAILED, reason)
     if added:
         log.warning(
             "send %s, batch %s: %s readers never tried: %s", send_id, batch.id, added, reason

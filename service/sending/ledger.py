@@ -18,20 +18,32 @@ On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit = 
 connection): a worker that dies loses nothing committed, and a database crash could lose
 the last fraction of a second of rows, which means a few duplicates, never a miss (set once
 per connection and reset before it goes back to the pool).
+
+The update of the counters returns the send's status, so a batch at full speed learns of a
+pause or a cancel at its next write, a few messages later, without a query of its own
+(`send_status`).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from functools import cache
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, DateTime, and_, exists, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from service.database import is_dropped
-from service.extensions import db
-from service.models import Delivery, DeliveryStatus, Send, utcnow
+from service.extensions import db, insert_ignoring_conflicts
+from service.models import (
+    Delivery,
+    DeliveryStatus,
+    Send,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
 
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
@@ -66,18 +78,23 @@ def _update(row: dict):
     )
 
 
-def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> None:
-    """Add ledger rows, counted by status, to the send's counters (in `conn`'s transaction)."""
+def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> str | None:
+    """Add ledger rows, counted by status, to the send's counters (in `conn`'s transaction).
+
+    Returns the send's status as that update saw it (None if there was nothing to add).
+    """
     values: Counter[str] = Counter()
     for status, count in statuses.items():
         if status in COUNTERS and count:
             values[COUNTERS[status]] += count
-    if values:
-        conn.execute(
-            update(Send)
-            .where(Send.id == send_id)
-            .values({name: getattr(Send, name) + count for name, count in values.items()})
-        )
+    if not values:
+        return None
+    return conn.execute(
+        update(Send)
+        .where(Send.id == send_id)
+        .values({name: getattr(Send, name) + count for name, count in values.items()})
+        .returning(Send.status)
+    ).scalar()
 
 
 class Ledger:
@@ -89,6 +106,8 @@ class Ledger:
         self._conn: Connection | None = None
         self._inserts: list[dict] = []
         self._updates: list[dict] = []
+        self._status: str | None = None  # the send's status, as the last write saw it
+        self._status_at = 0.0  # when (time.monotonic)
 
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
@@ -162,8 +181,10 @@ class Ledger:
             for row in self._updates:  # rare (retries after a 4xx): one statement each
                 if conn.execute(_update(row)).rowcount == 1:
                     written[row["status"]] += 1
-            add_to_counters(conn, self.send_id, written)
+            status = add_to_counters(conn, self.send_id, written)
             conn.commit()
+            if status is not None:
+                self._status, self._status_at = status, time.monotonic()
         except BaseException:
             if not conn.invalidated:
                 conn.rollback()
@@ -195,6 +216,24 @@ class Ledger:
     def flush(self) -> None:
         """Write the buffered rows now (the counters go with them)."""
         self.write()
+
+    def send_status(self, max_age: float) -> str:
+        """The send's status, read again if the last write saw it more than `max_age` s ago.
+
+        Every write that adds to the counters reads the status in the same statement, so at
+        full speed this costs nothing; a slow batch reads it here, on its own connection.
+        """
+        if self._status is None or time.monotonic() - self._status_at > max_age:
+            conn = self._connection()
+            try:
+                status = conn.scalar(select(Send.status).where(Send.id == self.send_id))
+                conn.commit()
+            except BaseException:
+                if not conn.invalidated:
+                    conn.rollback()
+                raise
+            self._status, self._status_at = status, time.monotonic()
+        return self._status
 
 
 def _release(conn: Connection, dialect: str) -> None:
@@ -239,3 +278,55 @@ def recount(send_id: int) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def close_unreached(
+    send_id: int, after_id: int, upto_id: int, status: DeliveryStatus, reason: str
+) -> int:
+    """Readers of the send in (after_id, upto_id] who got nothing end as `status` (failed or
+    skipped); return how many had no ledger row yet.
+
+    Still-queued rows (deferred) move to `status` (a failure keeps the relay's last answer,
+    a skip says `reason`); confirmed readers in the range without a row get one saying
+    `reason`. The send's counter goes up by as many, in the caller's transaction (the
+    session's).
+    """
+    in_range = and_(Delivery.subscriber_id > after_id, Delivery.subscriber_id <= upto_id)
+    moved = {"status": status, "updated_at": utcnow()}
+    if status != DeliveryStatus.FAILED:
+        moved["response"] = reason[:1000]
+    deferred = db.session.execute(
+        update(Delivery)
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.QUEUED, in_range)
+        .values(**moved)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    newsletter_id = select(Send.newsletter_id).where(Send.id == send_id).scalar_subquery()
+    unreached = select(
+        literal(send_id),
+        Subscription.subscriber_id,
+        literal(status.value),
+        literal(0),
+        literal(reason[:1000]),
+        literal(utcnow(), DateTime()),
+    ).where(
+        Subscription.newsletter_id == newsletter_id,
+        Subscription.status == SubscriptionStatus.CONFIRMED,
+        Subscription.subscriber_id > after_id,
+        Subscription.subscriber_id <= upto_id,
+        ~exists().where(
+            Delivery.send_id == send_id, Delivery.subscriber_id == Subscription.subscriber_id
+        ),
+    )
+    columns = ["send_id", "subscriber_id", "status", "attempts", "response", "updated_at"]
+    added = db.session.execute(
+        insert_ignoring_conflicts(Delivery).from_select(columns, unreached)
+    ).rowcount
+    if deferred + added:  # in the same commit as the rows, like the ledger's own counters
+        counter = COUNTERS[status]
+        db.session.execute(
+            update(Send)
+            .where(Send.id == send_id)
+            .values({counter: getattr(Send, counter) + deferred + added})
+        )
+    return added
