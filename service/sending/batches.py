@@ -230,8 +230,12 @@ def _finish_batch(send_id: int, lease: Lease, tally: Tally) -> float | None:
             until = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
             if not update_if_held(lease, status=BatchStatus.WAITING, lease_until=until):
                 return None
-            log.info(
-                "batch %s: %s deferred, retry in %.0fs", lease.batch_id, tally.transient, delay
+            log.warning(
+                "batch %s: %s deferred, retry in %.0fs; last answer: %s",
+                lease.batch_id,
+                tally.transient,
+                delay,
+                tally.last,
             )
             return delay
     done = update(SendBatch).where(lease.held()).values(status=BatchStatus.DONE, lease_until=None)

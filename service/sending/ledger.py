@@ -330,3 +330,14 @@ def close_unreached(
             .values({counter: getattr(Send, counter) + deferred + added})
         )
     return added
+
+
+def defer_reason(send_id: int) -> str | None:
+    """Why the send's deferred readers wait: the relay's last answer (or the connection
+    error) recorded on a still-queued delivery; None if none is queued."""
+    return db.session.scalar(
+        select(Delivery.response)
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.QUEUED)
+        .order_by(Delivery.updated_at.desc())
+        .limit(1)
+    )

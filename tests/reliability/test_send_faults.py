@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from service.access.keys import create_api_key
 from service.extensions import db
 from tests.reliability.sendkit import IN_FLIGHT, kill_database_sessions, send_stack
 
@@ -29,6 +30,25 @@ def _assert_everyone_once(kit, send, addresses, duplicates_allowed: int) -> int:
     assert kit.ledger(send.id) == {"sent": len(addresses)}
     assert (send.sent, send.failed, send.total) == (len(addresses), 0, len(addresses))
     return duplicates
+
+
+def _trouble_is_visible(kit, send_id: int, why: str) -> None:
+    """A deferring send says why and how many wait: the API, `sends show` and the log."""
+    key = create_api_key(f"trouble-{send_id}-{time.monotonic()}")
+    body = (
+        kit.app.test_client()
+        .get(f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"})
+        .get_json()
+    )
+    assert body["status"] == "sending"
+    assert body["waiting"] == body["total"] - body["sent"] - body["failed"] - body["skipped"] > 0
+    assert why in body["defer_reason"], body
+    shown = kit.app.test_cli_runner().invoke(args=["sends", "show", str(send_id)])
+    assert f"waiting: {body['waiting']}" in shown.output
+    assert f"defer_reason: {body['defer_reason']}" in shown.output
+    deferred = [line for line in kit.log().splitlines() if "deferred, retry in" in line]
+    assert deferred and why in deferred[-1], deferred[-3:]
+    print(f"while deferring: {body['waiting']} waiting, because {body['defer_reason']!r}")
 
 
 def test_database_connections_terminated_mid_send(tmp_path):
@@ -60,6 +80,7 @@ def test_relay_refusing_connections_for_a_while(tmp_path):
         kit.smtp.stop()  # nothing listens on the port: connections are refused
         time.sleep(5)
         assert sum(kit.received(addresses).values()) < READERS
+        _trouble_is_visible(kit, send_id, "refused")
         kit.smtp.start()  # back on the same port
         send = kit.wait_final(send_id, timeout=60)
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)
