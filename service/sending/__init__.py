@@ -9,6 +9,7 @@ delivery     the hot loop of a batch: personalize, rate-limit, send, write the l
 personalize  prebuilt MIME bytes cut where each reader's values go, joined per reader
 signing      unsubscribe/preference tokens minted in bulk (the same tokens as `service.tokens`)
 ledger       delivery rows written in groups (group commit), and the send's counters with them
+books        the send's books from its ledger: recount, readers never reached, deferrals
 relay        the process's pool of SMTP connections to the relay (sender threads)
 ratelimit    a token bucket shared through Redis (in-process without REDIS_URL)
 lifecycle    pause, resume, cancel, and finishing a send when every batch is done

@@ -45,10 +45,11 @@ from service.models import (
     utcnow,
 )
 from service.sending import personalize, setting
+from service.sending.books import close_unreached
 from service.sending.content import placeholders_of
 from service.sending.delivery import Row, Tally, deliver_rows
 from service.sending.lease import Lease, claim_batch, release, update_if_held
-from service.sending.ledger import Ledger, close_unreached
+from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,20 @@ def _recipients(send_id: int, newsletter_id: int, batch: SendBatch) -> list[Row]
         )
         .order_by(Subscriber.id)
     ).all()
+    # Readers an earlier claim may have handed over without writing down the outcome (it
+    # died, or lost the database): sending them again may be their second copy.
+    upto = batch.handing_over_upto
     return [
-        Row(sid, email if utf8 else ascii_, name, utf8, key, did, attempts or 0)
+        Row(
+            sid,
+            email if utf8 else ascii_,
+            name,
+            utf8,
+            key,
+            did,
+            attempts or 0,
+            did is None and sid <= upto,
+        )
         for sid, email, ascii_, name, utf8, key, did, attempts in rows
     ]
 

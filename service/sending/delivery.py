@@ -59,6 +59,10 @@ class Row:
     email_key: str
     delivery_id: int | None
     attempts: int
+    maybe_twice: bool = False  # an earlier claim may have handed it over, unrecorded
+
+
+HANDED_AGAIN = (DeliveryStatus.SENT, DeliveryStatus.QUEUED)  # outcomes of a second hand-over
 
 
 def _bounce(ledger: Ledger, newsletter_id: int, row: Row, response: str) -> None:
@@ -75,6 +79,7 @@ def _record(ledger: Ledger, row: Row, status: DeliveryStatus, response: str) -> 
         response,
         attempts=row.attempts + 1,
         delivery_id=row.delivery_id,
+        possible_duplicate=row.maybe_twice and status in HANDED_AGAIN,
     )
 
 
@@ -107,10 +112,17 @@ def deliver_rows(
         answer = answers.get(block)
         _answer(ledger, newsletter_id, in_flight.pop(answer.tag), answer, tally)
 
+    # Before any hand-over, the batch notes how far it may get before its next write.
+    last = len(rows) - 1
+    if rows:
+        ledger.mark_handing_over(lease, rows[min(window - 1, last)].subscriber_id)
+        ledger.write()
     renewed = time.monotonic()  # the lease was claimed just now
     stop: str | None = None
+    reached = 0  # rows before this one are handed over or recorded
     try:
-        for row in rows:
+        for index, row in enumerate(rows):
+            reached = index
             if tally.unexpected is not None:
                 break
             if row.email_key in suppressed:
@@ -139,6 +151,9 @@ def deliver_rows(
                     take()
                 while not answers.empty():
                     take(block=False)
+                # At most a window of hand-overs until the next write: note how far they go.
+                upto = rows[min(index + window - 1, last)].subscriber_id
+                ledger.mark_handing_over(lease, upto)
                 ledger.write()
             # Checked last, just before the hand-over: whatever the steps above waited for
             # (the rate, a Redis or relay that was away), a batch no longer ours, paused or
@@ -155,6 +170,7 @@ def deliver_rows(
             connections.submit(
                 message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
             )
+            reached = index + 1
             if tally.too_many() or tally.deferring():
                 break
     except BaseException:
@@ -163,6 +179,10 @@ def deliver_rows(
     finally:  # whatever happens next, every message handed over is recorded
         while in_flight:
             take()
+        # With every hand-over recorded, the mark keeps only the readers an earlier claim
+        # may have reached and this one did not (they stay possible duplicates).
+        flagged = [r.subscriber_id for r in rows[reached:] if r.maybe_twice]
+        ledger.mark_handing_over(lease, max(flagged, default=0), settle=True)
         ledger.write()
     if tally.unexpected is not None:
         raise tally.unexpected

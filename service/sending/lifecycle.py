@@ -25,7 +25,7 @@ from service.models import (
     SendStatus,
     utcnow,
 )
-from service.sending.ledger import close_unreached, recount
+from service.sending.books import close_unreached, recount
 from service.task_names import TaskName
 from service.webhooks import events
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from service.extensions import db
 from service.models import Send, SendStatus
-from service.sending import batches, ledger
+from service.sending import batches, books
 
 
 def send_json(send: Send) -> dict:
@@ -36,8 +36,9 @@ def send_json(send: Send) -> dict:
         "scheduled_at": iso(send.scheduled_at),
         "started_at": iso(send.started_at),
         "finished_at": iso(send.finished_at),
+        "possible_duplicates": send.possible_duplicates,
         "waiting": waiting,
-        "defer_reason": ledger.defer_reason(send.id) if active else None,
+        "defer_reason": books.defer_reason(send.id) if active else None,
         "failed_batches": batches.parked_batches(send.id),
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
         "articles_skipped": dict((send.content or {}).get("skipped") or {}),

@@ -29,6 +29,7 @@ def _assert_everyone_once(kit, send, addresses, duplicates_allowed: int) -> int:
     assert send.status == "sent"
     assert kit.ledger(send.id) == {"sent": len(addresses)}
     assert (send.sent, send.failed, send.total) == (len(addresses), 0, len(addresses))
+    assert duplicates <= send.possible_duplicates <= 2 * IN_FLIGHT  # counted, and bounded
     return duplicates
 
 
@@ -66,7 +67,10 @@ def test_database_connections_terminated_mid_send(tmp_path):
         # No watchdog: the batches themselves must survive, on fresh connections.
         send = kit.wait_final(send_id, timeout=40, tick=False)
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)
-        print(f"pg_terminate_backend mid-send: {duplicates} duplicates")
+        print(
+            f"pg_terminate_backend mid-send: {duplicates} duplicates,"
+            f" {send.possible_duplicates} reported possible"
+        )
         assert "PendingRollbackError" not in kit.log()
 
 
