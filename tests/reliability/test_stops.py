@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 READERS = 3000
 # Per worker: every running batch's window in flight, plus what each hands over before it
 # learns the new status (half a window, or 0.2 s when its writes carry no counters), plus
-# what goes out while the request itself commits (measured: 12 to 24 with 4 batches running).
+# what goes out while the request itself commits (measured: 4 to 24 with 4 batches running).
 STOP_BOUND = IN_FLIGHT + THREADS * CONNECTIONS + 8
 AFTER_THE_ANSWER = 0
 
