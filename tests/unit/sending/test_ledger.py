@@ -219,6 +219,7 @@ def _template_of(send):
         RenderedEmail(subject="s", text="t", html="<p>h</p>"),
         sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
         newsletter_id=send.newsletter_id,
+        placeholders=LEGACY,
     )
 
 
