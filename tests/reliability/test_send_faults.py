@@ -46,7 +46,7 @@ def _trouble_is_visible(kit, send_id: int, why: str) -> None:
     assert why in body["defer_reason"], body
     shown = kit.app.test_cli_runner().invoke(args=["sends", "show", str(send_id)])
     assert f"waiting: {body['waiting']}" in shown.output
-    assert f"defer_reason: {body['defer_reason']}" in shown.output
+    assert f"defer_reason: {why}" in shown.output  # its latest answer: may be another by now
     deferred = [line for line in kit.log().splitlines() if "deferred, retry in" in line]
     assert deferred and why in deferred[-1], deferred[-3:]
     print(f"while deferring: {body['waiting']} waiting, because {body['defer_reason']!r}")
@@ -84,7 +84,8 @@ def test_relay_refusing_connections_for_a_while(tmp_path):
         kit.smtp.stop()  # nothing listens on the port: connections are refused
         time.sleep(5)
         assert sum(kit.received(addresses).values()) < READERS
-        _trouble_is_visible(kit, send_id, "refused")
+        # The connection error: refused, or closed at once while the relay shuts down.
+        _trouble_is_visible(kit, send_id, f"no SMTP session with 127.0.0.1:{kit.smtp.port}")
         kit.smtp.start()  # back on the same port
         send = kit.wait_final(send_id, timeout=60)
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)
