@@ -69,7 +69,7 @@ class Send(Base):
     failed: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     # Readers who may have received the send twice: handed over, then a fault before their
-    # outcome was written, then sent again (migration 0012).
+    # outcome was written, then sent again (migration 0016).
     possible_duplicates: Mapped[int] = mapped_column(default=0, server_default="0")
     max_subscriber_id: Mapped[int | None]
     checkpoint_subscriber_id: Mapped[int] = mapped_column(default=0)
