@@ -36,11 +36,16 @@ def _assert_everyone_once(kit, send, addresses, duplicates_allowed: int) -> int:
 def _trouble_is_visible(kit, send_id: int, why: str) -> None:
     """A deferring send says why and how many wait: the API, `sends show` and the log."""
     key = create_api_key(f"trouble-{send_id}-{time.monotonic()}")
-    body = (
-        kit.app.test_client()
-        .get(f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"})
-        .get_json()
-    )
+    deadline = time.monotonic() + 20  # the first answers may wait for a connection's timeout
+    while True:
+        body = (
+            kit.app.test_client()
+            .get(f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"})
+            .get_json()
+        )
+        if body["defer_reason"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert body["status"] == "sending"
     assert body["waiting"] == body["total"] - body["sent"] - body["failed"] - body["skipped"] > 0
     assert why in body["defer_reason"], body
