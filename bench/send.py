@@ -228,10 +228,10 @@ def raw_limit(
 
 
 def sample_message(app, send_id: int) -> bytes:
-    from service.sending import delivery, personalize
+    from service.sending import batches, personalize
 
     with app.app_context():
-        template = delivery._template(send_id)
+        template = batches._template(send_id)
         return personalize.personalize(
             template,
             send_id,

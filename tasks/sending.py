@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from service.sending import delivery, fanout, scheduling
+from service.sending import batches, fanout, scheduling
 from service.task_names import TaskName
 
 
@@ -23,7 +23,7 @@ def plan(send_id: int) -> None:
 @shared_task(name=TaskName.SEND_BATCH, bind=True, max_retries=None)
 def batch(self, batch_id: int) -> None:
     """Deliver one batch; deferred (4xx) messages make Celery retry it after a back-off."""
-    countdown = delivery.run_batch(batch_id)
+    countdown = batches.run_batch(batch_id)
     if countdown is not None:
         raise self.retry(countdown=countdown)
 

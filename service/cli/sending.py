@@ -43,6 +43,8 @@ def pace(send: Send) -> str:
     """The send's average rate and duration, from its start to its end (or to now)."""
     if send.started_at is None:
         return "not started"
+    if send.status == SendStatus.PAUSED:
+        return "paused"
     end = send.finished_at or utcnow()
     seconds = max((end - send.started_at).total_seconds(), 0.001)
     rate = _done(send) / seconds
@@ -211,7 +213,7 @@ def _control(action: str, send_id: int) -> None:
 @click.argument("send_id", type=int)
 @with_appcontext
 def sends_pause(send_id: int) -> None:
-    """Pause a send (its batches stop within seconds)."""
+    """Pause a send (its batches stop within a few messages; the counts shown are final)."""
     _control("pause", send_id)
 
 
@@ -227,7 +229,7 @@ def sends_resume(send_id: int) -> None:
 @click.argument("send_id", type=int)
 @with_appcontext
 def sends_cancel(send_id: int) -> None:
-    """Cancel a send for good."""
+    """Cancel a send for good (readers it never reached are counted as skipped)."""
     _control("cancel", send_id)
 
 

@@ -314,6 +314,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "before the last send started, stored after it, late_articles skip), "
                 "`too_old` (published more than a digest period before it)",
             },
+            "possible_duplicates": {
+                "type": "integer",
+                "description": "readers who may have received the send twice because of a fault",
+            },
+            "waiting": {"type": "integer", "description": "readers not yet handed over"},
+            "defer_reason": {
+                **_STR_NULL,
+                "description": "the relay's last answer or connection error while deferring",
+            },
         },
     },
     "Subscriber": {

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.models.base import Base, utcnow
@@ -68,6 +68,9 @@ class Send(Base):
     sent: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
+    # Readers who may have received the send twice: handed over, then a fault before their
+    # outcome was written, then sent again (migration 0016).
+    possible_duplicates: Mapped[int] = mapped_column(default=0, server_default="0")
     max_subscriber_id: Mapped[int | None]
     checkpoint_subscriber_id: Mapped[int] = mapped_column(default=0)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -115,6 +118,9 @@ class SendBatch(Base):
     # Unexpected failures (not a relay's 4xx/5xx): after a few the batch is parked, `error` says why.
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
     error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Written before a message is handed to the relay: readers up to this id may have been
+    # handed over without their outcome in the ledger (a later claim re-sends them flagged).
+    handing_over_upto: Mapped[int] = mapped_column(default=0, server_default="0")
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -132,3 +138,5 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     response: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Sent again after a fault may have cut off the record of an earlier hand-over.
+    possible_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -10,7 +10,7 @@ The send's counters (`sent`, `failed`, `skipped`) are added to in the SAME trans
 the rows they count, by exactly the rows that transaction really inserted or moved out of
 `queued`: every committed state has counters equal to the ledger, so what the API and
 `sends show` read is the ledger's figure, whatever runs, stops or is cancelled meanwhile.
-`recount` sets them from the ledger again (under the send row's lock) as a last check.
+`books.recount` sets them from the ledger again (under the send row's lock) as a last check.
 
 A connection the database server dropped (a restart, `pg_terminate_backend`) costs one
 retry on a fresh connection: the buffered answers stay buffered until a commit took them.
@@ -18,14 +18,27 @@ On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit = 
 connection): a worker that dies loses nothing committed, and a database crash could lose
 the last fraction of a second of rows, which means a few duplicates, never a miss (set once
 per connection and reset before it goes back to the pool).
+
+Possible duplicates: before a batch hands a message over, a write has noted on its row how
+far it may get before its next write (`mark_handing_over`: one more statement in the same
+commit as the rows). A later claim of the batch (its worker died, or lost the database)
+flags the readers up to that mark without a row, and the rows it writes for those it sends
+again carry `possible_duplicate` and add to the send's `possible_duplicates`, so the send
+counts the readers who may have received it twice; at most a window per fault.
+
+The update of the counters returns the send's status, so a batch at full speed learns of a
+pause or a cancel at its next write, a few messages later, without a query of its own
+(`send_status`).
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from functools import cache
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -33,14 +46,27 @@ from service.database import is_dropped
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
 
+if TYPE_CHECKING:  # lease.py reads the ledger
+    from service.sending.lease import Lease
+
+DUPLICATE = "possible_duplicate"  # counted beside the statuses: a row flagged as one
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
     DeliveryStatus.BOUNCED: "failed",
     DeliveryStatus.FAILED: "failed",
     DeliveryStatus.SKIPPED: "skipped",
+    DUPLICATE: "possible_duplicates",
 }
 _ASYNC_COMMIT = text("SET synchronous_commit TO OFF")
 _SYNC_COMMIT = text("RESET synchronous_commit")
+_MARK = text(
+    "UPDATE send_batches SET handing_over_upto = :upto"
+    " WHERE id = :batch_id AND handing_over_upto < :upto"
+)
+_SETTLE = text(
+    "UPDATE send_batches SET handing_over_upto = :upto"
+    " WHERE id = :batch_id AND attempts = :token AND status = 'running'"
+)
 
 
 @cache
@@ -48,7 +74,9 @@ def _insert(dialect: str, returning: bool):
     module = postgresql if dialect == "postgresql" else sqlite
     table = Delivery.__table__
     statement = module.insert(table).on_conflict_do_nothing()
-    return statement.returning(table.c.status) if returning else statement
+    if returning:
+        return statement.returning(table.c.status, table.c.possible_duplicate)
+    return statement
 
 
 def _update(row: dict):
@@ -66,18 +94,23 @@ def _update(row: dict):
     )
 
 
-def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> None:
-    """Add ledger rows, counted by status, to the send's counters (in `conn`'s transaction)."""
+def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> str | None:
+    """Add ledger rows, counted by status, to the send's counters (in `conn`'s transaction).
+
+    Returns the send's status as that update saw it (None if there was nothing to add).
+    """
     values: Counter[str] = Counter()
     for status, count in statuses.items():
         if status in COUNTERS and count:
             values[COUNTERS[status]] += count
-    if values:
-        conn.execute(
-            update(Send)
-            .where(Send.id == send_id)
-            .values({name: getattr(Send, name) + count for name, count in values.items()})
-        )
+    if not values:
+        return None
+    return conn.execute(
+        update(Send)
+        .where(Send.id == send_id)
+        .values({name: getattr(Send, name) + count for name, count in values.items()})
+        .returning(Send.status)
+    ).scalar()
 
 
 class Ledger:
@@ -89,6 +122,9 @@ class Ledger:
         self._conn: Connection | None = None
         self._inserts: list[dict] = []
         self._updates: list[dict] = []
+        self._status: str | None = None  # the send's status, as the last write saw it
+        self._status_at = 0.0  # when (time.monotonic)
+        self._mark: tuple[str, dict] | None = None  # the batch's mark, for the next write
 
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
@@ -123,8 +159,13 @@ class Ledger:
         *,
         attempts: int,
         delivery_id: int | None = None,
+        possible_duplicate: bool = False,
     ) -> None:
-        """Buffer the reader's row (a new one, or an update of `delivery_id`) for `write`."""
+        """Buffer the reader's row (a new one, or an update of `delivery_id`) for `write`.
+
+        `possible_duplicate`: the reader was sent the message again after a fault may have
+        cut off the record of an earlier hand-over (see `mark_handing_over`).
+        """
         values = {
             "status": status.value,
             "attempts": attempts,
@@ -133,10 +174,24 @@ class Ledger:
         }
         if delivery_id is None:
             self._inserts.append(
-                {"send_id": self.send_id, "subscriber_id": subscriber_id, **values}
+                {
+                    "send_id": self.send_id,
+                    "subscriber_id": subscriber_id,
+                    "possible_duplicate": possible_duplicate,
+                    **values,
+                }
             )
         else:
             self._updates.append({"delivery_id": delivery_id, **values})
+
+    def mark_handing_over(self, lease: Lease, upto: int, *, settle: bool = False) -> None:
+        """With the next write, note on the batch that readers up to id `upto` may be handed
+        over before the write after it: should that one never come (a fault), the batch's
+        next claim knows which readers may already have the message. The mark only rises,
+        unless `settle` (every hand-over so far is in this write: it may come down, while
+        this claim still holds the batch)."""
+        values = {"batch_id": lease.batch_id, "upto": upto, "token": lease.token}
+        self._mark = ("settle" if settle else "raise", values)
 
     def write(self) -> None:
         """Write every buffered row and its counters in one transaction.
@@ -144,7 +199,7 @@ class Ledger:
         A connection the server dropped is replaced once; the rows stay buffered until
         a commit took them, so an accepted message is never forgotten (nor sent again).
         """
-        if not self.unwritten:
+        if not self.unwritten and self._mark is None:
             return
         try:
             self._write()
@@ -153,7 +208,7 @@ class Ledger:
                 raise
             self._discard()
             self._write()  # on a fresh connection; a second failure propagates
-        self._inserts, self._updates = [], []
+        self._inserts, self._updates, self._mark = [], [], None
 
     def _write(self) -> None:
         conn = self._connection()
@@ -162,8 +217,13 @@ class Ledger:
             for row in self._updates:  # rare (retries after a 4xx): one statement each
                 if conn.execute(_update(row)).rowcount == 1:
                     written[row["status"]] += 1
-            add_to_counters(conn, self.send_id, written)
+            status = add_to_counters(conn, self.send_id, written)
+            if self._mark is not None:
+                kind, values = self._mark
+                conn.execute(_SETTLE if kind == "settle" else _MARK, values)
             conn.commit()
+            if status is not None:
+                self._status, self._status_at = status, time.monotonic()
         except BaseException:
             if not conn.invalidated:
                 conn.rollback()
@@ -181,20 +241,54 @@ class Ledger:
         SQLite's executemany sums its row counts, the cheapest way; psycopg's does not, so
         PostgreSQL returns the inserted rows' statuses instead.
         """
+        written: Counter[str] = Counter()
         if self.dialect != "sqlite":
             statement = _insert(self.dialect, returning=True)
-            return Counter(conn.execute(statement, self._inserts).scalars())
-        groups: dict[str, list[dict]] = {}
+            for status, duplicate in conn.execute(statement, self._inserts):
+                written[status] += 1
+                written[DUPLICATE] += duplicate
+            return written
+        groups: dict[tuple[str, bool], list[dict]] = {}
         for row in self._inserts:
-            groups.setdefault(row["status"], []).append(row)
+            groups.setdefault((row["status"], row["possible_duplicate"]), []).append(row)
         statement = _insert(self.dialect, returning=False)
-        return Counter(
-            {status: conn.execute(statement, rows).rowcount for status, rows in groups.items()}
-        )
+        for (status, duplicate), rows in groups.items():
+            count = conn.execute(statement, rows).rowcount
+            written[status] += count
+            written[DUPLICATE] += count if duplicate else 0
+        return written
 
     def flush(self) -> None:
         """Write the buffered rows now (the counters go with them)."""
         self.write()
+
+    def send_status(self, max_age: float) -> str:
+        """The send's status, read again if the last write saw it more than `max_age` s ago.
+
+        Every write that adds to the counters reads the status in the same statement, so at
+        full speed this costs nothing; a slow batch reads it here, on its own connection.
+        """
+        if self._status is None or time.monotonic() - self._status_at > max_age:
+            try:
+                status = self._read_status()
+            except DBAPIError as error:
+                if not is_dropped(error):
+                    raise
+                self._discard()
+                status = self._read_status()  # on a fresh connection, like `write`
+            self._status, self._status_at = status, time.monotonic()
+        return self._status
+
+    def _read_status(self) -> str:
+        conn = self._connection()
+        try:
+            status = conn.scalar(select(Send.status).where(Send.id == self.send_id))
+            conn.commit()
+        except BaseException:
+            if not conn.invalidated:
+                conn.rollback()
+            raise
+        return status
 
 
 def _release(conn: Connection, dialect: str) -> None:
@@ -209,33 +303,3 @@ def _release(conn: Connection, dialect: str) -> None:
         raise
     finally:
         conn.close()
-
-
-def counted(status: DeliveryStatus | str):
-    """How many of the send's ledger rows have `status` (a correlated subquery)."""
-    return (
-        select(func.count())
-        .where(Delivery.send_id == Send.id, Delivery.status == status)
-        .scalar_subquery()
-    )
-
-
-def recount(send_id: int) -> None:
-    """Set the send's counters from its ledger, exactly, even while batches still write.
-
-    The send row is locked first (PostgreSQL: FOR UPDATE; SQLite serializes writers), so
-    a ledger commit is either wholly counted here or adds its rows after this one.
-    """
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(select(Send.id).where(Send.id == send_id).with_for_update())
-    db.session.execute(
-        update(Send)
-        .where(Send.id == send_id)
-        .values(
-            sent=counted(DeliveryStatus.SENT),
-            failed=counted(DeliveryStatus.BOUNCED) + counted(DeliveryStatus.FAILED),
-            skipped=counted(DeliveryStatus.SKIPPED),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()

@@ -1,20 +1,31 @@
 """A send's status changes: pause, resume, cancel, and finishing when every batch is done.
 
-Batches re-read the send's status every second, so a pause or cancel takes effect within
-seconds; a paused batch goes back to `pending` and resuming publishes it again.
+Batches learn of a pause or a cancel within a few messages (`delivery`); an operator's pause
+or cancel answers once they stopped, with final counters. A paused batch goes back to
+`pending` and resuming publishes it again; a cancelled send's readers it never reached are
+`skipped` in the ledger.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import case, exists, func, select, update
 
 from service import audit, outbox
 from service.extensions import db
-from service.models import BatchStatus, Newsletter, Send, SendBatch, SendStatus, utcnow
-from service.sending.ledger import recount
+from service.models import (
+    BatchStatus,
+    DeliveryStatus,
+    Newsletter,
+    Send,
+    SendBatch,
+    SendStatus,
+    utcnow,
+)
+from service.sending.books import close_unreached, recount
 from service.task_names import TaskName
 from service.webhooks import events
 
@@ -22,6 +33,8 @@ log = logging.getLogger(__name__)
 
 PAUSABLE = {SendStatus.SENDING, SendStatus.SCHEDULED}
 CANCELLABLE = {SendStatus.SCHEDULED, SendStatus.SENDING, SendStatus.PAUSED}
+STOP_WAIT_SECONDS = 5.0  # a pause or cancel waits at most this long for running batches
+CANCELLED_REASON = "not sent: the send was cancelled"
 
 
 SEND_PAUSED = audit.event("send.paused", "an operator paused a send")
@@ -90,11 +103,20 @@ def _transition(
 
 
 def pause_send(
-    send_id: int, reason: str = "paused by an operator", *, actor: audit.Actor | None = None
+    send_id: int,
+    reason: str = "paused by an operator",
+    *,
+    actor: audit.Actor | None = None,
+    wait: bool = True,
 ) -> Send:
-    """Pause a sending (or scheduled) send; its batches stop within seconds. An operator's
-    pause names them (`actor`) and is in the audit log; the service's own pauses are not."""
-    return _transition(
+    """Pause a sending (or scheduled) send; its batches stop within a few messages. An
+    operator's pause names them (`actor`) and is in the audit log; the service's own pauses
+    are not.
+
+    With `wait` (an operator's pause) it answers once the running batches have stopped
+    (`wait_for_batches`), so the counters it returns are final.
+    """
+    send = _transition(
         send_id,
         PAUSABLE,
         events.SEND_PAUSED,
@@ -102,26 +124,65 @@ def pause_send(
         status=SendStatus.PAUSED,
         status_reason=reason,
     )
+    if not wait:
+        return send
+    wait_for_batches(send_id)
+    recount(send_id)
+    return db.session.get(Send, send_id, populate_existing=True)
 
 
 def cancel_send(send_id: int, *, actor: audit.Actor | None = None) -> Send:
-    """Cancel a send for good; running batches stop within seconds."""
+    """Cancel a send for good; its batches stop within a few messages.
+
+    It answers once the running batches have stopped (`wait_for_batches`): every reader the
+    send never reached (no ledger row, or deferred) is then `skipped` in the ledger, and
+    `finished_at` is after the last delivery, so the counters it returns are final.
+    """
     _transition(
         send_id,
         CANCELLABLE,
         audited=(SEND_CANCELLED, actor),
         status=SendStatus.CANCELLED,
-        finished_at=utcnow(),
         status_reason="cancelled by an operator",
     )
+    wait_for_batches(send_id)
     db.session.execute(
         update(SendBatch)
         .where(SendBatch.send_id == send_id, SendBatch.status != BatchStatus.DONE)
         .values(status=BatchStatus.CANCELLED)
     )
+    upto = db.session.scalar(select(Send.max_subscriber_id).where(Send.id == send_id))
+    if upto:  # started: its recipient set is fixed
+        close_unreached(send_id, 0, upto, DeliveryStatus.SKIPPED, CANCELLED_REASON)
+    db.session.execute(update(Send).where(Send.id == send_id).values(finished_at=utcnow()))
     db.session.commit()
     recount(send_id)
     return db.session.get(Send, send_id, populate_existing=True)
+
+
+def wait_for_batches(send_id: int, timeout: float = STOP_WAIT_SECONDS) -> bool:
+    """Wait until no batch of the send is running with a live lease; False if `timeout` passed.
+
+    A batch learns of a pause or a cancel within a few messages and stops once its messages
+    in flight are answered and written. A batch whose worker died (or hangs on a relay that
+    does not answer) is not waited for beyond `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        running = db.session.scalar(
+            select(func.count()).where(
+                SendBatch.send_id == send_id,
+                SendBatch.status == BatchStatus.RUNNING,
+                SendBatch.lease_until > utcnow(),
+            )
+        )
+        db.session.commit()
+        if not running:
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("send %s: %s batches still running after %.0f s", send_id, running, timeout)
+            return False
+        time.sleep(0.02)
 
 
 def resume_send(send_id: int, *, actor: audit.Actor | None = None) -> Send:

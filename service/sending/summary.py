@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from service.extensions import db
 from service.models import Send, SendStatus
-from service.sending import delivery
+from service.sending import batches, books
 
 
 def send_json(send: Send) -> dict:
@@ -18,6 +18,10 @@ def send_json(send: Send) -> dict:
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
+
+    # Readers not yet handed over (deferred ones included) while the send may still go on.
+    active = send.status in (SendStatus.SENDING, SendStatus.PAUSED)
+    waiting = max(0, send.total - send.sent - send.failed - send.skipped) if active else 0
 
     return {
         "id": send.id,
@@ -32,7 +36,10 @@ def send_json(send: Send) -> dict:
         "scheduled_at": iso(send.scheduled_at),
         "started_at": iso(send.started_at),
         "finished_at": iso(send.finished_at),
-        "failed_batches": delivery.parked_batches(send.id),
+        "possible_duplicates": send.possible_duplicates,
+        "waiting": waiting,
+        "defer_reason": books.defer_reason(send.id) if active else None,
+        "failed_batches": batches.parked_batches(send.id),
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
         "articles_skipped": dict((send.content or {}).get("skipped") or {}),
     }

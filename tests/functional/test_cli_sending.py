@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from service.extensions import db
-from service.models import Newsletter, Send, SendStatus, utcnow
+from service.models import Delivery, Newsletter, Send, SendStatus, Subscriber, utcnow
 from service.sending import scheduling
 from tests.conftest import ROOT, unique_email
 from tests.functional.test_sending import FINAL, fresh_article, reader, received, wait_status
@@ -214,6 +214,37 @@ def test_sends_show_of_a_running_send_gives_its_pace_so_far(sqlite_app):
     assert "3000/10000 done" in shown.output and "5.0/s on average, running for 10m" in (
         shown.output
     )
+    assert "waiting: 7000" in shown.output and "defer_reason: None" in shown.output
+
+
+def test_sends_show_of_a_paused_send_says_paused_and_why_readers_wait(sqlite_app):
+    news = Newsletter(slug="paused", name="Paused")
+    db.session.add(news)
+    db.session.commit()
+    send = Send(
+        newsletter_id=news.id,
+        status=SendStatus.PAUSED,
+        total=10,
+        sent=4,
+        started_at=utcnow() - timedelta(seconds=19),
+    )
+    db.session.add(send)
+    db.session.commit()
+    deferred = Subscriber(
+        email="deferred@example.org", email_ascii="deferred@example.org", email_key="k" * 40
+    )
+    db.session.add(deferred)
+    db.session.commit()
+    answer = "451 4.3.0 mailbox busy, try later"
+    db.session.add(
+        Delivery(send_id=send.id, subscriber_id=deferred.id, status="queued", response=answer)
+    )
+    db.session.commit()
+    shown = run(sqlite_app, "sends", "show", str(send.id))
+    assert shown.exit_code == 0
+    assert "4/10 done" in shown.output and "paused" in shown.output
+    assert "running for" not in shown.output
+    assert "waiting: 6" in shown.output and f"defer_reason: {answer}" in shown.output
 
 
 # --- digest test -------------------------------------------------------------------------

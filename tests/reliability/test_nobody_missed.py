@@ -13,7 +13,7 @@ import pytest
 from service.access.keys import create_api_key
 from service.extensions import db
 from service.models import Delivery
-from service.sending.delivery import NOT_TRIED
+from service.sending.batches import NOT_TRIED
 from tests.reliability.sendkit import send_stack
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from service.access.keys import create_api_key
 from service.extensions import db
 from tests.reliability.sendkit import IN_FLIGHT, kill_database_sessions, send_stack
 
@@ -28,7 +29,32 @@ def _assert_everyone_once(kit, send, addresses, duplicates_allowed: int) -> int:
     assert send.status == "sent"
     assert kit.ledger(send.id) == {"sent": len(addresses)}
     assert (send.sent, send.failed, send.total) == (len(addresses), 0, len(addresses))
+    assert duplicates <= send.possible_duplicates <= 2 * IN_FLIGHT  # counted, and bounded
     return duplicates
+
+
+def _trouble_is_visible(kit, send_id: int, why: str) -> None:
+    """A deferring send says why and how many wait: the API, `sends show` and the log."""
+    key = create_api_key(f"trouble-{send_id}-{time.monotonic()}")
+    deadline = time.monotonic() + 20  # the first answers may wait for a connection's timeout
+    while True:
+        body = (
+            kit.app.test_client()
+            .get(f"/api/v1/sends/{send_id}", headers={"Authorization": f"Bearer {key}"})
+            .get_json()
+        )
+        if body["defer_reason"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["status"] == "sending"
+    assert body["waiting"] == body["total"] - body["sent"] - body["failed"] - body["skipped"] > 0
+    assert why in body["defer_reason"], body
+    shown = kit.app.test_cli_runner().invoke(args=["sends", "show", str(send_id)])
+    assert f"waiting: {body['waiting']}" in shown.output
+    assert f"defer_reason: {why}" in shown.output  # its latest answer: may be another by now
+    deferred = [line for line in kit.log().splitlines() if "deferred, retry in" in line]
+    assert deferred and why in deferred[-1], deferred[-3:]
+    print(f"while deferring: {body['waiting']} waiting, because {body['defer_reason']!r}")
 
 
 def test_database_connections_terminated_mid_send(tmp_path):
@@ -46,7 +72,10 @@ def test_database_connections_terminated_mid_send(tmp_path):
         # No watchdog: the batches themselves must survive, on fresh connections.
         send = kit.wait_final(send_id, timeout=40, tick=False)
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)
-        print(f"pg_terminate_backend mid-send: {duplicates} duplicates")
+        print(
+            f"pg_terminate_backend mid-send: {duplicates} duplicates,"
+            f" {send.possible_duplicates} reported possible"
+        )
         assert "PendingRollbackError" not in kit.log()
 
 
@@ -60,6 +89,8 @@ def test_relay_refusing_connections_for_a_while(tmp_path):
         kit.smtp.stop()  # nothing listens on the port: connections are refused
         time.sleep(5)
         assert sum(kit.received(addresses).values()) < READERS
+        # The connection error: refused, or closed at once while the relay shuts down.
+        _trouble_is_visible(kit, send_id, f"no SMTP session with 127.0.0.1:{kit.smtp.port}")
         kit.smtp.start()  # back on the same port
         send = kit.wait_final(send_id, timeout=60)
         duplicates = _assert_everyone_once(kit, send, addresses, IN_FLIGHT)

@@ -31,7 +31,7 @@ from service.models import (
     SubscriptionStatus,
 )
 from service.models.base import utcnow
-from service.sending import delivery, fanout
+from service.sending import batches, fanout
 from service.sending.personalize import LEGACY, Recipient, build_template, personalize
 from service.signup.confirm import send_confirmation_email
 from tests.support.readers import add_reader
@@ -187,7 +187,7 @@ def test_a_real_send_and_the_cli_test_send_carry_the_same_list_id_and_from(sqlit
         batch.status = BatchStatus.PENDING
         db.session.add(batch)
         db.session.commit()
-        delivery.run_batch(batch.id)
+        batches.run_batch(batch.id)
         [real] = server.wait_for_recipient(reader.email)
         cli = sqlite_app.test_cli_runner().invoke(
             args=["digest", "test", news.slug, "editor@gmail.com"]

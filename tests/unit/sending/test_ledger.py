@@ -9,8 +9,18 @@ from sqlalchemy import event, func, select, text, update
 
 from service.extensions import db
 from service.mail import RenderedEmail, newsletter_sender
-from service.models import Delivery, DeliveryStatus, Newsletter, Send, SendBatch, Subscriber
-from service.sending import delivery, relay
+from service.mail.errors import PermanentMailError
+from service.models import (
+    Delivery,
+    DeliveryStatus,
+    Newsletter,
+    Send,
+    SendBatch,
+    Subscriber,
+    Subscription,
+)
+from service.sending import batches, delivery, relay
+from service.sending.lease import Lease
 from service.sending.ledger import Ledger
 from service.sending.personalize import LEGACY, build_template
 from tests.conftest import unique_email
@@ -113,13 +123,13 @@ def test_batch_never_has_more_than_its_window_unwritten(
         newsletter_id=send.newsletter_id,
         placeholders=LEGACY,
     )
-    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
+    rows = [delivery.Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
     batch = SendBatch(send_id=send.id, after_id=0, upto_id=readers[-1].id, status="running")
     batch.attempts = 1
     db.session.add(batch)
     db.session.commit()
     ledger = Ledger(send.id)
-    tally = delivery._deliver_rows(ledger, delivery.Lease(batch.id, 1), rows, set(), template, None)
+    tally = delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), template, None)
     assert tally.transient == 0
     ledger.close()
     assert submitted[0] == 40 and ledger_rows(send.id) == 40
@@ -160,7 +170,7 @@ def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> 
     send, readers = send_with_readers
     ledger = Ledger(send.id)
     ledger.add(readers[0].id, DeliveryStatus.SENT, "250 ok", attempts=1)
-    bounced = delivery._Row(
+    bounced = delivery.Row(
         readers[1].id, readers[1].email, None, False, readers[1].email_key, None, 0
     )
     delivery._bounce(ledger, send.newsletter_id, bounced, "550 5.1.1 no such user")
@@ -194,13 +204,106 @@ def test_a_batch_taken_over_while_it_waits_for_the_rate_sends_nothing_more(
         newsletter_id=send.newsletter_id,
         placeholders=LEGACY,
     )
-    rows = [delivery._Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
+    rows = [delivery.Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers[:3]]
     ledger = Ledger(send.id)
     # 0.5 tokens a second: after the first message the batch waits about 2 s for the next.
-    outcome = delivery._deliver_rows(
-        ledger, delivery.Lease(batch.id, 1), rows, set(), template, 0.5
-    )
+    outcome = delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), template, 0.5)
     ledger.close()
     assert outcome is None  # stopped: the batch is another worker's
     assert submitted == [readers[0].id]
     assert ledger_rows(send.id) == 1  # what it had handed over is recorded, nothing else
+
+
+def _template_of(send):
+    return build_template(
+        RenderedEmail(subject="s", text="t", html="<p>h</p>"),
+        sender=newsletter_sender(db.session.get(Newsletter, send.newsletter_id)),
+        newsletter_id=send.newsletter_id,
+        placeholders=LEGACY,
+    )
+
+
+def _running_batch(send, readers, handing_over_upto: int = 0) -> SendBatch:
+    batch = SendBatch(
+        send_id=send.id,
+        after_id=0,
+        upto_id=readers[-1].id,
+        status="running",
+        handing_over_upto=handing_over_upto,
+    )
+    batch.attempts = 1
+    db.session.add(batch)
+    db.session.commit()
+    return batch
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+def test_every_hand_over_is_covered_by_a_mark_written_before_it(
+    sqlite_app, send_with_readers, monkeypatch, connections
+) -> None:
+    """Should the worker die at any hand-over, its batch row already says that this reader
+    may have the message: the next claim counts a second copy as a possible duplicate."""
+    send, readers = send_with_readers
+    batch = _running_batch(send, readers)
+    uncovered = []
+
+    def submit(message, sender, recipient, smtputf8, answers, tag) -> None:
+        mark = db.session.scalar(
+            select(SendBatch.handing_over_upto).where(SendBatch.id == batch.id)
+        )
+        db.session.commit()
+        if tag > mark:
+            uncovered.append((tag, mark))
+        answers.put(relay.Answer(tag, "250 ok", None))
+
+    monkeypatch.setattr(relay, "pool", lambda: SimpleNamespace(size=connections, submit=submit))
+    rows = [delivery.Row(r.id, r.email, None, False, r.email_key, None, 0) for r in readers]
+    ledger = Ledger(send.id)
+    delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), _template_of(send), None)
+    ledger.close()
+    assert ledger_rows(send.id) == 40 and uncovered == []
+    # Once every hand-over is recorded, the mark comes down: a later claim flags nobody.
+    mark = db.session.scalar(select(SendBatch.handing_over_upto).where(SendBatch.id == batch.id))
+    assert mark == 0
+
+
+def test_readers_sent_again_after_a_lost_record_are_counted_as_possible_duplicates(
+    sqlite_app, send_with_readers, monkeypatch
+) -> None:
+    """A claim after a fault flags readers up to the old mark that have no ledger row; those
+    it sends again (accepted or deferred) are the send's possible duplicates."""
+    send, readers = send_with_readers
+    ledger = Ledger(send.id)
+    for reader in readers[:10]:  # the first claim's outcomes that were written
+        ledger.add(reader.id, DeliveryStatus.SENT, "250 ok", attempts=1)
+    ledger.close()
+    # It had marked up to the 16th reader; 11th to 16th may or may not have gone out.
+    batch = _running_batch(send, readers, handing_over_upto=readers[15].id)
+    db.session.add_all(
+        Subscription(subscriber_id=r.id, newsletter_id=send.newsletter_id, status="confirmed")
+        for r in readers
+    )
+    db.session.commit()
+    rows = batches._recipients(send.id, send.newsletter_id, batch)
+    assert [r.subscriber_id for r in rows if r.maybe_twice] == [r.id for r in readers[10:16]]
+    answers_by_reader = {readers[11].id: PermanentMailError(550, "no such user")}
+
+    def submit(message, sender, recipient, smtputf8, answers, tag) -> None:
+        error = answers_by_reader.get(tag)
+        answers.put(relay.Answer(tag, None if error else "250 ok", error))
+
+    monkeypatch.setattr(relay, "pool", lambda: SimpleNamespace(size=2, submit=submit))
+    ledger = Ledger(send.id)
+    delivery.deliver_rows(ledger, Lease(batch.id, 1), rows, set(), _template_of(send), None)
+    ledger.close()
+    flagged = set(
+        db.session.scalars(
+            select(Delivery.subscriber_id).where(
+                Delivery.send_id == send.id, Delivery.possible_duplicate.is_(True)
+            )
+        )
+    )
+    # The 11th to 16th were sent again, except the 12th, which the relay refused this time.
+    assert flagged == {r.id for r in readers[10:16]} - {readers[11].id}
+    send = db.session.get(Send, send.id, populate_existing=True)
+    assert send.possible_duplicates == 5 and send.sent == 39

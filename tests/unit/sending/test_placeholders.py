@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from service.extensions import db
 from service.models import Article, Newsletter, Send, SendStatus, utcnow
-from service.sending import delivery, fanout
+from service.sending import batches, fanout
 from service.sending.content import placeholders_of
 from service.sending.personalize import LEGACY, Placeholders, Recipient, personalize
 from tests.support.readers import add_reader
@@ -165,7 +165,7 @@ def test_any_content_yields_no_token_header_or_part_it_should_not(
 ):
     send = started_send(name, stories)
     who = reader(reader_name)
-    raw = personalize(delivery._template(send.id), send.id, who)
+    raw = personalize(batches._template(send.id), send.id, who)
     assert_only_where_the_template_put_them(bytes(raw), who, sqlite_app.config["PUBLIC_URL"])
 
 
@@ -203,7 +203,7 @@ def legacy_send(title: str) -> Send:
 def test_a_send_started_before_still_reaches_its_readers(sqlite_app):
     send = legacy_send("Kyiv")
     who = reader("Olena")
-    raw = personalize(delivery._template(send.id), send.id, who)
+    raw = personalize(batches._template(send.id), send.id, who)
     assert_only_where_the_template_put_them(bytes(raw), who, sqlite_app.config["PUBLIC_URL"])
 
 
