@@ -54,6 +54,7 @@ def banner() -> None:
         lines += [f"Demo signup page: {base}/", f"Outbox viewer:    {base}/dev/outbox"]
     lines += [
         f"Admin API:        {base}/api/v1/  (create a key: .venv/bin/newsletter api-keys create me)",
+        f"API docs:         {base}/docs  (Swagger UI: Authorize with the key, Try it out)",
         f"Readiness:        {base}/readyz",
         "Stop with Ctrl-C.",
     ]

@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the shared error handlers to `app`."""
     from service.http import (
         admin,
+        api_docs,
         api_keys,
         archive,
         articles,
@@ -62,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
         audit_log,
         webhooks,
         openapi,
+        api_docs,
     ):
         app.register_blueprint(module.bp)
     if app.config["ENV"] in {"development", "test"}:

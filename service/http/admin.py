@@ -64,6 +64,7 @@ def api_index():
         service="newsletter-service",
         version="v1",
         openapi=url_for("openapi.document"),
+        docs=url_for("api_docs.page"),
         authentication="admin collections need 'Authorization: Bearer <api key>' "
         "(newsletter api-keys create NAME --scope read|write|send|admin); a key without the "
         "scope an endpoint needs answers 403 insufficient_scope",

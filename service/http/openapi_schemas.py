@@ -255,11 +255,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "ApiIndex": {
         "type": "object",
-        "required": ["openapi", "links"],
+        "required": ["openapi", "docs", "links"],
         "properties": {
             "service": _STR,
             "version": _STR,
             "openapi": _STR,
+            "docs": _STR,
             "authentication": _STR,
             "links": {
                 "type": "object",

@@ -127,6 +127,7 @@ MEDIA: dict[str, tuple[str, ...]] = {
     "archive.index": (HTML,),
     "archive.issue": (HTML,),
     "embed.form_page": (HTML,),
+    "api_docs.page": (HTML,),
     "embed.script": ("text/javascript",),
     "articles.digest_preview": (HTML, "text/plain"),
 }

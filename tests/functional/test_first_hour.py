@@ -54,6 +54,7 @@ def test_production_start_on_a_fresh_instance_path(tmp_path):
     shown = run_cli("banner", env=env)
     assert shown.returncode == 0, shown.stderr
     assert "/api/v1/" in shown.stdout and "/readyz" in shown.stdout
+    assert "/docs" in shown.stdout
     assert "/dev/outbox" not in shown.stdout and "Demo signup page" not in shown.stdout
 
 
@@ -110,6 +111,7 @@ def test_the_development_banner_shows_the_demo_and_outbox(sqlite_app):
     result = CliRunner().invoke(banner, obj=_script_info(sqlite_app))
     assert result.exit_code == 0, result.output
     assert "/dev/outbox" in result.output and "/api/v1/" in result.output
+    assert "API docs:         http://" in result.output and "/docs" in result.output
 
 
 def _script_info(app):
@@ -125,6 +127,7 @@ def test_the_api_index_is_public_and_links_what_exists(sqlite_app):
     body = response.json
     assert body["openapi"] == "/openapi.json"
     assert client.get(body["openapi"]).status_code == 200
+    assert client.get(body["docs"]).status_code == 200
     rules = {rule.rule for rule in sqlite_app.url_map.iter_rules()}
     for link in body["links"].values():
         assert link["href"] in rules, link
