@@ -1,5 +1,6 @@
 """Admin list paging: milliseconds per page of `GET /api/v1/subscribers` (and `/sends`,
-`/audit`) with N subscribers on PostgreSQL, first pages and deep ones, with each filter.
+`/audit`, `/suppressions`, a reader's `/timeline`) with N subscribers on PostgreSQL, first pages
+and deep ones, with each filter.
 
 Run by hand (not in CI):
 
@@ -7,7 +8,8 @@ Run by hand (not in CI):
 
 It makes a scratch PostgreSQL database (127.0.0.1:5432, user postgres), migrates it, fills it
 in SQL (N readers, two newsletters, statuses spread over the readers, signup times over a
-year, every tenth reader imported), then times each query through the app's test client
+year, every tenth reader imported; N suppressions; 20 finished sends delivered to every tenth
+reader), then times each query through the app's test client
 (the whole request: key check, SQL, JSON) `--repeat` times and prints the median and the
 slowest, in ms. The database is dropped at the end.
 """
@@ -28,6 +30,7 @@ from sqlalchemy import text  # noqa: E402
 from service import create_app  # noqa: E402
 from service.access.keys import create_api_key  # noqa: E402
 from service.extensions import db  # noqa: E402
+from service.models import Send  # noqa: E402
 from service.paging import encode_cursor  # noqa: E402
 from tests.conftest import TEST_SECRET, migrate, scratch_postgres  # noqa: E402
 
@@ -48,19 +51,26 @@ FROM subscribers s JOIN newsletters n ON n.slug = 'daily' OR s.id % 3 = 0;
 INSERT INTO consent_records (subscriber_id, action, newsletters, created_at)
 SELECT id, CASE WHEN id % 10 = 0 THEN 'import' ELSE 'signup' END, 'daily', now()
 FROM subscribers;
+INSERT INTO suppressions (email_hash, reason, detail, created_at)
+SELECT md5('a' || g) || md5('b' || g), 'bounce', '', now() FROM generate_series(1, :n) AS g;
+"""
+DELIVERIES = """
+INSERT INTO deliveries (send_id, subscriber_id, status, attempts, response, updated_at)
+SELECT s.id, r.id, 'sent', 1, '', now() - s.id * interval '1 day'
+FROM sends s CROSS JOIN subscribers r WHERE r.id % 10 = 0;
 ANALYZE;
 """
 
 
 def timed(client, path: str, headers: dict[str, str], repeat: int) -> tuple[float, float, int]:
-    """(median ms, slowest ms, rows on the page) of `repeat` GETs of `path`."""
+    """(median ms, slowest ms, rows on the page: its longest list) of `repeat` GETs of `path`."""
     times, rows = [], 0
     for _ in range(repeat):
         start = time.perf_counter()
         answer = client.get(path, headers=headers)
         times.append((time.perf_counter() - start) * 1000)
         assert answer.status_code == 200, (path, answer.json)
-        rows = len(next(v for v in answer.json.values() if isinstance(v, list)))
+        rows = max(len(v) for v in answer.json.values() if isinstance(v, list))
     return statistics.median(times), max(times), rows
 
 
@@ -81,6 +91,15 @@ def main() -> None:
             for statement in FILL.split(";"):
                 if statement.strip():
                     db.session.execute(text(statement), {"n": args.n})
+            daily = db.session.scalar(text("SELECT id FROM newsletters WHERE slug = 'daily'"))
+            db.session.add_all(
+                Send(newsletter_id=daily, subject=f"Issue {n}", status="finished")
+                for n in range(20)
+            )
+            db.session.commit()
+            for statement in DELIVERIES.split(";"):
+                if statement.strip():
+                    db.session.execute(text(statement))
             db.session.commit()
             print(f"filled {args.n} readers in {time.perf_counter() - start:.0f} s")
             headers = {"Authorization": f"Bearer {create_api_key('bench', ['admin'])}"}
@@ -100,6 +119,11 @@ def main() -> None:
                 "/api/v1/subscribers?email_prefix=r77777",
                 "/api/v1/sends",
                 "/api/v1/audit",
+                "/api/v1/suppressions",
+                f"/api/v1/suppressions?cursor={middle}",
+                "/api/v1/suppressions?email=r777777@gmail.com",
+                "/api/v1/subscribers/10/timeline",
+                f"/api/v1/subscribers/{args.n // 2 // 10 * 10}/timeline?limit=500",
             ]
             print(f"{'median ms':>9} {'max ms':>7} {'rows':>5}  query")
             for path in queries:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from service import audit
 from service.addresses import InvalidEmail, parse_address
+from service.leaving import suppression_list as entries
 from service.leaving.expiry import purge_expired_pending
 from service.leaving.suppression import reason as suppression_reason
-from service.leaving.suppression import suppress, unsuppress
 
 
 def _key(email: str) -> str:
@@ -29,17 +30,32 @@ def suppressions() -> None:
 @click.option("--detail", default="", help="A note for the record (no personal data).")
 @with_appcontext
 def suppressions_add(email: str, reason: str, detail: str) -> None:
-    """Block EMAIL: no newsletter and no confirmation email reaches it any more."""
-    suppress(_key(email), reason, detail)
-    click.echo(f"suppressed ({reason})")
+    """Block EMAIL: no newsletter and no confirmation email reaches it any more (in the audit
+    log as `suppression.added`)."""
+    key = _key(email)
+    try:
+        row, _ = entries.add_by_hand(key, reason, detail, audit.cli_actor())
+    except entries.SuppressionInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.field}") from None
+    click.echo(f"suppressed ({row.reason})")
 
 
 @suppressions.command("remove")
 @click.argument("email")
+@click.option("--reason", default="removed by hand", show_default=True,
+              help="Why the block is lifted (kept in the audit log).")  # fmt: skip
 @with_appcontext
-def suppressions_remove(email: str) -> None:
-    """Lift the block on EMAIL (its subscriptions keep their status)."""
-    unsuppress(_key(email))
+def suppressions_remove(email: str, reason: str) -> None:
+    """Lift the block on EMAIL (its subscriptions keep their status; in the audit log as
+    `suppression.removed`)."""
+    found = entries.find(_key(email))
+    if found is None:
+        click.echo("not suppressed")
+        return
+    try:
+        entries.remove_by_hand(found.id, reason, audit.cli_actor())
+    except entries.SuppressionInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
     click.echo("removed")
 
 

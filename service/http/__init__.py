@@ -38,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
         public,
         sends,
         subscribers,
+        suppressions,
         unsubscribe,
         webhooks,
     )
@@ -61,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
         sends,
         api_keys,
         audit_log,
+        suppressions,
         webhooks,
         openapi,
         api_docs,

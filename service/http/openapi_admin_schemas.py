@@ -6,6 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from service.access.keys import NAME_MAX, SCOPES
+from service.leaving.suppression_list import DETAIL_MAX, REASON
+
+_NEXT = {
+    "type": "string",
+    "nullable": True,
+    "description": "cursor of the next page; null on the last",
+}
+_STR_OR_NULL = {"type": "string", "nullable": True}
 
 _STR = {"type": "string"}
 _STR_NULL = {"type": "string", "nullable": True}
@@ -93,6 +101,111 @@ ADMIN_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "sends": {"type": "array", "items": {"$ref": "#/components/schemas/Send"}},
             "next": {**_STR_NULL, "description": "cursor of the next page; null on the last"},
+        },
+    },
+    "Suppression": {
+        "type": "object",
+        "required": ["id", "reason", "detail", "hard", "created_at"],
+        "description": "an entry of the suppression list; the address is kept only as a hash, "
+        "and neither is ever shown",
+        "properties": {
+            "id": {"type": "integer"},
+            "reason": {
+                "type": "string",
+                "description": "`manual`, `bounce`, `hard_bounce`, `complaint`, `erased`, "
+                "`unsubscribe_all` or an operator's own category",
+            },
+            "detail": _STR,
+            "hard": {
+                "type": "boolean",
+                "description": "true: not even mail the reader asks for reaches the address",
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "SuppressionList": {
+        "type": "object",
+        "required": ["suppressions", "next"],
+        "properties": {
+            "suppressions": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Suppression"},
+            },
+            "next": _NEXT,
+        },
+    },
+    "SuppressionCreate": {
+        "type": "object",
+        "required": ["email", "reason"],
+        "example": {"email": "spamtrap@example.com", "reason": "manual", "detail": "ticket 42"},
+        "properties": {
+            "email": {"type": "string", "minLength": 1, "maxLength": 320},
+            "reason": {"type": "string", "pattern": "^" + REASON.pattern + "$"},
+            "detail": {
+                **_STR_OR_NULL,
+                "maxLength": DETAIL_MAX,
+                "description": "a note (no personal data)",
+            },
+        },
+    },
+    "SuppressionRemoved": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": ["removed"]},
+        },
+    },
+    "TimelineEvent": {
+        "type": "object",
+        "required": ["kind", "at"],
+        "description": "`subscription`: a status change (`newsletter`, `from_status`, "
+        "`to_status`, `cause`); `consent`: a consent record (`action`, `newsletters`, `form`, "
+        "`source_url`, `ip`, `user_agent`); `delivery`: the send ledger (`newsletter`, "
+        "`send_id`, `subject`, `status`, `attempts`; `at` is its last change)",
+        "properties": {
+            "kind": {"type": "string", "enum": ["subscription", "consent", "delivery"]},
+            "at": {"type": "string", "format": "date-time"},
+            "newsletter": _STR_OR_NULL,
+            "from_status": _STR_OR_NULL,
+            "to_status": _STR,
+            "cause": _STR,
+            "action": _STR,
+            "newsletters": {"type": "array", "items": _STR},
+            "form": _STR_OR_NULL,
+            "source_url": _STR_OR_NULL,
+            "ip": _STR_OR_NULL,
+            "user_agent": _STR_OR_NULL,
+            "send_id": {"type": "integer"},
+            "subject": _STR,
+            "status": _STR,
+            "attempts": {"type": "integer"},
+        },
+    },
+    "Timeline": {
+        "type": "object",
+        "required": ["id", "consent", "events", "next"],
+        "properties": {
+            "id": {"type": "integer"},
+            "consent": {
+                "type": "array",
+                "description": "each subscription's standing and consent (`consent_source`: "
+                "where an import's consent came from; null when confirmed by the emailed link)",
+                "items": {
+                    "type": "object",
+                    "required": ["newsletter", "status", "subscribed_at"],
+                    "properties": {
+                        "newsletter": _STR,
+                        "status": _STR,
+                        "subscribed_at": {"type": "string", "format": "date-time"},
+                        "confirmed_at": _TIME,
+                        "unsubscribed_at": _TIME,
+                        "consent_source": _STR_OR_NULL,
+                    },
+                },
+            },
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/TimelineEvent"}},
+            "next": _NEXT,
         },
     },
 }

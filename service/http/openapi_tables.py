@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.i18n import LOCALES
+from service.leaving.suppression_list import WHY_MAX
 from service.lists.browse import ADDRESS_MAX, SOURCE_MAX, WHEN
 from service.lists.browse import STATUSES as READER_STATUSES
 from service.paging import MAX_LIMIT
@@ -32,6 +33,10 @@ BODIES: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("DELETE", "/api/v1/api-keys/<name>"): (None, "200", "ApiKeyRevoked"),
     ("GET", "/api/v1/audit"): (None, "200", "AuditLog"),
     ("GET", "/api/v1/sends"): (None, "200", "SendList"),
+    ("GET", "/api/v1/suppressions"): (None, "200", "SuppressionList"),
+    ("POST", "/api/v1/suppressions"): ("SuppressionCreate", "201", "Suppression"),
+    ("DELETE", "/api/v1/suppressions/<int:entry_id>"): (None, "200", "SuppressionRemoved"),
+    ("GET", "/api/v1/subscribers/<int:subscriber_id>/timeline"): (None, "200", "Timeline"),
 }
 _PAGING = [
     {
@@ -64,6 +69,24 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 QUERY: dict[str, list[dict[str, Any]]] = {
     "api_keys.list_keys": _PAGING,
     "audit.list_events": _PAGING,
+    "admin_subscribers.timeline": _PAGING,
+    "suppressions.list_suppressions": [
+        _query(
+            "email",
+            {"type": "string", "minLength": 1, "maxLength": ADDRESS_MAX},
+            "only this address's entry (how to check one address)",
+        ),
+        *_PAGING,
+    ],
+    "suppressions.remove_suppression": [
+        {
+            "name": "reason",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": WHY_MAX},
+            "description": "why the block is lifted (kept in the audit log)",
+        }
+    ],
     "admin.list_subscribers": [
         _query("newsletter", {"type": "string"}, "a newsletter's slug"),
         _query("status", {"type": "string", "enum": list(READER_STATUSES)}),
@@ -191,6 +214,22 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "422": "`invalid`: `status`, `limit` or `cursor` (named in `field`); an unknown "
         "`newsletter`"
     },
+    ("GET", "/api/v1/suppressions"): {
+        "422": "`invalid`: `limit` or `cursor` (named in `field`); `invalid_email`"
+    },
+    ("POST", "/api/v1/suppressions"): {
+        "400": "`bad_request`: the body is not a JSON object",
+        "409": "`conflict`: the address is already suppressed (its entry's `id`)",
+        "422": "`invalid_email`, or `invalid`: `reason` or `detail` (named in `field`)",
+    },
+    ("DELETE", "/api/v1/suppressions/<int:entry_id>"): {
+        "404": "no such entry",
+        "422": "`invalid`: `reason` is missing or not one line",
+    },
+    ("GET", "/api/v1/subscribers/<int:subscriber_id>/timeline"): {
+        "404": "no such subscriber",
+        "422": "`invalid`: `limit` or `cursor` (named in `field`)",
+    },
     ("POST", "/api/v1/api-keys"): {
         "409": "`conflict`: an active key has this name",
         "422": "`invalid`: `name` or `scopes` (named in `field`)",
@@ -238,6 +277,22 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, tuple[str, dict[str, str]]]]] =
             "ShowSend": ("sends.show_send.get", _FIRST_SEND),
             "PauseSend": ("sends.control_send.post.pause", _FIRST_SEND),
             "CancelSend": ("sends.control_send.post.cancel", _FIRST_SEND),
+        }
+    },
+    ("POST", "/api/v1/suppressions"): {
+        "201": {
+            "RemoveSuppression": (
+                "suppressions.remove_suppression.delete",
+                {"entry_id": "$response.body#/id"},
+            )
+        }
+    },
+    ("GET", "/api/v1/subscribers"): {
+        "200": {
+            "Timeline": (
+                "admin_subscribers.timeline.get",
+                {"subscriber_id": "$response.body#/subscribers/0/id"},
+            )
         }
     },
     ("POST", "/api/v1/api-keys"): {

@@ -129,7 +129,11 @@ class Delivery(Base):
     """The ledger: one row per (send, subscriber), written when the relay accepts the message."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("send_id", "subscriber_id"),)
+    __table_args__ = (
+        UniqueConstraint("send_id", "subscriber_id"),
+        # a reader's deliveries, newest first (the timeline; the erasure's delete)
+        Index("ix_deliveries_subscriber_updated", "subscriber_id", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))

@@ -48,10 +48,10 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0017"]
+    assert scripts.get_heads() == ["0018"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008",
-                     "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009",
+                     "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -259,4 +259,27 @@ def test_0015_indexes_the_subscriber_list_filters(backend, tmp_path, redis_serve
         db.session.remove()
         downgrade(directory=MIGRATIONS, revision="0014")
         assert not expected & indexes()
+        upgrade(directory=MIGRATIONS, revision="heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0018_indexes_a_readers_deliveries_as_the_model_has_it(backend, tmp_path, redis_server):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.models import Base
+
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="heads")
+
+        def indexes() -> set[str]:
+            return {i["name"] for i in inspect(db.engine).get_indexes("deliveries")}
+
+        assert "ix_deliveries_subscriber_updated" in indexes()
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert [d for d in differences if "deliveries" in repr(d)] == []
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0017")
+        assert "ix_deliveries_subscriber_updated" not in indexes()
         upgrade(directory=MIGRATIONS, revision="heads")

@@ -20,6 +20,7 @@ from tests.support.readers import add_reader
 OPERATOR_EVENTS = {
     "send.started", "send.paused", "send.resumed", "send.cancelled", "api_key.created",
     "api_key.revoked", "newsletter.created", "newsletter.changed", "reader.erased",
+    "suppression.added", "suppression.removed",
 }  # fmt: skip
 
 

@@ -104,6 +104,10 @@ def test_the_scopes_each_endpoint_needs(unit_app):
     )
     assert needs[("DELETE", "/api/v1/subscribers/<int:subscriber_id>")] == "write"
     assert {needs[(m, "/api/v1/api-keys")] for m in ("GET", "POST")} == {"admin"}
+    assert needs[("GET", "/api/v1/suppressions")] == "read"
+    assert needs[("POST", "/api/v1/suppressions")] == "write"
+    assert needs[("DELETE", "/api/v1/suppressions/<int:entry_id>")] == "write"
+    assert needs[("GET", "/api/v1/subscribers/<int:subscriber_id>/timeline")] == "read"
 
 
 def test_a_missing_wrong_or_revoked_key_is_a_401_with_bearer(unit_app):
