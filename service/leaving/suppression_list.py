@@ -123,10 +123,10 @@ def find(email_key: str) -> Suppression | None:
 def remove_by_hand(entry_id: int, why: str, actor: audit.Actor | None) -> Suppression:
     """Lift a block and commit, with `suppression.removed` (its reason and why) in the same
     transaction; NoSuchSuppression if there is no such entry."""
-    why = check_why(why)
     row = db.session.get(Suppression, entry_id)
-    if row is None:
+    if row is None:  # first: an entry that does not exist is a 404, whatever came with it
         raise NoSuchSuppression(f"No suppression {entry_id}.")
+    why = check_why(why)
     audit.record(REMOVED, actor, f"suppression:{row.id}", reason=row.reason, why=why)
     db.session.delete(row)
     db.session.commit()
