@@ -38,7 +38,21 @@ class MailError(Exception):
 
 
 class TransientMailError(MailError, RetryLater):
-    """Temporary failure (4xx reply, connection refused/reset/timeout): retry later."""
+    """Temporary failure (4xx reply, connection refused/reset/timeout): retry later.
+
+    ``maybe_delivered``: the connection failed after the message itself was sent, so the
+    relay may have taken it although its answer never came; sending it again may be the
+    reader's second copy.
+    """
+
+    maybe_delivered = False
+
+
+def connection_lost(reason: str, conn: object) -> TransientMailError:
+    """A session that failed mid-transaction; ``maybe_delivered`` once `conn` had sent DATA."""
+    error = TransientMailError(None, reason)
+    error.maybe_delivered = bool(getattr(conn, "data_started", False))
+    return error
 
 
 class PermanentMailError(MailError):

@@ -33,7 +33,7 @@ from typing import Protocol, TextIO
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from . import wire
-from .errors import MailError, PermanentMailError, TransientMailError
+from .errors import MailError, PermanentMailError, TransientMailError, connection_lost
 
 DEFAULT_TIMEOUT = 30.0
 SCHEMES = ("smtp", "smtps", "file", "console", "memory")
@@ -174,7 +174,7 @@ class SMTPTransport(_Closable):
                 self._discard()
                 if attempt == 1 and not getattr(conn, "data_started", False):
                     continue  # dropped while idle: nothing was sent, so retry once
-                raise TransientMailError(None, f"connection to {self._where} lost: {exc}") from exc
+                raise connection_lost(f"connection to {self._where} lost: {exc}", conn) from exc
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -206,7 +206,7 @@ class SMTPTransport(_Closable):
             raise _reply_error(exc.smtp_code, exc.smtp_error) from exc
         except OSError as exc:  # session state unknown: start afresh next time
             self._discard()
-            raise TransientMailError(None, f"sending via {self._where} failed: {exc}") from exc
+            raise connection_lost(f"sending via {self._where} failed: {exc}", conn) from exc
         except BaseException:
             self._discard()
             raise

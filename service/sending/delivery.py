@@ -72,14 +72,19 @@ def _bounce(ledger: Ledger, newsletter_id: int, row: Row, response: str) -> None
     ledger.write()  # rare: written with the suppression, so a crash cannot turn it into a skip
 
 
-def _record(ledger: Ledger, row: Row, status: DeliveryStatus, response: str) -> None:
+def _record(
+    ledger: Ledger, row: Row, status: DeliveryStatus, response: str, *, maybe_delivered=False
+) -> None:
+    """Buffer the reader's outcome; a possible duplicate if an earlier hand-over may have
+    reached them, or if this one may have although its answer was lost (`maybe_delivered`:
+    a later try would be the second copy)."""
     ledger.add(
         row.subscriber_id,
         status,
         response,
         attempts=row.attempts + 1,
         delivery_id=row.delivery_id,
-        possible_duplicate=row.maybe_twice and status in HANDED_AGAIN,
+        possible_duplicate=(row.maybe_twice and status in HANDED_AGAIN) or maybe_delivered,
     )
 
 
@@ -246,7 +251,8 @@ def _answer(
         tally.deferred_in_a_row += 1
         tally.last = str(error)
         tally.transient += 1
-        _record(ledger, row, DeliveryStatus.QUEUED, str(error))
+        maybe = error.maybe_delivered
+        _record(ledger, row, DeliveryStatus.QUEUED, str(error), maybe_delivered=maybe)
     elif isinstance(error, ValueError):  # the transport's envelope check: this reader's data
         _unbuildable(ledger, row, error, tally)
     elif error is not None:  # not this reader's: the batch fails, this reader is retried
