@@ -248,7 +248,7 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
         {
             TO: to_line,
             MSGID: msgid,
-            UNSUB: recipient.unsubscribe_token.encode(),
+            UNSUB: tokens[UNSUB],
             TEXT: template.text.encoded(tokens),
             HTML: template.html.encoded(tokens),
         }
