@@ -13,8 +13,7 @@ from service import audit
 from service.cli.slugs import newsletter_or_fail
 from service.extensions import db
 from service.models import Send, SendStatus, utcnow
-from service.sending import lifecycle, scheduling
-from service.sending.summary import send_json
+from service.sending import lifecycle, scheduling, summary
 
 FINAL = {SendStatus.SENT, SendStatus.CANCELLED, SendStatus.SKIPPED, SendStatus.FAILED}
 
@@ -187,7 +186,7 @@ def sends_list(limit: int) -> None:
 def sends_show(send_id: int, wait: bool) -> None:
     """A send's status and counters, with a progress bar."""
     send = follow(send_id, wait=wait)
-    for key, value in send_json(send).items():
+    for key, value in {**_columns(send), **summary.progress(send)}.items():
         if key == "failed_batches":  # parked batches: one line each, with the error
             for batch in value:
                 click.echo(
@@ -197,6 +196,17 @@ def sends_show(send_id: int, wait: bool) -> None:
                 )
             continue
         click.echo(f"{key:>13}: {value}")
+
+
+SHOWN = ("id", "status", "status_reason", "subject", "total", "sent", "failed", "skipped",
+         "scheduled_at", "started_at", "finished_at", "possible_duplicates")  # fmt: skip
+
+
+def _columns(send: Send) -> dict:
+    """A send's stored figures as `sends show` prints them (times in ISO 8601)."""
+    shown = {key: getattr(send, key) for key in SHOWN}
+    shown = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in shown.items()}
+    return {"id": shown.pop("id"), "newsletter": send.newsletter.slug, **shown}
 
 
 def _control(action: str, send_id: int) -> None:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, url_for
 
 from service.access import keys
 from service.extensions import db
-from service.http.auth import operator, require_scope
+from service.http.auth import operator
+from service.http.contract import endpoint
 from service.http.errors import api_error
-from service.paging import BadPage, decode_cursor, page_of, parse_limit
+from service.http.schemas.common import PageQuery
+from service.http.schemas.keys import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    KeyPath,
+    Revoked,
+)
+from service.paging import BadPage, decode_cursor, page_of
 
 bp = Blueprint("api_keys", __name__, url_prefix="/api/v1")
+PAGE_INVALID = "`invalid`: `limit` or `cursor` (named in `field`)"
 
 
 def bad_page(exc: BadPage):
@@ -19,40 +30,41 @@ def bad_page(exc: BadPage):
 
 
 @bp.get("/api-keys")
-@require_scope("admin")
-def list_keys():
+@endpoint("admin", query=PageQuery, answers={200: ApiKeyList}, errors={422: PAGE_INVALID})
+def list_keys(query: PageQuery):
     """List the active API keys (name, prefix, scopes, created, last used; never the key).
 
-    Paged: `limit` (1-500, default 50) and the `cursor` of the previous answer's `next`.
+    Paged: `limit` and the `cursor` of the previous answer's `next`.
     """
     try:
-        limit = parse_limit(request.args.get("limit"))
-        after = decode_cursor(request.args.get("cursor"), int)
+        after = decode_cursor(query.cursor, int)
     except BadPage as exc:
         return bad_page(exc)
-    rows = keys.list_api_keys(after_id=after[0] if after else 0, limit=limit + 1)
-    shown, cursor = page_of(rows, limit, lambda k: (k.id,))
-    body = {"api_keys": [keys.describe(k) for k in shown], "next": cursor}
+    rows = keys.list_api_keys(after_id=after[0] if after else 0, limit=query.limit + 1)
+    shown, cursor = page_of(rows, query.limit, lambda k: (k.id,))
+    body = ApiKeyList(api_keys=[ApiKey.of(k) for k in shown], next=cursor)
     db.session.commit()
-    return jsonify(body)
+    return body
 
 
 @bp.post("/api-keys")
-@require_scope("admin")
-def create_key():
+@endpoint(
+    "admin",
+    body=ApiKeyCreate,
+    answers={201: ApiKeyCreated},
+    errors={
+        409: "`conflict`: an active key has this name",
+        422: "`invalid`: `name` or `scopes` (named in `field`)",
+    },
+    links={201: {"RevokeKey": ("api_keys.revoke_key.delete", {"name": "$response.body#/name"})}},
+)
+def create_key(body: ApiKeyCreate):
     """Create a key: `name`, and `scopes` (read, write, send, admin; default admin).
 
     The answer holds the key itself, the only time it is shown; only its hash is kept.
     """
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return api_error(400, "bad_request", "The body must be a JSON object.")
-    if "scopes" in data and data["scopes"] is None:
-        return api_error(
-            422, "invalid", "scopes must be a list (leave it out for admin).", "scopes"
-        )
     try:
-        key = keys.create_api_key(data.get("name"), data.get("scopes"), actor=operator())
+        key = keys.create_api_key(body.name, body.scopes, actor=operator())
     except keys.KeyInvalid as exc:
         db.session.rollback()
         return api_error(422, "invalid", str(exc), exc.field)
@@ -60,17 +72,22 @@ def create_key():
         db.session.rollback()
         return api_error(409, "conflict", str(exc), "name")
     created = keys.find_api_key(key)
-    body = {**keys.describe(created), "key": key}
+    shown = ApiKeyCreated.model_validate({**ApiKey.of(created).model_dump(), "key": key})
     db.session.commit()
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api_keys.revoke_key", name=created.name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    where = url_for("api_keys.revoke_key", name=created.name)
+    return shown, 201, {"Location": where, "Cache-Control": "no-store"}
 
 
 @bp.delete("/api-keys/<name>")
-@require_scope("admin")
+@endpoint(
+    "admin",
+    path=KeyPath,
+    answers={200: Revoked},
+    errors={
+        404: "no active key has this name",
+        409: "`own_key`: the key making the request cannot revoke itself",
+    },
+)
 def revoke_key(name: str):
     """Revoke the active key `name`: its next request answers 401.
 
@@ -90,4 +107,4 @@ def revoke_key(name: str):
     except keys.NoSuchKey as exc:
         db.session.rollback()
         return api_error(404, "not_found", str(exc), "name")
-    return jsonify(name=revoked.name, status="revoked")
+    return Revoked(name=revoked.name, status="revoked")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response
 from sqlalchemy import select
 
 from service.addresses import InvalidEmail
@@ -17,46 +17,61 @@ from service.digests.compose import (
     test_content,
 )
 from service.extensions import db
-from service.http.auth import require_scope
+from service.http.contract import endpoint
 from service.http.errors import api_error
 from service.http.locale_guard import unknown_locale
+from service.http.schemas.articles import (
+    BATCH_MAX,
+    Article,
+    ArticleBatch,
+    ArticleBatchRequest,
+    ArticleResult,
+    ArticleSaved,
+    PreviewQuery,
+    TestSendQueued,
+    TestSendRequest,
+)
+from service.http.schemas.common import SlugPath
 from service.i18n import UnknownLocale
 from service.models import Newsletter
 
 bp = Blueprint("articles", __name__, url_prefix="/api/v1")
 
-BATCH_MAX = 500
-
 
 @bp.post("/articles")
-@require_scope("write")
-def post_articles():
+@endpoint(
+    "write",
+    body=(Article, ArticleBatchRequest),
+    answers={201: ArticleSaved | ArticleBatch, 200: ArticleSaved | ArticleBatch},
+    errors={
+        413: f"`too_large`: more than {BATCH_MAX} articles",
+        422: "`invalid_article`, naming the `field`",
+    },
+)
+def post_articles(body: Article | list):
     """Create or update articles by URL: 201 if any was created, else 200.
 
     One object answers `{"id", "url", "status"}`; a list answers `{"results": [...]}` with one
     entry per item (`created`, `updated` or `error` with `field` and `message`).
     """
-    data = request.get_json(silent=True)
-    if isinstance(data, list):
-        if len(data) > BATCH_MAX:
+    if isinstance(body, list):
+        if len(body) > BATCH_MAX:
             return api_error(413, "too_large", f"at most {BATCH_MAX} articles per request")
-        results = upsert_articles(data)
-        body = {
-            "results": [r.as_dict() for r in results],
-            "created": sum(r.status == "created" for r in results),
-            "updated": sum(r.status == "updated" for r in results),
-            "errors": sum(r.status == "error" for r in results),
-        }
-        return jsonify(body), 201 if body["created"] else 200
-    if not isinstance(data, dict):
-        return api_error(400, "bad_request", "body must be a JSON object or a list of objects")
+        results = upsert_articles(body)
+        batch = ArticleBatch(
+            results=[ArticleResult.model_validate(r.as_dict()) for r in results],
+            created=sum(r.status == "created" for r in results),
+            updated=sum(r.status == "updated" for r in results),
+            errors=sum(r.status == "error" for r in results),
+        )
+        return batch, 201 if batch.created else 200
     try:
-        article, created = upsert_article(data)
+        article, created = upsert_article(body.model_dump(exclude_unset=True))
     except ArticleError as exc:
         db.session.rollback()
         return api_error(422, "invalid_article", exc.message, field=exc.field)
-    body = {"id": article.id, "url": article.url, "status": "created" if created else "updated"}
-    return jsonify(body), 201 if created else 200
+    saved = ArticleSaved(id=article.id, url=article.url, status="created" if created else "updated")
+    return saved, 201 if created else 200
 
 
 def _newsletter(slug: str) -> Newsletter | None:
@@ -65,7 +80,6 @@ def _newsletter(slug: str) -> Newsletter | None:
 
 NO_ARTICLES = "too few new articles: this digest would be skipped"
 NO_TEST = "nothing to test: no new articles and no issue sent yet"
-PREVIEW_FORMATS = ("html", "text")
 
 
 def _asked_locale(values: Mapping[str, Any]) -> Any:
@@ -75,29 +89,49 @@ def _asked_locale(values: Mapping[str, Any]) -> Any:
 
 
 @bp.post("/digest-preview/<slug>/test")
-@require_scope("send")
-def digest_test(slug: str):
+@endpoint(
+    "send",
+    path=SlugPath,
+    body=TestSendRequest,
+    answers={202: TestSendQueued},
+    errors={
+        404: "no such newsletter",
+        409: "`no_articles`: nothing to test, no new articles and no issue sent yet",
+        422: "`required`, `invalid_email` or `unknown_locale` (naming the `available` ones)",
+    },
+)
+def digest_test(slug: str, body: TestSendRequest):
     """Mail a test of the digest `slug` would send now to `{"email"}`: 202 `{"job_id"}`."""
     newsletter = _newsletter(slug)
     if newsletter is None:
         return api_error(404, "not_found", "no such newsletter")
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict) or not isinstance(data.get("email"), str):
-        return api_error(422, "required", "email is required", field="email")
     if test_content(newsletter) is None:  # else the next digest or the last issue
         return api_error(409, "no_articles", NO_TEST)
     try:
-        job_id = request_test_digest(newsletter, data["email"], locale=_asked_locale(data))
+        job_id = request_test_digest(
+            newsletter, body.email, locale=_asked_locale(body.model_dump())
+        )
     except InvalidEmail as exc:
         return api_error(422, "invalid_email", str(exc), field="email")
     except UnknownLocale as exc:
         return unknown_locale(exc)
-    return jsonify(status="queued", job_id=job_id), 202
+    return TestSendQueued(status="queued", job_id=job_id), 202
 
 
 @bp.get("/digest-preview/<slug>")
-@require_scope("read")
-def digest_preview(slug: str):
+@endpoint(
+    "read",
+    path=SlugPath,
+    query=PreviewQuery,
+    answers={200: ["text/html", "text/plain"]},
+    headers={200: {"Digest-Skipped": "present when the digest leaves articles out: why"}},
+    errors={
+        404: "no such newsletter, or `no_articles`: this digest would be skipped (`skipped`: "
+        "the articles left out, by reason)",
+        422: "`unknown_locale` (naming the `available` ones)",
+    },
+)
+def digest_preview(slug: str, query: PreviewQuery):
     """Staff preview: the digest `slug` would send now, as HTML (`?format=text` for the text part).
 
     `?locale=` picks the language (`en` by default; one with no catalogue is a 422).
@@ -105,15 +139,13 @@ def digest_preview(slug: str):
     newsletter = _newsletter(slug)
     if newsletter is None:
         return api_error(404, "not_found", "no such newsletter")
-    kind = request.args.get("format") or "html"
-    if kind not in PREVIEW_FORMATS:
-        return api_error(422, "invalid", "format: html or text", field="format")
+    kind = query.format or "html"
     content, selection = compose_report(newsletter)
     skipped = dict(selection.skipped)
     if content is None:
         return api_error(404, "no_articles", NO_ARTICLES, skipped=skipped)
     try:
-        rendered = render_sample(content, newsletter, _asked_locale(request.args))
+        rendered = render_sample(content, newsletter, _asked_locale(query.model_dump()))
     except UnknownLocale as exc:
         return unknown_locale(exc)
     kind = "text/plain" if kind == "text" else "text/html"

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
 
 from service import audit
 from service.extensions import db
-from service.http.auth import require_scope
+from service.http.contract import endpoint
 from service.http.errors import api_error
-from service.paging import BadPage, decode_cursor, page_of, parse_limit
+from service.http.schemas.common import PageQuery
+from service.http.schemas.keys import AuditEvent, AuditLog
+from service.paging import BadPage, decode_cursor, page_of
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/audit")
-@require_scope("admin")
-def list_events():
+@endpoint(
+    "admin",
+    query=PageQuery,
+    answers={200: AuditLog},
+    errors={422: "`invalid`: `limit` or `cursor` (named in `field`)"},
+)
+def list_events(query: PageQuery):
     """Operator actions, newest first: who (key name or CLI user), what, when, on what.
 
-    Paged: `limit` (1-500, default 50) and the `cursor` of the previous answer's `next`;
-    events written between pages never shift the pages still to come.
+    Paged: `limit` and the `cursor` of the previous answer's `next`; events written between
+    pages never shift the pages still to come.
     """
     try:
-        limit = parse_limit(request.args.get("limit"))
-        before = decode_cursor(request.args.get("cursor"), int)
+        before = decode_cursor(query.cursor, int)
     except BadPage as exc:
         return api_error(422, "invalid", str(exc), exc.field)
-    rows = audit.events_before(before[0] if before else None, limit + 1)
-    shown, cursor = page_of(rows, limit, lambda row: (row.id,))
-    body = {"events": [audit.describe(row) for row in shown], "next": cursor}
+    rows = audit.events_before(before[0] if before else None, query.limit + 1)
+    shown, cursor = page_of(rows, query.limit, lambda row: (row.id,))
+    body = AuditLog(events=[AuditEvent.model_validate(row) for row in shown], next=cursor)
     db.session.commit()
-    return jsonify(body)
+    return body

@@ -15,18 +15,22 @@ from sqlalchemy import text
 
 from service import heartbeats
 from service.extensions import db
+from service.http.contract import PUBLIC, endpoint
+from service.http.schemas.public import Alive, Ready
 
 bp = Blueprint("health", __name__)
 MISSED_BEATS = 3  # heartbeats a process may miss before it is reported
 
 
 @bp.get("/healthz")
+@endpoint(PUBLIC, answers={200: Alive})
 def healthz():
     """The process is up."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@endpoint(PUBLIC, answers={200: Ready, 503: Ready})
 def readyz():
     """Each check as `{"status": "ok" | "warning" | "error", ...}`; 503 if any is an error.
 

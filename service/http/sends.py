@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
 from sqlalchemy import select
 
 from service.extensions import db
-from service.http.auth import operator, require_scope
+from service.http.auth import operator
+from service.http.contract import endpoint
 from service.http.errors import api_error
-from service.models import Newsletter, Send
-from service.paging import BadPage, decode_cursor, page_of, parse_limit
+from service.http.schemas.common import SlugPath
+from service.http.schemas.sends import (
+    ControlPath,
+    Send,
+    SendCreated,
+    SendList,
+    SendPath,
+    SendQuery,
+    SendRequest,
+)
+from service.models import Newsletter
+from service.models import Send as StoredSend
+from service.paging import BadPage, decode_cursor, page_of
 from service.sending import lifecycle, scheduling, summary
-from service.sending.summary import STATUSES, send_json
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
 ARCHIVED = "This newsletter is archived and sends nothing; PATCH it with archived: false first."
+_SEND = {"send_id": "$response.body#/id"}
+_FIRST_SEND = {"send_id": "$response.body#/sends/0/id"}
+_FOLLOW = {
+    "ShowSend": ("sends.show_send.get", _SEND),
+    "PauseSend": ("sends.control_send.post.pause", _SEND),
+    "CancelSend": ("sends.control_send.post.cancel", _SEND),
+}
 
 
 @bp.post("/newsletters/<slug>/sends")
-@require_scope("send")
-def create_send(slug: str):
+@endpoint(
+    "send",
+    path=SlugPath,
+    body=SendRequest,
+    body_required=False,
+    answers={201: SendCreated},
+    errors={
+        404: "no such newsletter",
+        409: "`send_in_progress`: the newsletter already has a send scheduled, sending or "
+        "paused; the answer names it; or `newsletter_archived`",
+        422: "`invalid`: `scheduled_at` is not an ISO 8601 time, or in the past; "
+        "`no_recipients`: the newsletter has no confirmed reader (nothing stored, no article "
+        "used up; `pending` counts the readers waiting to confirm)",
+    },
+    links={201: _FOLLOW},
+)
+def create_send(slug: str, body: SendRequest):
     """Schedule a send of newsletter `slug` at `scheduled_at` (ISO 8601), or now.
 
     A time without a zone is in the newsletter's time zone; a past time is a 422. A newsletter
@@ -32,14 +65,8 @@ def create_send(slug: str):
         return api_error(404, "not_found", f"No newsletter {slug!r}.", field="slug")
     if newsletter.archived:
         return api_error(409, "newsletter_archived", ARCHIVED, field="slug")
-    body = request.get_json(silent=True)
-    if body is None and request.data:
-        return api_error(400, "bad_request", "The body must be a JSON object.")
-    body = {} if body is None else body
-    if not isinstance(body, dict):
-        return api_error(400, "bad_request", "The body must be a JSON object.")
     try:
-        when = scheduling.parse_when(body.get("scheduled_at"), newsletter.timezone)
+        when = scheduling.parse_when(body.scheduled_at, newsletter.timezone)
     except scheduling.InvalidTime as exc:
         return api_error(422, "invalid", f"scheduled_at: {exc}.", field="scheduled_at")
     try:
@@ -54,51 +81,57 @@ def create_send(slug: str):
             send_id=exc.send.id,
             send_status=exc.send.status,
         )
-    return jsonify(id=send.id, status=send.status), 201
+    return SendCreated(id=send.id, status=send.status), 201
 
 
-def _get(send_id: int) -> Send | None:
-    return db.session.get(Send, send_id, populate_existing=True)
+def _get(send_id: int) -> StoredSend | None:
+    return db.session.get(StoredSend, send_id, populate_existing=True)
 
 
 @bp.get("/sends")
-@require_scope("read")
-def list_sends():
+@endpoint(
+    "read",
+    query=SendQuery,
+    answers={200: SendList},
+    errors={
+        422: "`invalid`: `status`, `limit` or `cursor` (named in `field`); an unknown `newsletter`"
+    },
+    links={200: {name: (target, _FIRST_SEND) for name, (target, _) in _FOLLOW.items()}},
+)
+def list_sends(query: SendQuery):
     """List sends, newest first, filtered by `newsletter` (slug) and `status`.
 
-    Paged: `limit` (1-500, default 50) and the `cursor` of the previous answer's `next`.
+    Paged: `limit` and the `cursor` of the previous answer's `next`.
     """
     try:
-        limit = parse_limit(request.args.get("limit"))
-        before = decode_cursor(request.args.get("cursor"), int)
+        before = decode_cursor(query.cursor, int)
     except BadPage as exc:
         return api_error(422, "invalid", str(exc), exc.field)
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        return api_error(422, "invalid", "status is one of: " + ", ".join(STATUSES), "status")
     newsletter_id = None
-    if request.args.get("newsletter"):
-        slug = request.args["newsletter"][:100]
+    if query.newsletter:
+        slug = query.newsletter[:100]
         newsletter_id = db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug))
         if newsletter_id is None:
             return api_error(422, "invalid", f"No newsletter {slug!r}.", "newsletter")
-    rows = summary.list_sends(newsletter_id, status, before[0] if before else None, limit + 1)
-    shown, cursor = page_of(rows, limit, lambda send: (send.id,))
-    body = {"sends": [send_json(s) for s in shown], "next": cursor}
+    rows = summary.list_sends(
+        newsletter_id, query.status, before[0] if before else None, query.limit + 1
+    )
+    shown, cursor = page_of(rows, query.limit, lambda send: (send.id,))
+    body = SendList(sends=[Send.of(s) for s in shown], next=cursor)
     db.session.commit()
-    return jsonify(body)
+    return body
 
 
 @bp.get("/sends/<int:send_id>")
-@require_scope("read")
+@endpoint("read", path=SendPath, answers={200: Send}, errors={404: "no such send"})
 def show_send(send_id: int):
     """A send's status, counters and times."""
     send = _get(send_id)
     if send is None:
         return api_error(404, "not_found", f"No send {send_id}.")
-    body = send_json(send)
+    body = Send.of(send)
     db.session.commit()
-    return jsonify(body)
+    return body
 
 
 ACTIONS = {
@@ -109,7 +142,12 @@ ACTIONS = {
 
 
 @bp.post("/sends/<int:send_id>/<any(pause, resume, cancel):action>")
-@require_scope("send")
+@endpoint(
+    "send",
+    path=ControlPath,
+    answers={200: Send},
+    errors={404: "no such send", 409: "`invalid_state`: the send's status does not allow this"},
+)
 def control_send(send_id: int, action: str):
     """Pause, resume or cancel a send; 409 if its status does not allow it."""
     if _get(send_id) is None:
@@ -119,4 +157,4 @@ def control_send(send_id: int, action: str):
         send = ACTIONS[action](send_id, actor=operator())
     except lifecycle.InvalidTransition as exc:
         return api_error(409, "invalid_state", f"Cannot {action}: {exc}.")
-    return jsonify(send_json(send))
+    return Send.of(send)

@@ -3,22 +3,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, request, url_for
 
 from service.addresses import InvalidEmail, parse_address
 from service.extensions import db
-from service.http.auth import operator, require_scope
+from service.http.auth import operator
+from service.http.contract import endpoint
 from service.http.errors import api_error
+from service.http.schemas.suppressions import (
+    EntryPath,
+    Lifted,
+    LiftQuery,
+    Suppression,
+    SuppressionCreate,
+    SuppressionList,
+    SuppressionQuery,
+)
 from service.leaving import suppression_list as entries
-from service.paging import BadPage, decode_cursor, page_of, parse_limit
+from service.paging import BadPage, decode_cursor, page_of
 
 bp = Blueprint("suppressions", __name__, url_prefix="/api/v1")
-ADDRESS_MAX = 320
 
 
-def _email_key(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > ADDRESS_MAX:
-        raise InvalidEmail("email must be an address of at most 320 characters.")
+def _email_key(value: str) -> str:
     try:
         return parse_address(value.strip(), allow_smtputf8=True).key
     except InvalidEmail as exc:
@@ -26,35 +33,55 @@ def _email_key(value: object) -> str:
 
 
 @bp.get("/suppressions")
-@require_scope("read")
-def list_suppressions():
+@endpoint(
+    "read",
+    query=SuppressionQuery,
+    answers={200: SuppressionList},
+    errors={422: "`invalid`: `limit` or `cursor` (named in `field`); `invalid_email`"},
+)
+def list_suppressions(query: SuppressionQuery):
     """The suppression list, oldest first: id, reason, detail, whether it is hard, when.
 
     `email` narrows it to that address's entry (the way to check one address; addresses are
-    kept only as hashes, so the list cannot show them). Paged: `limit` (1-500, default 50) and
-    the `cursor` of the previous answer's `next`.
+    kept only as hashes, so the list cannot show them). Paged: `limit` and the `cursor` of
+    the previous answer's `next`.
     """
     try:
-        limit = parse_limit(request.args.get("limit"))
-        after = decode_cursor(request.args.get("cursor"), int)
+        after = decode_cursor(query.cursor, int)
     except BadPage as exc:
         return api_error(422, "invalid", str(exc), exc.field)
     email_key = None
-    if request.args.get("email") is not None:
+    if query.email is not None:
         try:
-            email_key = _email_key(request.args["email"])
+            email_key = _email_key(query.email)
         except InvalidEmail as exc:
             return api_error(422, "invalid_email", str(exc), "email")
-    rows = entries.entries_after(after[0] if after else 0, limit + 1, email_key)
-    shown, cursor = page_of(rows, limit, lambda row: (row.id,))
-    body = {"suppressions": [entries.describe(row) for row in shown], "next": cursor}
+    rows = entries.entries_after(after[0] if after else 0, query.limit + 1, email_key)
+    shown, cursor = page_of(rows, query.limit, lambda row: (row.id,))
+    body = SuppressionList(suppressions=[Suppression.of(row) for row in shown], next=cursor)
     db.session.commit()
-    return jsonify(body)
+    return body
 
 
 @bp.post("/suppressions")
-@require_scope("write")
-def add_suppression():
+@endpoint(
+    "write",
+    body=SuppressionCreate,
+    answers={201: Suppression},
+    errors={
+        409: "`conflict`: the address is already suppressed (its entry's `id`)",
+        422: "`invalid_email`, or `invalid`: `reason` or `detail` (named in `field`)",
+    },
+    links={
+        201: {
+            "RemoveSuppression": (
+                "suppressions.remove_suppression.delete",
+                {"entry_id": "$response.body#/id"},
+            )
+        }
+    },
+)
+def add_suppression(body: SuppressionCreate):
     """Block an address: `email`, `reason` (`manual`, or a category of your own: letters,
     digits, `_.-`), optional `detail` (a note, no personal data). Nothing is mailed to it any
     more, not even a confirmation; only the hash of the address is kept.
@@ -62,17 +89,12 @@ def add_suppression():
     An address already blocked answers 409 naming its entry, unless it was only
     `unsubscribe_all`, which the harder reason replaces.
     """
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return api_error(400, "bad_request", "The body must be a JSON object.")
     try:
-        email_key = _email_key(data.get("email"))
+        email_key = _email_key(body.email)
     except InvalidEmail as exc:
         return api_error(422, "invalid_email", str(exc), "email")
     try:
-        row, changed = entries.add_by_hand(
-            email_key, data.get("reason"), data.get("detail"), operator()
-        )
+        row, changed = entries.add_by_hand(email_key, body.reason, body.detail, operator())
     except entries.SuppressionInvalid as exc:
         db.session.rollback()
         return api_error(422, "invalid", str(exc), exc.field)
@@ -84,19 +106,23 @@ def add_suppression():
             "email",
             id=row.id,
         )
-    response = jsonify(entries.describe(row))
-    response.status_code = 201
-    response.headers["Location"] = url_for("suppressions.remove_suppression", entry_id=row.id)
-    return response
+    where = url_for("suppressions.remove_suppression", entry_id=row.id)
+    return Suppression.of(row), 201, {"Location": where}
 
 
 @bp.delete("/suppressions/<int:entry_id>")
-@require_scope("write")
-def remove_suppression(entry_id: int):
+@endpoint(
+    "write",
+    path=EntryPath,
+    query=LiftQuery,
+    answers={200: Lifted},
+    errors={404: "no such entry", 422: "`invalid`: `reason` is missing or not one line"},
+)
+def remove_suppression(entry_id: int, query: LiftQuery):
     """Lift a block: `reason` (why, one line, kept in the audit log) in the query or in a JSON
     body. The address can be mailed again; its subscriptions keep their status."""
     data = request.get_json(silent=True)
-    why = request.args.get("reason")
+    why = query.reason
     if why is None and isinstance(data, dict):
         why = data.get("reason")
     try:
@@ -107,4 +133,4 @@ def remove_suppression(entry_id: int):
     except entries.NoSuchSuppression as exc:
         db.session.rollback()
         return api_error(404, "not_found", str(exc))
-    return jsonify(id=row.id, status="removed")
+    return Lifted(id=row.id, status="removed")

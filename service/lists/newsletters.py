@@ -70,30 +70,6 @@ class NewsletterExists(ValueError):
     """A newsletter with this slug already exists."""
 
 
-def newsletter_json(newsletter: Newsletter) -> dict[str, Any]:
-    """The public admin view of a newsletter (the same names the API accepts)."""
-    return {
-        "slug": newsletter.slug,
-        "name": newsletter.name,
-        "description": newsletter.description,
-        "schedule": newsletter.schedule_cron,
-        "timezone": newsletter.timezone,
-        "from": newsletter.from_address,
-        "min_new_articles": newsletter.min_new_articles,
-        "allowed_origins": list(newsletter.allowed_origins or []),
-        "rate_limit_per_second": newsletter.rate_limit_per_second,
-        "translations": newsletter.translations or {},
-        "sections": list((newsletter.filters or {}).get("sections") or []),
-        "tags": list((newsletter.filters or {}).get("tags") or []),
-        "feed_url": newsletter.feed_url,
-        "is_public": newsletter.is_public,
-        "archived": newsletter.archived,
-        "late_articles": newsletter.late_articles,
-        "created_at": newsletter.created_at.isoformat() if newsletter.created_at else None,
-        "updated_at": newsletter.updated_at.isoformat() if newsletter.updated_at else None,
-    }
-
-
 def list_newsletters() -> list[Newsletter]:
     """Every newsletter, oldest first."""
     return list(db.session.scalars(select(Newsletter).order_by(Newsletter.id)))

@@ -3,8 +3,6 @@ list of them."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -13,30 +11,13 @@ from service.models import Send, SendStatus
 from service.sending import batches, books
 
 
-def send_json(send: Send) -> dict:
-    """A send as the API shows it (and `sends show` prints it)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
+def progress(send: Send) -> dict:
+    """A send's live figures besides its columns: readers still waiting, the relay's last
+    deferral, parked batches, and the articles the digest left out, by reason."""
     # Readers not yet handed over (deferred ones included) while the send may still go on.
     active = send.status in (SendStatus.SENDING, SendStatus.PAUSED)
     waiting = max(0, send.total - send.sent - send.failed - send.skipped) if active else 0
-
     return {
-        "id": send.id,
-        "newsletter": send.newsletter.slug,
-        "status": send.status,
-        "status_reason": send.status_reason,
-        "subject": send.subject,
-        "total": send.total,
-        "sent": send.sent,
-        "failed": send.failed,
-        "skipped": send.skipped,
-        "scheduled_at": iso(send.scheduled_at),
-        "started_at": iso(send.started_at),
-        "finished_at": iso(send.finished_at),
-        "possible_duplicates": send.possible_duplicates,
         "waiting": waiting,
         "defer_reason": books.defer_reason(send.id) if active else None,
         "failed_batches": batches.parked_batches(send.id),

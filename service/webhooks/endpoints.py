@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -115,37 +114,3 @@ def recent_attempts(endpoint_id: int, limit: int = MAX_ATTEMPTS_SHOWN) -> list[W
             .limit(limit)
         )
     )
-
-
-def endpoint_json(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
-    """An endpoint as the API and the CLI show it (the secret only when it is created)."""
-    shown: dict[str, Any] = {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "events": list(endpoint.events),
-        "created_at": endpoint.created_at.isoformat(),
-        "enabled": endpoint.disabled_at is None,
-        "disabled_at": endpoint.disabled_at.isoformat() if endpoint.disabled_at else None,
-        "disabled_reason": endpoint.disabled_reason or None,
-        "paused_until": endpoint.paused_until.isoformat() if endpoint.paused_until else None,
-    }
-    if with_secret:
-        shown["secret"] = endpoint.secret
-        if endpoint.previous_secret_expires_at is not None:
-            shown["previous_secret_expires_at"] = endpoint.previous_secret_expires_at.isoformat()
-    return shown
-
-
-def attempt_json(attempt: WebhookAttempt) -> dict[str, Any]:
-    """One attempt and the endpoint's answer."""
-    return {
-        "id": attempt.id,
-        "message_id": attempt.message_id,
-        "event": attempt.event_type,
-        "attempted_at": attempt.attempted_at.isoformat(),
-        "status": attempt.status_code,
-        "response": attempt.response_excerpt,
-        "error": attempt.error or None,
-        "duration_ms": attempt.duration_ms,
-        "outcome": attempt.outcome,
-    }

@@ -11,12 +11,17 @@ from typing import Any
 from flask import Response, current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from pydantic import ValidationError
 
 from service.addresses import InvalidEmail, parse_signup_address, reader_key
 from service.extensions import db, limiter, rate_limited
+from service.http.contract import PUBLIC, endpoint
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
 from service.http.public import bp
+from service.http.schemas import public as public_schema
+from service.http.schemas.public import NAME_MAX, SignupAccepted
+from service.http.schemas.public import SignupRequest as SignupBody
 from service.i18n import confirmation_sent
 from service.signup import captcha
 from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
@@ -24,13 +29,36 @@ from service.signup.timing import EARLY, carried_stamp, too_fast
 
 log = logging.getLogger(__name__)
 
-NAME_MAX = 200
 DOMAIN_SHOWN = 100
 CAPTCHA_RETRY_AFTER = 30
 
 
 class BadRequest(ValueError):
     """The body could not be read as a signup."""
+
+
+class _Trapped(Exception):
+    """The honeypot is filled: answered like any signup, nothing read further."""
+
+
+def _trap_answer(fields: dict[str, Any]) -> Response | tuple[str, int]:
+    """The 202 a trapped request gets: the one a signup with these fields would get."""
+    try:
+        slugs = _newsletter_slugs(fields.get("newsletters"))
+    except BadRequest:
+        slugs = []
+    locale = fields.get("locale")
+    source = fields.get("source_url")
+    return _accepted(
+        request_locale(locale if isinstance(locale, str) else None),
+        slugs,
+        source if isinstance(source, str) else request.referrer,
+    )
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    return ".".join(str(part) for part in first["loc"]) + ": " + first["msg"]
 
 
 def _signup_fields() -> dict[str, Any]:
@@ -67,8 +95,8 @@ def _clean_name(value: Any) -> str | None:
     )
 
 
-TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
-FALSE_WORDS = frozenset({"", "false", "0", "off", "no"})
+TRUE_WORDS = frozenset(public_schema.TRUE_WORDS)
+FALSE_WORDS = frozenset(public_schema.FALSE_WORDS)
 
 
 def _confirmed(value: Any) -> bool:
@@ -226,6 +254,23 @@ def subscriptions_preflight():
 
 
 @bp.post("/api/v1/subscriptions")
+@endpoint(
+    PUBLIC,
+    body=SignupBody,
+    forms=True,
+    validate=False,  # the view checks it against the model after the bot traps
+    rate_limited=True,
+    answers={202: SignupAccepted},
+    media=("application/json", "text/html"),
+    errors={
+        400: "`bad_request`: the body is not a signup (JSON object or form)",
+        403: "`origin_not_allowed`: this page's origin may not sign up to these newsletters",
+        422: "`required`, `invalid_email` (with `suggestion` for a likely typo), "
+        "`unknown_newsletter`, `unknown_locale` or `captcha_failed`",
+        503: "`captcha_unavailable`: the captcha provider is unreachable; retry after "
+        "`Retry-After` seconds",
+    },
+)
 @rate_limited(
     limiter.limit(ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "")),
     limiter.limit(_address_limit, key_func=_address_limit_key),
@@ -234,6 +279,12 @@ def create_subscription():
     """Sign an address up for one or more newsletters (double opt-in)."""
     try:
         fields = _signup_fields()
+    except BadRequest as exc:
+        return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
+    try:  # the traps first: a bot learns nothing from what it sent
+        if _filled(fields.get("website")):
+            raise _Trapped
+        SignupBody.model_validate(fields)
         locale = request_locale(fields.get("locale"))
         slugs = _newsletter_slugs(fields.get("newsletters"))
         name = _clean_name(fields.get("name"))
@@ -241,8 +292,12 @@ def create_subscription():
         if source_url is not None and not isinstance(source_url, str):
             raise BadRequest("source_url must be a string")
         confirmed = _confirmed(fields.get("confirm_address"))
-    except BadRequest as exc:
-        return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
+    except _Trapped:
+        log.info("signup dropped as automated: honeypot", extra={"event": "signup_bot"})
+        return _trap_answer(fields)
+    except (BadRequest, ValidationError) as exc:
+        detail = str(exc) if isinstance(exc, BadRequest) else _first_problem(exc)
+        return _rejected(400, "bad_request", None, request_locale(), detail=detail)
 
     if not signup_allowed(request.headers.get("Origin"), slugs):
         return _rejected(403, "origin_not_allowed", None, locale)

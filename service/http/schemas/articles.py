@@ -1,0 +1,87 @@
+"""Articles pushed by the site, and the digest preview and its test send."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from service.digests.articles import TITLE_MAX, URL_MAX
+from service.http.schemas.common import Model
+from service.i18n import LOCALES
+
+BATCH_MAX = 500  # articles in one request; more is a 413
+Locale = Literal[(*LOCALES, "")]  # type: ignore[valid-type]
+
+
+class Article(Model):
+    """One article, created or updated by its URL."""
+
+    model_config = {"extra": "allow"}
+    error_codes = {"title": "invalid_article", "url": "invalid_article"}
+    title: str = Field(min_length=1, description=f"cut to {TITLE_MAX} characters")
+    url: str = Field(min_length=1, max_length=URL_MAX, description="absolute http(s) URL")
+    summary: str | None = Field(None, description="HTML, cleaned; empty means none")
+    image_url: str | None = None
+    authors: list[str] | None = None
+    tags: list[str] | None = None
+    published_at: str | None = Field(None, description="ISO 8601 (absent: now)")
+    section: str | None = None
+    guid: str | None = None
+    editors_pick: bool = False
+
+
+ArticleBatchRequest = list[Any]  # each item is checked alone: a bad one is an `error` entry
+
+
+class ArticleSaved(Model):
+    """One article was created or updated."""
+
+    id: int
+    url: str
+    status: Literal["created", "updated"]
+
+
+class ArticleResult(Model):
+    """What became of one item of a list."""
+
+    status: Literal["created", "updated", "error"]
+    id: int | None = None
+    url: str | None = None
+    field: str | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class ArticleBatch(Model):
+    """A list of articles: one result per item, and the counts."""
+
+    results: list[ArticleResult]
+    created: int
+    updated: int
+    errors: int
+
+
+class PreviewQuery(Model):
+    """Which part of the digest, in which language."""
+
+    locale: Locale | None = Field(None, description="absent or empty: `en`")
+    format: Literal["html", "text", ""] | None = Field(
+        None, description="`html` (absent or empty too) or `text`, the plain-text part"
+    )
+
+
+class TestSendRequest(Model):
+    """Where to mail a test of the digest."""
+
+    model_config = {"json_schema_extra": {"example": {"email": "editor@gmail.com"}}}
+    error_codes = {"email": "required"}
+    email: str = Field(min_length=1)
+    locale: Locale | None = Field(None, description="absent or empty: en")
+
+
+class TestSendQueued(Model):
+    """The test mail is queued."""
+
+    status: Literal["queued"]
+    job_id: int
