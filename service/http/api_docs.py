@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, url_for
 
+from service.http.contract import hosted
+
 bp = Blueprint("api_docs", __name__)
 
 
 @bp.get("/docs")
+@hosted()
 def page() -> Response:
     """The interactive documentation of the API: try every endpoint with an API key."""
     body = render_template("pages/api_docs.html", spec_url=url_for("openapi.document"))

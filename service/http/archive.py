@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, url_for
 from sqlalchemy import select
 
 from service.extensions import db
+from service.http.contract import hosted
 from service.http.errors import page
 from service.models import Newsletter, Send, SendStatus
 from service.sending.personalize import Placeholders
@@ -64,6 +65,7 @@ def distinct_issues(sends: list[Send]) -> list[Send]:
 
 
 @bp.get("/<slug>")
+@hosted()
 def index(slug: str):
     """The newsletter's sent issues that reached someone, newest first, each digest once."""
     newsletter = _newsletter(slug)
@@ -77,6 +79,7 @@ def index(slug: str):
 
 
 @bp.get("/<slug>/<int:send_id>")
+@hosted()
 def issue(slug: str, send_id: int):
     """One sent issue as a web page (the email's own HTML)."""
     newsletter = _newsletter(slug)

@@ -43,6 +43,7 @@ class Declaration:
     links: dict[int, dict[str, tuple[str, dict[str, str]]]] = field(default_factory=dict)
     headers: dict[int, dict[str, str]] = field(default_factory=dict)  # status -> name: meaning
     forms: bool = False  # the body may also come as a plain form (its fields as strings)
+    json_body: bool = True  # False: a plain form only (a hosted page's)
     rate_limited: bool = False
     validate: bool = True  # False: the view reads the body itself (after its bot traps)
     media: tuple[str, ...] = ("application/json",)  # of the success answer
@@ -160,3 +161,10 @@ def endpoint(scope: str, **declared: Any) -> Callable[[Callable[..., Any]], Call
         return require_scope(scope)(checked)
 
     return decorate
+
+
+def hosted(media: str = HTML, form: type[BaseModel] | None = None, **more: Any) -> Any:
+    """Declare a hosted page (public, answering `media`, its errors as a page too), and the
+    plain form it takes, if any; the page reads its form itself."""
+    return endpoint(PUBLIC, validate=False, answers={200: media}, media=(media,), body=form,
+                    forms=form is not None, json_body=False, body_required=False, **more)  # fmt: skip

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 from sqlalchemy import select
 
 from service.extensions import db
+from service.http.contract import hosted
 from service.http.errors import page, request_locale
 from service.http.origins import cors_allowed, frame_ancestors, link_back, signup_allowed
 from service.http.page_policy import allow_framing
@@ -42,18 +43,21 @@ def _public(response: Response, max_age: int) -> Response:
 
 
 @bp.get("/embed.js")
+@hosted("text/javascript")
 def script() -> Response:
     """The signup box script (see service/static/embed.js)."""
     return _script("embed.js")
 
 
 @bp.get("/embed/frame.js")
+@hosted("text/javascript")
 def frame_script() -> Response:
     """For pages that frame /forms/<slug>: sizes the iframe to the form (static/frame.js)."""
     return _script("frame.js")
 
 
 @bp.get("/embed/form-height.js")
+@hosted("text/javascript")
 def form_height_script() -> Response:
     """For /forms/<slug> itself: tells the parent page its height (static/form-height.js)."""
     return _script("form-height.js")
@@ -73,6 +77,7 @@ def _script(name: str) -> Response:
 
 
 @bp.get("/embed/newsletters.json")
+@hosted("application/json")
 def newsletter_names() -> Response:
     """What every box fetches once: the public newsletters' names and descriptions in the
     box's `?locale=` (English where untranslated), for its checkboxes, and
@@ -108,6 +113,7 @@ def _box_check(value: str) -> dict[str, object]:
 
 
 @bp.get("/forms/<slug>")
+@hosted()
 def form_page(slug: str):
     """The box for one newsletter as a page of its own, to put in an iframe."""
     newsletter = db.session.scalar(

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel, TypeAdapter
 
 from service.http import input_guard
-from service.http.contract import FORM_TYPES, PUBLIC, Declaration, declaration
+from service.http.contract import FORM_TYPES, PUBLIC, Declaration, declaration, hosted
 from service.http.schemas.common import Error
 
 bp = Blueprint("openapi", __name__)
@@ -161,9 +161,10 @@ def operation(view: Any, endpoint: str, method: str, path: str, names: list[str]
         op["parameters"] = parameters
     if declared.body is not None:
         schema = parts.schema(declared.body)
-        content = {"application/json": {"schema": schema}}
+        content = {"application/json": {"schema": schema}} if declared.json_body else {}
         if declared.forms:
-            content.update(dict.fromkeys(FORM_TYPES, {"schema": _form_schema(declared.body)}))
+            form = _form_schema(declared.body)
+            content.update({kind: {"schema": form} for kind in FORM_TYPES})
         op["requestBody"] = {"required": declared.body_required, "content": content}
         op["responses"]["413"] = {"description": "`too_large`: the body is over 16 KiB",
                                   **_error(parts)}  # fmt: skip
@@ -247,6 +248,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@hosted("application/json")
 def document():
     """The OpenAPI 3.1 document of this service, generated from its declared routes."""
     return jsonify(build_spec(current_app))

@@ -16,8 +16,10 @@ from flask_babel import gettext as _
 
 from service.addresses import InvalidEmail, parse_address, reader_key
 from service.extensions import db, limiter, rate_limited
+from service.http.contract import hosted
 from service.http.errors import message, page, request_locale
 from service.http.form_secrets import check_form_secret, form_secret
+from service.http.schemas.pages import ManageForm, PreferencesForm, UndoForm, UnsubscribeForm
 from service.leaving.changes import (
     preference_newsletters,
     resubscribe,
@@ -104,6 +106,7 @@ def _unsubscribe_page(target: UnsubscribeTarget, token: str, *, done: str | None
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "HEAD"])
+@hosted()
 @_token_page(load_unsubscribe)
 def unsubscribe_page(target: UnsubscribeTarget, token: str):
     """The unsubscribe page: one button, everything, preferences. Changes nothing."""
@@ -111,6 +114,7 @@ def unsubscribe_page(target: UnsubscribeTarget, token: str):
 
 
 @bp.post("/unsubscribe/<token>")
+@hosted(form=UnsubscribeForm)
 @_token_page(load_unsubscribe)
 def unsubscribe_submit(target: UnsubscribeTarget, token: str):
     """Unsubscribe at once: RFC 8058 one-click from a mail client, or the page's buttons."""
@@ -127,6 +131,7 @@ def unsubscribe_submit(target: UnsubscribeTarget, token: str):
 
 
 @bp.post("/unsubscribe/<token>/undo")
+@hosted(form=UndoForm)
 @_token_page(load_unsubscribe)
 def unsubscribe_undo(target: UnsubscribeTarget, token: str):
     """Undo a mistaken unsubscribe (signed: the token plus its form value)."""
@@ -163,6 +168,7 @@ def _preferences_page(subscriber: Subscriber, token: str, status: int = 200, sav
 
 
 @bp.route("/preferences/<token>", methods=["GET", "HEAD"])
+@hosted()
 @_token_page(load_preferences)
 def preferences_page(subscriber: Subscriber, token: str):
     """The reader's newsletters (hidden or archived included) and every public one, each with
@@ -171,6 +177,7 @@ def preferences_page(subscriber: Subscriber, token: str):
 
 
 @bp.post("/preferences/<token>")
+@hosted(form=PreferencesForm)
 @_token_page(load_preferences)
 def preferences_save(subscriber: Subscriber, token: str):
     """Keep exactly the ticked newsletters."""
@@ -201,12 +208,14 @@ def _manage_address_key() -> str:
 
 
 @bp.get("/manage")
+@hosted()
 def manage_page():
     """Ask for a link to one's preference page."""
     return page("pages/manage.html", sent=False, error=None, email="")
 
 
 @bp.post("/manage")
+@hosted(form=ManageForm, rate_limited=True)
 @rate_limited(
     limiter.limit(_manage_ip_limit, key_func=lambda: "manage-ip:" + (request.remote_addr or "")),
     limiter.limit(_manage_address_limit, key_func=_manage_address_key),

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from service.extensions import db, limiter, rate_limited
+from service.http.contract import hosted
 from service.http.errors import page, request_locale
 from service.http.origins import site_home
 from service.http.public import bp
@@ -61,6 +62,7 @@ def _token_error_page(exc: TokenInvalid, token: str):
 
 
 @bp.route("/confirm/<token>", methods=["GET", "HEAD"])
+@hosted()
 def confirm_page(token: str):
     """Show the confirmation button; following the link changes nothing (mail scanners do)."""
     try:
@@ -83,6 +85,7 @@ def confirm_page(token: str):
 
 
 @bp.post("/confirm/<token>")
+@hosted()
 def confirm_submit(token: str):
     """Confirm the subscription; repeating it is harmless."""
     try:
@@ -122,6 +125,7 @@ def _signup_page(subscriber_id: int) -> str | None:
 
 
 @bp.post("/confirm/<token>/resend")
+@hosted(rate_limited=True)
 @rate_limited(limiter.limit(ip_limit))
 def confirm_resend(token: str):
     """Send a fresh confirmation link for an expired one (same per-address limit as signup)."""

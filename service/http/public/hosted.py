@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.extensions import db
+from service.http.contract import hosted
 from service.http.errors import page
 from service.http.public import bp
 from service.models import Newsletter
@@ -23,6 +24,7 @@ def public_newsletters() -> list[Newsletter]:
 
 
 @bp.get("/subscribe")
+@hosted()
 def signup_page():
     """A hosted signup page listing every public newsletter (works without JavaScript)."""
     return page("pages/signup.html", newsletters=public_newsletters(), **hosted_form_context())

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.extensions import db
-from service.http.schemas.newsletters import Newsletter
+from service.http.schemas.newsletters import Newsletter as NewsletterView
 from service.lists import newsletter_index
 from service.lists.newsletters import (
     MAX_ORIGINS,
@@ -176,7 +176,7 @@ def test_update_changes_only_the_given_fields_and_the_index_sees_it(unit_app):
     assert newsletter_index.newsletters(["daily"])["daily"].allowed_origins == frozenset()
     update_newsletter(daily, {"name": "Ukraine Daily", "allowed_origins": ["https://a.org"]})
     db.session.expire_all()
-    view = Newsletter.of(get_newsletter("daily")).model_dump(mode="json", by_alias=True)
+    view = NewsletterView.of(get_newsletter("daily")).model_dump(mode="json", by_alias=True)
     assert (view["name"], view["timezone"], view["schedule"]) == (
         "Ukraine Daily",
         "Europe/Kyiv",
@@ -262,7 +262,7 @@ def test_sections_and_tags_live_in_filters_beside_the_others(unit_app):
     }
     update_newsletter(newsletter, {"sections": []})
     assert newsletter.filters == {"authors": ["Kate Tsurkan"], "tags": ["art"]}
-    shown = Newsletter.of(newsletter).model_dump(mode="json", by_alias=True)
+    shown = NewsletterView.of(newsletter).model_dump(mode="json", by_alias=True)
     assert (shown["sections"], shown["tags"], shown["late_articles"]) == ([], ["art"], "include")
     assert (shown["is_public"], shown["archived"], shown["feed_url"]) == (True, False, None)
 
