@@ -170,6 +170,9 @@ def operation(view: Any, endpoint: str, method: str, path: str, names: list[str]
                                   **_error(parts)}  # fmt: skip
     for status, kind in declared.answers.items():
         answer = _answer(kind, parts)
+        if html and 200 <= status < 300 and "content" in answer:  # a browser's form gets a page
+            for media in html:
+                answer["content"].setdefault(media, {"schema": {"type": "string"}})
         if status in declared.headers:
             answer["headers"] = {
                 name: {"description": text, "schema": {"type": "string"}}
