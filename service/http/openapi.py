@@ -131,8 +131,9 @@ def _error(parts: Components, media: tuple[str, ...] = ()) -> dict[str, Any]:
 def _answer(kind: Any, parts: Components) -> dict[str, Any]:
     if kind is None:
         return {"description": "success"}
-    if isinstance(kind, str):  # a media type: a page or a text
-        return {"description": "success", "content": {kind: {"schema": {"type": "string"}}}}
+    if isinstance(kind, str):  # a media type: a page, a text, or JSON no model describes
+        schema = {} if kind == "application/json" else {"type": "string"}
+        return {"description": "success", "content": {kind: {"schema": schema}}}
     if isinstance(kind, list):  # several media types
         content = {media: {"schema": {"type": "string"}} for media in kind}
         return {"description": "success", "content": content}

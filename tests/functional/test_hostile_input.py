@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from service.access.keys import create_api_key
 from service.extensions import db
 from service.http.input_guard import MAX_ID, MAX_JSON_DEPTH
-from service.http.openapi import DEV_PREFIX, SKIPPED_METHODS, openapi_paths
+from service.http.openapi import SKIPPED_METHODS, openapi_paths
 from service.models import Newsletter
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -46,14 +46,17 @@ def headers(hostile_app) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_api_key(f'hostile-{uuid.uuid4().hex[:8]}')}"}
 
 
+DEV_PREFIX = "demo."  # the dev-only demo pages
+
+
 def routes(app: Flask, values: dict[str, str] | None = None) -> list[tuple[str, str, list[str]]]:
     """(method, concrete path, names of its int parameters) for every route the app serves."""
     found = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint.startswith(DEV_PREFIX):
             continue
-        for template, parameters in openapi_paths(rule.rule):
-            ints = [p["name"] for p in parameters if p["schema"]["type"] == "integer"]
+        for template, names in openapi_paths(rule.rule):
+            ints = [name for name in names if f"<int:{name}>" in rule.rule]
             path = re.sub(
                 r"{(\w+)}",
                 lambda m, ints=ints: (values or {}).get(m[1], "1" if m[1] in ints else "daily"),
