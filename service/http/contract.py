@@ -67,7 +67,7 @@ def invalid(error: ValidationError, codes: dict[str, str] | None = None) -> Resp
     top = str(first["loc"][0]) if first["loc"] else ""
     code = "required" if first["type"] == "missing" else (codes or {}).get(top, "invalid")
     text = first["msg"] if not where else f"{where}: {first['msg']}"
-    return api_error(422, code, text + ".", where)
+    return api_error(422, code, text + ".", top or None)
 
 
 def _codes(model: Any) -> dict[str, str]:

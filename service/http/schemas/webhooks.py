@@ -15,6 +15,8 @@ Event = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 class WebhookRequest(Model):
     """Where to post which events."""
 
+    error_codes = {"url": "invalid_url", "events": "unknown_event"}
+
     url: str = Field(description="http(s), on a public address")
     events: list[str] = Field(min_length=1, description="event types: " + ", ".join(EVENT_TYPES))
 
