@@ -133,7 +133,13 @@ def _postgres_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     network, frozen) would otherwise keep its row locks, and stall every worker that needs
     them, until TCP gives up on it hours later. No unit of work here idles that long."""
     milliseconds = int(settings["DATABASE_IDLE_TRANSACTION_SECONDS"] * 1000)
-    return {"connect_args": {"options": f"-c idle_in_transaction_session_timeout={milliseconds}"}}
+    return {
+        "connect_args": {
+            "options": f"-c idle_in_transaction_session_timeout={milliseconds}",
+            # A server that does not answer at all is away after this, not after minutes.
+            "connect_timeout": max(1, int(settings["DATABASE_CONNECT_TIMEOUT"])),
+        }
+    }
 
 
 def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -201,6 +207,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
             env, "DATABASE_IDLE_TRANSACTION_SECONDS", 60.0
         ),
         # Webhook endpoints on private, loopback or link-local addresses (tests, an intranet).
+        "DATABASE_CONNECT_TIMEOUT": _number(env, "DATABASE_CONNECT_TIMEOUT", 5.0),
         "WEBHOOK_ALLOW_PRIVATE": _env_bool(env.get("WEBHOOK_ALLOW_PRIVATE"), False),
         "WEBHOOK_TIMEOUT": _number(env, "WEBHOOK_TIMEOUT", 10.0),
     }

@@ -18,8 +18,8 @@ from service.http.errors import api_error, message, page, request_locale, wants_
 from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
 from service.http.public import bp
 from service.i18n import confirmation_sent
-from service.signup import captcha
-from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
+from service.signup import captcha, replay
+from service.signup.accept import SignupRequest, SpoolUnavailable, UnknownNewsletter, subscribe
 from service.signup.timing import EARLY, carried_stamp, too_fast
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 NAME_MAX = 200
 DOMAIN_SHOWN = 100
 CAPTCHA_RETRY_AFTER = 30
+SPOOL_RETRY_AFTER = 30  # the database and the spool both away: the reader tries again then
 
 
 class BadRequest(ValueError):
@@ -289,7 +290,19 @@ def create_subscription():
     except UnknownNewsletter:
         db.session.rollback()
         return _rejected(422, "unknown_newsletter", "newsletters", locale)
+    except SpoolUnavailable as exc:  # the database is away and nothing can hold the signup
+        db.session.rollback()
+        log.error("signup refused: database and spool away (%s)", exc,
+                  extra={"event": "signup_unavailable"})  # fmt: skip
+        response = _rejected(503, "signup_unavailable", None, locale)
+        return _with_retry_after(response, SPOOL_RETRY_AFTER)
     return _accepted(locale, slugs, source_url)
+
+
+@bp.before_app_request
+def _replay_left_signups() -> None:
+    """A web process's first request starts replaying what an earlier process spooled."""
+    replay.start_once(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def _with_retry_after(answer: Response | tuple[str, int], seconds: int) -> Response:
