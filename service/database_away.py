@@ -66,9 +66,12 @@ def reason(error: BaseException) -> str:
 
 
 def shown_url(url: object) -> str:
-    """The database URL as it may be shown: its password replaced by `***`."""
+    """The database URL as it may be shown: its password replaced by `***`, no driver name
+    (as DATABASE_URL is written)."""
     try:
-        return make_url(str(url)).render_as_string(hide_password=True)
+        parsed = make_url(str(url))
+        parsed = parsed.set(drivername=parsed.get_backend_name())
+        return parsed.render_as_string(hide_password=True)
     except (sa_exc.ArgumentError, ValueError):
         return "the database"
 
