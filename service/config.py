@@ -180,6 +180,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "CONFIRM_TOKEN_MAX_AGE": _number(env, "CONFIRM_TOKEN_MAX_AGE", 604800),
         # A signup sent sooner than this after its form was shown is a bot's (0: no check).
         "SIGNUP_MIN_SECONDS": _number(env, "SIGNUP_MIN_SECONDS", 2.0),
+        # Retry-After of a signup neither the database nor the spool could take.
+        "SIGNUP_RETRY_AFTER": _number(env, "SIGNUP_RETRY_AFTER", 30.0),
         # Optional human check on signup: turnstile | hcaptcha | "" (off).
         "CAPTCHA_PROVIDER": (env.get("CAPTCHA_PROVIDER") or "").strip().lower(),
         "CAPTCHA_SITE_KEY": env.get("CAPTCHA_SITE_KEY") or "",

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 NAME_MAX = 200
 DOMAIN_SHOWN = 100
 CAPTCHA_RETRY_AFTER = 30
-SPOOL_RETRY_AFTER = 30  # the database and the spool both away: the reader tries again then
 
 
 class BadRequest(ValueError):
@@ -295,7 +294,7 @@ def create_subscription():
         log.error("signup refused: database and spool away (%s)", exc,
                   extra={"event": "signup_unavailable"})  # fmt: skip
         response = _rejected(503, "signup_unavailable", None, locale)
-        return _with_retry_after(response, SPOOL_RETRY_AFTER)
+        return _with_retry_after(response, max(1, int(current_app.config["SIGNUP_RETRY_AFTER"])))
     return _accepted(locale, slugs, source_url)
 
 
