@@ -187,6 +187,12 @@ def _operation(app: Flask, rule: Any, method: str, path: str) -> dict[str, Any]:
             },
             **_ERROR,
         }
+        operation["responses"]["503"] = {
+            "description": "`database_unavailable`: the database is away; retry after "
+            "`Retry-After` seconds",
+            "headers": _RETRY_AFTER,
+            **_ERROR,
+        }
         operation["responses"]["403"] = {
             "description": f"`insufficient_scope`: the key lacks scope `{scope}` (named in "
             "`scope`)",

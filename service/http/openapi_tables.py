@@ -171,7 +171,9 @@ ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "403": "`origin_not_allowed`: this page's origin may not sign up to these newsletters",
         "422": "`required`, `invalid_email` (with `suggestion` for a likely typo), "
         "`unknown_newsletter`, `unknown_locale` or `captcha_failed`",
-        "503": "`captcha_unavailable`: the captcha provider is unreachable; retry after "
+        "503": "`captcha_unavailable`: the captcha provider is unreachable, or "
+        "`signup_unavailable`: the database is away and the signup could not be spooled "
+        "either (with the database away alone it is spooled and answered 202); retry after "
         "`Retry-After` seconds",
     },
     ("POST", "/api/v1/articles"): {
