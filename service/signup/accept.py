@@ -73,8 +73,11 @@ def subscribe(request: SignupRequest) -> None:
         "at": now.isoformat(),
     }
     if replay.holding():  # earlier signups are spooled: this one queues behind them
-        replay.hold({**payload, "newsletter_slugs": list(dict.fromkeys(request.newsletters))})
-        return
+        try:
+            replay.hold({**payload, "newsletter_slugs": list(dict.fromkeys(request.newsletters))})
+            return
+        except SpoolUnavailable:
+            pass  # the spool went away meanwhile: better out of order than lost
     try:
         payload["newsletter_ids"] = newsletter_ids(request.newsletters)
         outbox.enqueue_now(TaskName.APPLY_SIGNUPS, payload, now)
@@ -84,7 +87,7 @@ def subscribe(request: SignupRequest) -> None:
         if not is_away(exc):
             raise
         log.warning(
-            "database away (%s): signup spooled",
+            "database away (%s): spooling the signup",
             reason(exc),
             extra={"event": "signup_spooled"},
         )

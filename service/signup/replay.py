@@ -74,11 +74,17 @@ class _Replayer:
                 time.sleep(PAUSE)
 
 
+_said_at = [0.0]  # when the last warning was logged: one a minute, not one per try
+WARN_EVERY = 60.0
+
+
 def _note_fault(exc: Exception) -> None:
-    if is_away(exc):
-        log.debug("spooled signups wait: the database is away (%s)", reason(exc))
-    else:
-        log.warning("spooled signups wait: %r", exc, extra={"event": "signup_spool_fault"})
+    away = is_away(exc)
+    if time.monotonic() - _said_at[0] < WARN_EVERY:
+        return
+    _said_at[0] = time.monotonic()
+    text = f"the database is away ({reason(exc)})" if away else repr(exc)
+    log.warning("spooled signups wait: %s", text, extra={"event": "signup_spool_waiting"})
 
 
 def _replayer(app: Flask | None = None) -> _Replayer:
