@@ -133,7 +133,13 @@ def _postgres_options(settings: Mapping[str, Any]) -> dict[str, Any]:
     network, frozen) would otherwise keep its row locks, and stall every worker that needs
     them, until TCP gives up on it hours later. No unit of work here idles that long."""
     milliseconds = int(settings["DATABASE_IDLE_TRANSACTION_SECONDS"] * 1000)
-    return {"connect_args": {"options": f"-c idle_in_transaction_session_timeout={milliseconds}"}}
+    return {
+        "connect_args": {
+            "options": f"-c idle_in_transaction_session_timeout={milliseconds}",
+            # A server that does not answer at all is away after this, not after minutes.
+            "connect_timeout": max(1, int(settings["DATABASE_CONNECT_TIMEOUT"])),
+        }
+    }
 
 
 def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -174,6 +180,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "CONFIRM_TOKEN_MAX_AGE": _number(env, "CONFIRM_TOKEN_MAX_AGE", 604800),
         # A signup sent sooner than this after its form was shown is a bot's (0: no check).
         "SIGNUP_MIN_SECONDS": _number(env, "SIGNUP_MIN_SECONDS", 2.0),
+        # Retry-After of a signup neither the database nor the spool could take.
+        "SIGNUP_RETRY_AFTER": _number(env, "SIGNUP_RETRY_AFTER", 30.0),
         # Optional human check on signup: turnstile | hcaptcha | "" (off).
         "CAPTCHA_PROVIDER": (env.get("CAPTCHA_PROVIDER") or "").strip().lower(),
         "CAPTCHA_SITE_KEY": env.get("CAPTCHA_SITE_KEY") or "",
@@ -201,6 +209,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
             env, "DATABASE_IDLE_TRANSACTION_SECONDS", 60.0
         ),
         # Webhook endpoints on private, loopback or link-local addresses (tests, an intranet).
+        "DATABASE_CONNECT_TIMEOUT": _number(env, "DATABASE_CONNECT_TIMEOUT", 5.0),
         "WEBHOOK_ALLOW_PRIVATE": _env_bool(env.get("WEBHOOK_ALLOW_PRIVATE"), False),
         "WEBHOOK_TIMEOUT": _number(env, "WEBHOOK_TIMEOUT", 10.0),
     }

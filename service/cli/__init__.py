@@ -59,28 +59,34 @@ def register_commands(app: Flask) -> None:
                 app.cli.add_command(command)
 
 
+class DatabaseProblem(click.ClickException):
+    """A database that cannot be used, said as one line on stderr: `newsletter: ...`."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"newsletter: {self.format_message()}", err=True)
+
+
 def database_problem(exc: Exception) -> str | None:
-    """One line for a database that cannot be used (unreachable, no schema), else None.
+    """One line for a database that cannot be used (away, no schema), else None.
 
     The URL is shown without its password.
     """
     from flask import current_app
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+    from sqlalchemy.exc import ProgrammingError
 
-    if not isinstance(exc, OperationalError | ProgrammingError):
-        return None
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    from service.database_away import is_away, one_line, reason, shown_url
+
     try:
-        url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
-        where = url.render_as_string(hide_password=True)
-    except (KeyError, RuntimeError, SQLAlchemyError):  # no app or no URL: say what we know
-        where = "the database"
-    if "no such table" in reason or ("does not exist" in reason and "relation" in reason):
-        return f"{where} has no tables yet ({reason}): run `newsletter db upgrade` first"
-    if isinstance(exc, ProgrammingError):
+        url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    except (KeyError, RuntimeError):  # no app or no URL: say what we know
+        url = "the database"
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "no such table" in first or ("does not exist" in first and "relation" in first):
+        return f"{shown_url(url)} has no tables yet ({first}): run `newsletter db upgrade` first"
+    if isinstance(exc, ProgrammingError) or not is_away(exc):
         return None
-    return f"cannot use the database {where}: {reason} (check DATABASE_URL and that it is up)"
+    return one_line(url, exc) if reason(exc) else None
 
 
 class NewsletterGroup(FlaskGroup):
@@ -88,15 +94,17 @@ class NewsletterGroup(FlaskGroup):
     that cannot be used said in one line instead of a traceback, whatever the command."""
 
     def invoke(self, ctx: click.Context):
-        from sqlalchemy.exc import OperationalError, ProgrammingError
+        from sqlalchemy.exc import ProgrammingError
+
+        from service.database_away import AWAY_ERRORS
 
         try:
             return super().invoke(ctx)
-        except (OperationalError, ProgrammingError) as exc:
+        except (*AWAY_ERRORS, ProgrammingError) as exc:
             problem = database_problem(exc)
             if problem is None:
                 raise
-            raise click.ClickException(problem) from None
+            raise DatabaseProblem(problem) from None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)

@@ -1,14 +1,24 @@
-"""One error shape for every API answer, and hosted error pages for browsers."""
+"""One error shape for every API answer, and hosted error pages for browsers.
+
+The database being away is an error of its own kind (`service.database_away`): every route
+answers it 503 with `Retry-After`, `database_unavailable` in the API's shape or a page
+asking the reader to try again in a minute, never a 500 and never a traceback.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import force_locale, lazy_gettext
 from werkzeug.exceptions import HTTPException
 
+from service.database_away import AWAY_ERRORS, is_away, reason
 from service.i18n import pick_locale
+
+log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = 10  # seconds; the signup spool keeps readers' signups meanwhile
 
 CODES = {
     400: "bad_request",
@@ -39,6 +49,12 @@ MESSAGES = {
     ),
     "captcha_unavailable": lazy_gettext(
         "We cannot check that you are a person right now. Please try again in a minute."
+    ),
+    "signup_unavailable": lazy_gettext(
+        "We cannot take signups right now. Please try again in a minute."
+    ),
+    "database_unavailable": lazy_gettext(
+        "This page is not available right now. Please try again in a minute."
     ),
     "origin_not_allowed": lazy_gettext(
         "This site may not sign readers up to this newsletter. Please subscribe on our own website."
@@ -87,6 +103,24 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 
 def register(app: Flask) -> None:
     """Answer every HTTP error in the public shape (JSON) or as a page (browsers)."""
+
+    def handle_database_away(error: Exception):
+        if not is_away(error):
+            raise error  # not an outage (a missing table, a bad statement): a 500 as before
+        log.warning("database away (%s): %s %s answered 503", reason(error), request.method,
+                    request.path, extra={"event": "database_away"})  # fmt: skip
+        locale = request_locale()
+        text = message("database_unavailable", locale)
+        if wants_html() and not request.path.startswith("/api/"):
+            answer = page("pages/message.html", 503, title=text, message="", locale=locale)
+            response = Response(answer[0], 503, mimetype="text/html")
+        else:
+            response = api_error(503, "database_unavailable", text)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    for away in AWAY_ERRORS:
+        app.register_error_handler(away, handle_database_away)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

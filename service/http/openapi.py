@@ -224,6 +224,15 @@ def _secure(op: dict[str, Any], scope: str, parts: Components) -> None:
         },
         **_error(parts),
     }
+    op["responses"].setdefault(
+        "503",
+        {
+            "description": "`database_unavailable`: the database is away; retry after "
+            "`Retry-After` seconds",
+            "headers": _RETRY_AFTER,
+            **_error(parts),
+        },
+    )
 
 
 def build_spec(app: Flask) -> dict[str, Any]:

@@ -5,7 +5,8 @@ reading them per request costs more than the rest of a signup. The copy is re-re
 `COPY_SECONDS`, at once when a slug is missing from it (a newsletter created by another
 process is never refused or let through on stale data), and dropped by `forget` when a
 newsletter is created or changed through this process. Changes made elsewhere apply here
-within `COPY_SECONDS`.
+within `COPY_SECONDS`. While the database is away the last copy is used, however old (signups
+are spooled meanwhile); a process that never read one raises the database's error.
 
 Each allowlist is held as browsers send `Origin` (`service.web_origins`), whatever form an
 older version of the service stored it in.
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
+from service.database_away import is_away
 from service.extensions import db
 from service.models import Newsletter
 from service.web_origins import normalize_origin
@@ -44,11 +46,16 @@ def newsletters(slugs: Sequence[str] = ()) -> dict[str, Entry]:
     copy = _copies.get(database)
     if copy and now - copy[0] < COPY_SECONDS and all(slug in copy[1] for slug in slugs):
         return copy[1]
-    with db.engine.connect() as conn:
-        entries = {
-            slug: Entry(id_, frozenset(map(_as_sent, origins or ())))
-            for slug, id_, origins in conn.execute(_ALL)
-        }
+    try:
+        with db.engine.connect() as conn:
+            entries = {
+                slug: Entry(id_, frozenset(map(_as_sent, origins or ())))
+                for slug, id_, origins in conn.execute(_ALL)
+            }
+    except Exception as exc:
+        if copy is None or not is_away(exc):
+            raise
+        return copy[1]  # the database is away: the last copy beats no answer
     _copies[database] = (now, entries)
     return entries
 

@@ -16,6 +16,7 @@ from service.models.send import (
     SendBatch,
     SendStatus,
 )
+from service.models.spool import SpooledSignup
 from service.models.subscriber import (
     ConsentRecord,
     Subscriber,
@@ -42,6 +43,7 @@ __all__ = [
     "Send",
     "SendBatch",
     "SendStatus",
+    "SpooledSignup",
     "Subscriber",
     "Subscription",
     "SubscriptionEvent",

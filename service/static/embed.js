@@ -16,13 +16,17 @@
  * For the site developer, in the browser console ("newsletter-service: ..."), with what to do:
  * no data-newsletters (no box is drawn), a slug that names no newsletter (left out; no box if
  * none is left), and a page whose origin may not sign readers up (the box says so to the reader
- * and links to the service's own /subscribe instead of a form that cannot work). */
+ * and links to the service's own /subscribe instead of a form that cannot work).
+ * A 503 (the service cannot take the signup now) is posted again by itself after its
+ * Retry-After (1 to 120 s), at most RETRIES times, the reader told it is waiting; then the
+ * server's "try again in a minute" stays. */
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script || !script.src) return;
   var ORIGIN = new URL(script.src, location.href).origin;
   var API = ORIGIN + "/api/v1/subscriptions";
+  var RETRIES = 3;  // automatic posts again after a 503, each after its Retry-After
 
   var TEXT = {
     en: {
@@ -39,6 +43,7 @@
       anyway: "No, use {s} anyway",
       network: "We could not reach the server. Check your connection and try again.",
       retry: "Try again",
+      waiting: "We will try again in {n} seconds by ourselves; please keep this page open.",
       limited: "Too many attempts. Please wait a few minutes and try again.",
       error: "Something went wrong on our side. Please try again in a minute.",
       done: "Thank you for signing up for this newsletter. We've sent you a confirmation email.",
@@ -59,6 +64,7 @@
       anyway: "Ні, все одно використати {s}",
       network: "Не вдалося зв'язатися із сервером. Перевірте з'єднання і спробуйте ще раз.",
       retry: "Спробувати ще раз",
+      waiting: "Ми самі спробуємо ще раз за {n} с; будь ласка, не закривайте сторінку.",
       limited: "Забагато спроб. Зачекайте кілька хвилин і спробуйте ще раз.",
       error: "Щось пішло не так з нашого боку. Спробуйте ще раз за хвилину.",
       done: "Дякуємо за підписку на цю розсилку. Ми надіслали вам лист для підтвердження.",
@@ -277,8 +283,8 @@
 
     function state(name) {
       box.setAttribute("data-state", name);
-      form.setAttribute("aria-busy", String(name === "submitting"));
-      button.disabled = name === "submitting";
+      form.setAttribute("aria-busy", String(name === "submitting" || name === "waiting"));
+      button.disabled = name === "submitting" || name === "waiting";
     }
 
     function say(text, isError, extra) {
@@ -332,9 +338,10 @@
       });
     }
 
-    function post(data) {
+    function post(data, tries) {
+      tries = tries || 0;
       var elapsed = Date.now() - born;
-      if (elapsed < min) return setTimeout(post, min - elapsed, data);
+      if (elapsed < min) return setTimeout(post, min - elapsed, data, tries);
       data.elapsed_ms = elapsed;
       if (human) data[human.field] = human.api.getResponse(human.id);
       fetch(API, {
@@ -354,6 +361,11 @@
             msg.className = "msg done";
             msg.setAttribute("tabindex", "-1");
             msg.focus();
+          } else if (response.status === 503 && tries < RETRIES) {
+            var wait = Math.min(120, Math.max(1, parseInt(response.headers.get("Retry-After"), 10) || 30));
+            state("waiting");
+            say((text || T.error) + " " + T.waiting.replace("{n}", wait), true);
+            setTimeout(post, wait * 1000, data, tries + 1);
           } else if (response.status === 429) {
             state("rate-limited");
             say(text || T.limited, true);

@@ -117,8 +117,8 @@ def test_an_unreachable_database_is_one_line_for_every_command(tmp_path, args):
     result = run_cli(*args, env=env)
     assert result.returncode == 1, result.stderr
     [line] = [x for x in result.stderr.splitlines() if x.strip()]
-    assert line.startswith("Error: cannot use the database postgresql")
-    assert "127.0.0.1:9" in line and "check DATABASE_URL" in line
+    assert line.startswith("newsletter: the database at postgresql://editor:***@127.0.0.1:9/")
+    assert "is not answering (connection refused)" in line and "check DATABASE_URL" in line
     assert "s3cret-pass" not in result.stderr + result.stdout
 
 

@@ -23,8 +23,8 @@ from service.http.schemas import public as public_schema
 from service.http.schemas.public import NAME_MAX, SignupAccepted
 from service.http.schemas.public import SignupRequest as SignupBody
 from service.i18n import confirmation_sent
-from service.signup import captcha
-from service.signup.accept import SignupRequest, UnknownNewsletter, subscribe
+from service.signup import captcha, replay
+from service.signup.accept import SignupRequest, SpoolUnavailable, UnknownNewsletter, subscribe
 from service.signup.timing import EARLY, carried_stamp, too_fast
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,9 @@ def subscriptions_preflight():
         403: "`origin_not_allowed`: this page's origin may not sign up to these newsletters",
         422: "`required`, `invalid_email` (with `suggestion` for a likely typo), "
         "`unknown_newsletter`, `unknown_locale` or `captcha_failed`",
-        503: "`captcha_unavailable`: the captcha provider is unreachable; retry after "
+        503: "`captcha_unavailable`: the captcha provider is unreachable, or "
+        "`signup_unavailable`: the database is away and the signup could not be spooled "
+        "either (with the database away alone it is spooled and answered 202); retry after "
         "`Retry-After` seconds",
     },
 )
@@ -344,7 +346,19 @@ def create_subscription():
     except UnknownNewsletter:
         db.session.rollback()
         return _rejected(422, "unknown_newsletter", "newsletters", locale)
+    except SpoolUnavailable as exc:  # the database is away and nothing can hold the signup
+        db.session.rollback()
+        log.error("signup refused: database and spool away (%s)", exc,
+                  extra={"event": "signup_unavailable"})  # fmt: skip
+        response = _rejected(503, "signup_unavailable", None, locale)
+        return _with_retry_after(response, max(1, int(current_app.config["SIGNUP_RETRY_AFTER"])))
     return _accepted(locale, slugs, source_url)
+
+
+@bp.before_app_request
+def _replay_left_signups() -> None:
+    """A web process's first request starts replaying what an earlier process spooled."""
+    replay.start_once(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def _with_retry_after(answer: Response | tuple[str, int], seconds: int) -> Response:
