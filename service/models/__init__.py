@@ -16,6 +16,7 @@ from service.models.send import (
     SendBatch,
     SendStatus,
 )
+from service.models.staff import StaffMember
 from service.models.subscriber import (
     ConsentRecord,
     Subscriber,
@@ -42,6 +43,7 @@ __all__ = [
     "Send",
     "SendBatch",
     "SendStatus",
+    "StaffMember",
     "Subscriber",
     "Subscription",
     "SubscriptionEvent",

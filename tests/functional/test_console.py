@@ -1,0 +1,172 @@
+"""The staff console on the real stack (SQLite and PostgreSQL, a running worker): sign in,
+CSRF on every POST, roles enforced on the server, a send started, watched, paused, resumed and
+cancelled from the console, every action in the audit log as the member."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pyotp
+import pytest
+from flask import g
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import AuditEvent, Send, StaffMember
+from service.staff import accounts
+from tests.support.readers import add_reader
+
+PASSWORD = "correct horse battery staple"
+
+
+def member(role: str, **fields) -> StaffMember:
+    row = accounts.create_member(f"{role}-{uuid.uuid4().hex[:8]}@example.org", role, PASSWORD)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    db.session.commit()
+    return row
+
+
+def token(page: bytes) -> str:
+    found = re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1).decode()
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    page = client.get("/admin/sign-in")
+    return client.post(
+        "/admin/sign-in",
+        data={"email": email, "password": password, "csrf_token": token(page.data)},
+    )
+
+
+class FreshClient(FlaskClient):
+    """A browser of its own: the test's pushed app context would otherwise carry one request's
+    signed-in member and CSRF token (both cached on `g`) into the next client's requests."""
+
+    def open(self, *args, **kwargs):
+        for name in ("_login_user", "csrf_token"):
+            g.pop(name, None)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def console(app):
+    app.config["RATELIMIT_ENABLED"] = False
+    app.test_client_class = FreshClient
+    yield app.test_client()
+    app.test_client_class = None
+    app.config["RATELIMIT_ENABLED"] = True
+
+
+def test_a_stranger_is_sent_to_sign_in_and_the_api_stays_cookie_free(console, client):
+    answer = console.get("/admin/")
+    assert answer.status_code == 302 and answer.location.startswith("/admin/sign-in?next=/admin/")
+    page = console.get("/admin/sign-in")
+    [cookie] = [c for c in page.headers.getlist("Set-Cookie") if c.startswith("console=")]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/admin" in cookie
+    assert "Set-Cookie" not in client.get("/api/v1/").headers
+    assert "Set-Cookie" not in client.get("/healthz").headers
+
+
+def test_a_wrong_password_and_an_unknown_address_answer_alike(console):
+    row = member("viewer")
+    wrong = sign_in(console, row.email, "not the password at all")
+    unknown = sign_in(console, "nobody-" + row.email, PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert (
+        b"Wrong address or password." in wrong.data
+        and b"Wrong address or password." in unknown.data
+    )
+    assert console.get("/admin/").status_code == 302
+
+
+def test_a_post_without_the_csrf_token_is_refused(console):
+    row = member("editor")
+    assert sign_in(console, row.email).status_code == 302
+    refused = console.post("/admin/sign-out", data={"csrf_token": "forged"})
+    assert refused.status_code == 400
+    assert console.get("/admin/").status_code == 200  # still signed in: nothing happened
+    no_token = console.post("/admin/sign-in", data={"email": row.email, "password": PASSWORD})
+    assert no_token.status_code == 400
+
+
+def test_a_viewer_sees_no_pause_button_and_cannot_pause(console, newsletter):
+    nl = newsletter(archived=False)
+    add_reader(nl)
+    send = Send(newsletter_id=nl.id, status="paused", total=1)
+    db.session.add(send)
+    db.session.commit()
+    row = member("viewer")
+    assert sign_in(console, row.email).status_code == 302
+    page = console.get(f"/admin/sends/{send.id}")
+    assert page.status_code == 200 and b">Resume<" not in page.data and b"Cancel" not in page.data
+    refused = console.post(f"/admin/sends/{send.id}/resume", data={"csrf_token": token(page.data)})
+    assert refused.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Send, send.id).status == "paused"
+
+
+def test_an_editor_starts_pauses_resumes_and_cancels_a_send(console, newsletter, smtp):
+    nl = newsletter()
+    for _ in range(3):
+        add_reader(nl)
+    row = member("editor")
+    assert sign_in(console, row.email).status_code == 302
+    home = console.get("/admin/")
+    assert nl.slug.encode() in home.data and b"Send now" in home.data
+    started = console.post(
+        f"/admin/newsletters/{nl.slug}/send-now", data={"csrf_token": token(home.data)}
+    )
+    assert started.status_code == 302
+    send_id = int(started.location.rsplit("/", 1)[1])
+    page = console.get(started.location)
+    assert b'hx-trigger="every 2s"' in page.data or b"finished" in page.data
+    for action in ("pause", "resume"):
+        answer = console.post(
+            f"/admin/sends/{send_id}/{action}", data={"csrf_token": token(page.data)}
+        )
+        assert answer.status_code == 302
+    ask = console.get(f"/admin/sends/{send_id}/cancel")
+    assert b"Yes, cancel this send" in ask.data
+    console.post(f"/admin/sends/{send_id}/cancel", data={"csrf_token": token(ask.data)})
+    db.session.expire_all()
+    assert db.session.get(Send, send_id).status in {"cancelled", "finished"}
+    actions = db.session.scalars(
+        select(AuditEvent.event).where(AuditEvent.target == f"send:{send_id}", AuditEvent.via == "console",
+                                       AuditEvent.actor == row.email)
+    ).all()  # fmt: skip
+    assert "send.started" in actions and "send.resumed" in actions
+
+
+def test_the_second_factor_is_asked_for_and_a_code_is_accepted_once(console):
+    secret = pyotp.random_base32()
+    row = member("owner", totp_secret=secret)
+    first = sign_in(console, row.email)
+    assert first.status_code == 302 and first.location.endswith("/admin/sign-in/code")
+    assert console.get("/admin/").status_code == 302  # halfway in is not in
+    step = console.get("/admin/sign-in/code")
+    code = pyotp.TOTP(secret).now()
+    wrong = console.post("/admin/sign-in/code", data={"code": "000000" if code != "000000" else "111111",
+                                                      "csrf_token": token(step.data)})  # fmt: skip
+    assert wrong.status_code == 401
+    right = console.post("/admin/sign-in/code", data={"code": code, "csrf_token": token(step.data)})
+    assert right.status_code == 302 and console.get("/admin/").status_code == 200
+    other = console.application.test_client()
+    halfway = sign_in(other, row.email)
+    assert halfway.status_code == 302, halfway.data
+    step = other.get("/admin/sign-in/code")
+    replay = other.post("/admin/sign-in/code", data={"code": code, "csrf_token": token(step.data)})
+    assert replay.status_code == 401
+
+
+def test_disabling_an_account_ends_its_sessions(console):
+    row = member("editor")
+    sign_in(console, row.email)
+    assert console.get("/admin/").status_code == 200
+    row.session_version += 1
+    db.session.commit()
+    assert console.get("/admin/").status_code == 302
