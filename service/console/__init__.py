@@ -35,10 +35,20 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+@bp.app_template_filter("console_time")
+def console_time(value: str | None) -> str:
+    """A stored time as the console shows it."""
+    from service.console.figures import short_time
+
+    return short_time(value)
+
+
 @bp.context_processor
 def console_globals() -> dict:
     """What every console template may use: the member and the forms' CSRF token."""
     from flask_login import current_user
     from flask_wtf.csrf import generate_csrf
 
-    return {"current_user": current_user, "csrf_token": generate_csrf}
+    from service.console.figures import pace
+
+    return {"current_user": current_user, "csrf_token": generate_csrf, "pace_of": pace}

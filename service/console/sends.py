@@ -49,6 +49,13 @@ def send_progress(send_id: int):
     return render("console/_progress.html", send=send)
 
 
+@bp.get("/sends/<int:send_id>/live")
+def send_live(send_id: int):
+    """The changing part of a send's page (htmx reloads it every two seconds while it runs)."""
+    send = summary.send_json(_send_or_404(send_id))
+    return render("console/_send_live.html", send=send, member=current_user)
+
+
 @bp.get("/sends/<int:send_id>/cancel")
 @requires("send")
 def confirm_cancel(send_id: int):
