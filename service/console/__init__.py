@@ -19,7 +19,7 @@ SESSION_HOURS = 12
 
 def init_app(app: Flask) -> None:
     """Attach the console: its blueprint, sign-in manager and cookie settings."""
-    from service.console import auth, dashboard, guard, sends  # noqa: F401  (views register)
+    from service.console import auth, dashboard, guard, readers, sends  # noqa: F401 (views)
 
     app.config.update(
         SESSION_COOKIE_PATH=PREFIX,

@@ -4,6 +4,8 @@ cancelled from the console, every action in the audit log as the member."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 
@@ -14,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.extensions import db
-from service.models import AuditEvent, Send, StaffMember
+from service.models import AuditEvent, Send, StaffMember, Subscriber
 from service.staff import accounts
 from tests.support.readers import add_reader
 
@@ -170,3 +172,50 @@ def test_disabling_an_account_ends_its_sessions(console):
     row.session_version += 1
     db.session.commit()
     assert console.get("/admin/").status_code == 302
+
+
+def test_readers_are_found_by_address_prefix_and_opened_with_their_timeline(console, newsletter):
+    nl = newsletter()
+    prefix = f"find-{uuid.uuid4().hex[:6]}"
+    found = add_reader(nl, email=f"{prefix}@gmail.com")
+    add_reader(nl)
+    row = member("viewer")
+    sign_in(console, row.email)
+    page = console.get(f"/admin/readers?email_prefix={prefix}")
+    assert page.status_code == 200
+    assert found.email.encode() in page.data and page.data.count(b"/admin/readers/") == 1
+    bad = console.get("/admin/readers?created_after=yesterday")
+    assert bad.status_code == 400 and b"RFC 3339" in bad.data
+    one = console.get(f"/admin/readers/{found.id}")
+    assert one.status_code == 200 and nl.slug.encode() in one.data
+    assert b"Erase this reader" not in one.data  # a viewer may not
+    assert (
+        console.post(
+            f"/admin/readers/{found.id}/erase", data={"csrf_token": token(one.data)}
+        ).status_code
+        == 403
+    )
+
+
+def test_an_editor_erases_a_reader_after_confirming(console, newsletter):
+    nl = newsletter()
+    reader = add_reader(nl)
+    row = member("editor")
+    sign_in(console, row.email)
+    ask = console.get(f"/admin/readers/{reader.id}/erase")
+    assert b"Yes, erase" in ask.data
+    done = console.post(f"/admin/readers/{reader.id}/erase", data={"csrf_token": token(ask.data)})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Subscriber, reader.id) is None
+    assert console.get(f"/admin/readers/{reader.id}").status_code == 404
+
+
+def test_the_export_streams_every_reader_as_csv(console, newsletter):
+    nl = newsletter()
+    emails = {add_reader(nl).email for _ in range(3)}
+    sign_in(console, member("viewer").email)
+    answer = console.get(f"/admin/newsletters/{nl.slug}/export.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert {r["email"] for r in rows} == emails
