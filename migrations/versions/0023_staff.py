@@ -26,6 +26,7 @@ def upgrade():
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
+        sa.Column("recovery_codes", sa.JSON(), server_default="[]", nullable=False),
         sa.Column("session_version", sa.Integer(), server_default="1", nullable=False),
         sa.Column("created_at", service.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_sign_in_at", service.models.base.UTCDateTime(timezone=True), nullable=True),

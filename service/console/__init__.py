@@ -19,7 +19,15 @@ SESSION_HOURS = 12
 
 def init_app(app: Flask) -> None:
     """Attach the console: its blueprint, sign-in manager and cookie settings."""
-    from service.console import auth, dashboard, guard, readers, sends  # noqa: F401 (views)
+    from service.console import (  # noqa: F401 (their views register on import)
+        account,
+        auth,
+        dashboard,
+        guard,
+        owners,
+        readers,
+        sends,
+    )
 
     app.config.update(
         SESSION_COOKIE_PATH=PREFIX,

@@ -22,7 +22,13 @@ class CodeForm(FlaskForm):
 
     code = StringField(
         _l("Code from your authenticator app"),
-        validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the 6 digits."))],
+        validators=[
+            DataRequired(),
+            Regexp(
+                r"^\s*(?:\d{6}|[0-9a-f]{8}-?[0-9a-f]{8})\s*$",
+                message=_l("Enter the 6 digits, or a recovery code."),
+            ),
+        ],
     )
 
 

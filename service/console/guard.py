@@ -7,7 +7,7 @@ the sign-in page (and back afterwards).
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -15,6 +15,9 @@ from wtforms import ValidationError
 from service.console import bp
 
 OPEN_ENDPOINTS = {"console.sign_in", "console.second_factor"}
+# Where a member without a second factor may go when the owner requires one.
+ENROLMENT_ENDPOINTS = {"console.account", "console.start_totp", "console.confirm_totp",
+                       "console.sign_out"}  # fmt: skip
 
 
 @bp.before_request
@@ -31,6 +34,12 @@ def require_member_and_token():
         if request.method != "GET":
             abort(401)
         return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
+    if (
+        current_app.config.get("CONSOLE_REQUIRE_TOTP")
+        and not current_user.row.totp_secret
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        return redirect(url_for("console.account"))
     return None
 
 

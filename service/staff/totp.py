@@ -7,6 +7,8 @@ time step it belongs to is kept, so a code seen over a shoulder cannot be replay
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import UTC, datetime
 
 import pyotp
@@ -16,6 +18,7 @@ from service.extensions import db
 from service.models import StaffMember
 
 ISSUER = "newsletter-service"
+RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # accept the code of the step before and after (clock drift, typing time)
 
 
@@ -50,9 +53,12 @@ def code_is_right(secret: str, code: str) -> bool:
 
 
 def accept(member: StaffMember, code: str) -> bool:
-    """Accept `code` for `member` once: right now and of a later step than the last one used."""
+    """Accept `code` for `member` once: a current TOTP code of a later step than the last one
+    used, or an unused recovery code."""
     if not member.totp_secret:
         return False
+    if not code.strip().isdigit():
+        return use_recovery_code(member, code)
     step = _matching_step(member.totp_secret, code)
     if step is None or step <= (member.totp_last_step or -1):
         return False
@@ -61,9 +67,30 @@ def accept(member: StaffMember, code: str) -> bool:
     return True
 
 
-def enrol(member: StaffMember, secret: str) -> None:
-    """Turn on the second factor for `member` with `secret` (checked by the caller)."""
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.strip().lower().replace("-", "").encode()).hexdigest()
+
+
+def enrol(member: StaffMember, secret: str) -> list[str]:
+    """Turn on the second factor for `member` with `secret` (checked by the caller); return
+    the recovery codes, shown once (only their hashes are kept). Other sessions end."""
+    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
     member.totp_secret = secret
     member.totp_last_step = None
+    member.recovery_codes = [_digest(code) for code in codes]
     member.session_version += 1
     db.session.commit()
+    return codes
+
+
+def use_recovery_code(member: StaffMember, code: str) -> bool:
+    """Accept one of `member`'s unused recovery codes, once (it is struck off)."""
+    digest = _digest(code)
+    left = list(member.recovery_codes or [])
+    for kept in left:
+        if secrets.compare_digest(kept, digest):
+            left.remove(kept)
+            member.recovery_codes = left
+            db.session.commit()
+            return True
+    return False

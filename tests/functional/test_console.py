@@ -219,3 +219,84 @@ def test_the_export_streams_every_reader_as_csv(console, newsletter):
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
     assert {r["email"] for r in rows} == emails
+
+
+def test_an_owner_makes_and_revokes_a_key_and_reads_the_audit_log(console, client):
+    owner = member("owner")
+    sign_in(console, owner.email)
+    page = console.get("/admin/api-keys")
+    name = f"crm {uuid.uuid4().hex[:6]}"
+    made = console.post(
+        "/admin/api-keys", data={"name": name, "scope": ["read"], "csrf_token": token(page.data)}
+    )
+    assert made.status_code == 200 and made.headers["Cache-Control"] == "no-store"
+    key = re.search(rb'<code class="secret">([^<]+)</code>', made.data).group(1).decode()
+    assert (
+        client.get("/api/v1/newsletters", headers={"Authorization": f"Bearer {key}"}).status_code
+        == 200
+    )
+    again = console.get("/admin/api-keys")
+    assert key.encode() not in again.data and name.encode() in again.data
+    console.post(f"/admin/api-keys/{name}/revoke", data={"csrf_token": token(again.data)})
+    assert (
+        client.get("/api/v1/newsletters", headers={"Authorization": f"Bearer {key}"}).status_code
+        == 401
+    )
+    log = console.get("/admin/audit")
+    assert (
+        b"api_key.created" in log.data
+        and b"api_key.revoked" in log.data
+        and owner.email.encode() in log.data
+    )
+
+
+def test_an_editor_may_not_see_keys_or_the_audit_log(console):
+    sign_in(console, member("editor").email)
+    assert console.get("/admin/api-keys").status_code == 403
+    assert console.get("/admin/audit").status_code == 403
+    assert b"API keys" not in console.get("/admin/").data
+
+
+def test_a_member_turns_on_two_step_sign_in_and_a_recovery_code_works_once(console, app):
+    row = member("editor")
+    sign_in(console, row.email)
+    account = console.get("/admin/account")
+    started = console.post("/admin/account/totp", data={"csrf_token": token(account.data)})
+    assert b'src="data:image/svg+xml' in started.data
+    secret = re.search(rb'<code class="secret">([A-Z2-7]+)</code>', started.data).group(1).decode()
+    wrong = console.post(
+        "/admin/account/totp/confirm", data={"code": "12345", "csrf_token": token(started.data)}
+    )
+    assert wrong.status_code == 400
+    done = console.post("/admin/account/totp/confirm",
+                        data={"code": pyotp.TOTP(secret).now(), "csrf_token": token(started.data)})  # fmt: skip
+    codes = re.findall(rb"<li><code>([0-9a-f]{8}-[0-9a-f]{8})</code></li>", done.data)
+    assert done.status_code == 200 and len(codes) == 10
+    assert console.get("/admin/").status_code == 200  # this session goes on
+    other = app.test_client()
+    assert sign_in(other, row.email).location.endswith("/admin/sign-in/code")
+    step = other.get("/admin/sign-in/code")
+    used = other.post(
+        "/admin/sign-in/code", data={"code": codes[0].decode(), "csrf_token": token(step.data)}
+    )
+    assert used.status_code == 302 and other.get("/admin/").status_code == 200
+    third = app.test_client()
+    sign_in(third, row.email)
+    step = third.get("/admin/sign-in/code")
+    again = third.post(
+        "/admin/sign-in/code", data={"code": codes[0].decode(), "csrf_token": token(step.data)}
+    )
+    assert again.status_code == 401
+
+
+def test_when_owners_require_two_step_sign_in_a_member_without_it_is_sent_to_turn_it_on(
+    console, app
+):
+    sign_in(console, member("viewer").email)
+    app.config["CONSOLE_REQUIRE_TOTP"] = True
+    try:
+        answer = console.get("/admin/readers")
+        assert answer.status_code == 302 and answer.location.endswith("/admin/account")
+        assert b"require two-step sign-in" in console.get("/admin/account").data
+    finally:
+        app.config["CONSOLE_REQUIRE_TOTP"] = False
