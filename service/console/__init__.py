@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
         owners,
         readers,
         sends,
+        staff,
     )
 
     app.config.update(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from service.staff.accounts import PASSWORD_MAX
+from service.staff.accounts import PASSWORD_MAX, PASSWORD_MIN
 
 
 class SignInForm(FlaskForm):
@@ -34,3 +34,16 @@ class CodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes something (pause, resume, cancel, schedule): only the token."""
+
+
+class JoinForm(FlaskForm):
+    """An invited person's new password, typed twice."""
+
+    password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+    )
+    again = PasswordField(
+        _l("The same password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+    )

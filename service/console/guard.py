@@ -14,7 +14,7 @@ from wtforms import ValidationError
 
 from service.console import bp
 
-OPEN_ENDPOINTS = {"console.sign_in", "console.second_factor"}
+OPEN_ENDPOINTS = {"console.sign_in", "console.second_factor", "console.join"}
 # Where a member without a second factor may go when the owner requires one.
 ENROLMENT_ENDPOINTS = {"console.account", "console.start_totp", "console.confirm_totp",
                        "console.sign_out"}  # fmt: skip

@@ -115,3 +115,42 @@ def count_members() -> int:
 def list_members() -> list[StaffMember]:
     """Every account, by address."""
     return list(db.session.scalars(select(StaffMember).order_by(StaffMember.email)))
+
+
+STAFF_CHANGED = audit.event("staff.changed", "an owner changed a member's role or disabled them")
+
+
+def change_member(member_id: int, *, role: str | None = None, disabled: bool | None = None,
+                  actor: audit.Actor) -> StaffMember:  # fmt: skip
+    """Give a member another role or disable (or re-enable) them; a change ends their
+    sessions. The last active owner cannot be demoted or disabled (someone must hold keys)."""
+    member = db.session.get(StaffMember, member_id)
+    if member is None:
+        raise AccountInvalid(f"no staff member {member_id}")
+    if role is not None and role not in ROLES:
+        raise AccountInvalid(f"the role must be one of {', '.join(ROLES)}")
+    losing_owner = member.role == "owner" and (
+        (role is not None and role != "owner") or disabled is True
+    )
+    if losing_owner and _active_owners() <= 1:
+        raise AccountInvalid("this is the last active owner: make another owner first")
+    if role is not None:
+        member.role = role
+    if disabled is not None:
+        member.disabled_at = utcnow() if disabled else None
+    member.session_version += 1
+    audit.record(STAFF_CHANGED, actor, target=f"staff:{member.email}", role=member.role,
+                 disabled=member.disabled_at is not None)  # fmt: skip
+    db.session.commit()
+    return member
+
+
+def _active_owners() -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(StaffMember)
+            .where(StaffMember.role == "owner", StaffMember.disabled_at.is_(None))
+        )
+        or 0
+    )

@@ -300,3 +300,69 @@ def test_when_owners_require_two_step_sign_in_a_member_without_it_is_sent_to_tur
         assert b"require two-step sign-in" in console.get("/admin/account").data
     finally:
         app.config["CONSOLE_REQUIRE_TOTP"] = False
+
+
+def invite_link(smtp, address: str) -> str:
+    [received] = smtp.wait_for_recipient(address, timeout=30)
+    text = received.message.get_body(("plain",)).get_content()
+    return re.search(r"http://\S+/admin/join/\S+", text).group(0)
+
+
+def test_an_owner_invites_an_editor_who_joins_by_the_emailed_link_once(console, app, smtp):
+    owner = member("owner")
+    sign_in(console, owner.email)
+    page = console.get("/admin/staff")
+    address = f"new-{uuid.uuid4().hex[:6]}@newsroom.example.org"
+    sent = console.post(
+        "/admin/staff/invite",
+        data={"email": address, "role": "editor", "csrf_token": token(page.data)},
+    )
+    assert sent.status_code == 302
+    link = invite_link(smtp, address)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    newcomer = app.test_client()
+    form = newcomer.get("/" + path)
+    assert form.status_code == 200 and b"editor" in form.data
+    short = newcomer.post(
+        "/" + path, data={"password": "short", "again": "short", "csrf_token": token(form.data)}
+    )
+    assert short.status_code == 400
+    joined = newcomer.post(
+        "/" + path, data={"password": PASSWORD, "again": PASSWORD, "csrf_token": token(form.data)}
+    )
+    assert joined.status_code == 302 and newcomer.get("/admin/").status_code == 200
+    assert accounts.find_member(address).role == "editor"
+    used = app.test_client().get("/" + path)
+    assert used.status_code == 400 and b"used already" in used.data
+    forged = app.test_client().get("/" + path[:-3] + "xyz")
+    assert forged.status_code == 400 and b"not a valid invitation" in forged.data
+
+
+def test_an_owner_changes_a_role_disables_an_account_and_is_never_left_without_an_owner(
+    console, app
+):
+    owner = member("owner")
+    editor = member("editor")
+    sign_in(console, owner.email)
+    theirs = app.test_client()
+    sign_in(theirs, editor.email)
+    page = console.get("/admin/staff")
+    console.post(
+        f"/admin/staff/{editor.id}", data={"role": "viewer", "csrf_token": token(page.data)}
+    )
+    db.session.expire_all()
+    assert db.session.get(StaffMember, editor.id).role == "viewer"
+    assert theirs.get("/admin/").status_code == 302  # the change ended their session
+    console.post(
+        f"/admin/staff/{editor.id}", data={"state": "disabled", "csrf_token": token(page.data)}
+    )
+    assert sign_in(app.test_client(), editor.email).status_code == 401
+    for other in db.session.scalars(
+        select(StaffMember).where(StaffMember.role == "owner", StaffMember.id != owner.id)
+    ):
+        other.disabled_at = other.created_at
+    db.session.commit()
+    last = console.post(
+        f"/admin/staff/{owner.id}", data={"role": "viewer", "csrf_token": token(page.data)}
+    )
+    assert last.status_code == 422 and b"last active owner" in last.data
