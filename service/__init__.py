@@ -14,6 +14,7 @@ from service.config import ROOT, load_settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings (defaults, env, `test_config`), extensions, blueprints, Celery."""
+    from service import console
     from service.celery_app import celery_init_app
     from service.extensions import configure_limits, db, limiter, migrate
     from service.http import register_blueprints
@@ -35,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     celery_init_app(app)
     register_blueprints(app)
+    console.init_app(app)
     database.retry_dropped_requests(app)
 
     from service.cli import register_commands

@@ -18,6 +18,7 @@ TASK_MODULES = [
     "tasks.sending",
     "tasks.outbox",
     "tasks.webhooks",
+    "tasks.staff",
 ]
 
 

@@ -212,6 +212,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "DATABASE_CONNECT_TIMEOUT": _number(env, "DATABASE_CONNECT_TIMEOUT", 5.0),
         "WEBHOOK_ALLOW_PRIVATE": _env_bool(env.get("WEBHOOK_ALLOW_PRIVATE"), False),
         "WEBHOOK_TIMEOUT": _number(env, "WEBHOOK_TIMEOUT", 10.0),
+        # The staff console: every member must turn on two-step sign-in (TOTP) first.
+        "CONSOLE_REQUIRE_TOTP": _env_bool(env.get("CONSOLE_REQUIRE_TOTP"), False),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)

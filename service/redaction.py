@@ -20,7 +20,7 @@ import logging
 import re
 
 MARK = "[redacted]"
-TOKEN_PATHS = ("confirm", "unsubscribe", "preferences")
+TOKEN_PATHS = ("confirm", "unsubscribe", "preferences", "join")
 
 # Characters that end a URL part in a log line (also JSON's and a formatter's quoting).
 _STOP = r"\s\"'<>\\`"

@@ -19,6 +19,7 @@ class TaskName:
     SEND_MANAGE_LINK: Final = "preferences.send_manage_link"
     SEND_TEST_DIGEST: Final = "digests.send_test"
     DELIVER_WEBHOOK: Final = "webhooks.deliver"
+    SEND_STAFF_INVITE: Final = "staff.send_invite"
     # Digest sending: the send and its batches are rows of their own, the watchdog re-publishes.
     START_SEND: Final = "sending.start"
     PLAN_SEND: Final = "sending.plan"

@@ -5,7 +5,7 @@ the outbox once the database is back; its receipt, written in the same transacti
 repeated replay a no-op.
 
 Revision ID: 0025
-Revises: 0018
+Revises: 0023
 Create Date: 2026-12-07 07:45:00
 
 """
@@ -16,7 +16,7 @@ import service.models.base
 
 
 revision = '0025'
-down_revision = '0018'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

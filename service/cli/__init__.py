@@ -32,6 +32,7 @@ def register_commands(app: Flask) -> None:
         retire,
         run,
         sending,
+        staff,
         subscribers,
         suppressions,
         webhooks,
@@ -47,6 +48,7 @@ def register_commands(app: Flask) -> None:
         sending,
         suppressions,
         webhooks,
+        staff,
         run,
     )
     for module in modules:

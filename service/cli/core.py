@@ -47,12 +47,15 @@ def _development() -> bool:
 @click.command("banner")
 @with_appcontext
 def banner() -> None:
-    """Print where the service answers: the admin API, and in development the demo and outbox."""
+    """Print where the service answers: the console, the admin API, and in development the demo
+    and outbox."""
     base = current_app.config["PUBLIC_URL"]
     lines = []
     if _development():
         lines += [f"Demo signup page: {base}/", f"Outbox viewer:    {base}/dev/outbox"]
     lines += [
+        f"Staff console:    {base}/admin/  (first account: .venv/bin/newsletter staff create "
+        "you@example.org --role owner)",
         f"Admin API:        {base}/api/v1/  (create a key: .venv/bin/newsletter api-keys create me)",
         f"API docs:         {base}/docs  (Swagger UI: Authorize with the key, Try it out)",
         f"Readiness:        {base}/readyz",

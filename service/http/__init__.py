@@ -1,18 +1,25 @@
 """HTTP: the blueprints, registered in one place."""
 
+from typing import Any
+
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
+CONSOLE_PREFIX = "/admin"
+
 
 class NoCookieSessions(SecureCookieSessionInterface):
-    """The service keeps no cookie sessions: nothing to sign or verify on each request.
+    """Cookie sessions only for the staff console (`/admin`); none anywhere else.
 
     Flask's default opens a signed-cookie session for every request (a key derivation each
-    time); no view here uses `flask.session`, and the public API must never set cookies.
+    time); the reader pages and the API use no `flask.session` and must never set cookies.
     """
 
-    def open_session(self, app: Flask, request: object) -> None:
-        """No session: Flask falls back to a null session."""
+    def open_session(self, app: Flask, request: Any):
+        """The console's signed session under `/admin`; elsewhere none (a null session)."""
+        path = request.path
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            return super().open_session(app, request)
         return None
 
 

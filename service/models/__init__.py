@@ -17,6 +17,7 @@ from service.models.send import (
     SendStatus,
 )
 from service.models.spool import SpooledSignup
+from service.models.staff import StaffMember
 from service.models.subscriber import (
     ConsentRecord,
     Subscriber,
@@ -44,6 +45,7 @@ __all__ = [
     "SendBatch",
     "SendStatus",
     "SpooledSignup",
+    "StaffMember",
     "Subscriber",
     "Subscription",
     "SubscriptionEvent",

@@ -1,6 +1,6 @@
 """The house's one rule, read from the code's own imports: each part imports only parts below it.
 
-From the top: the outer ring (`http/`, `cli/`, `tasks/`, which never import one another), the
+From the top: the outer ring (`http/`, `console/`, `cli/`, `tasks/`, which never import one another), the
 capabilities in the order of
 `CAPABILITIES`, then the shared ground (`outbox`, `mail/`, the shared policies, the wiring and
 `models/`). The README's code map describes the same layers.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTER = ("service/http", "service/cli", "tasks")
+OUTER = ("service/http", "service/console", "service/cli", "tasks")
 CAPABILITIES = (  # highest first
     "service/sending",
     "service/digests",
@@ -24,6 +24,7 @@ CAPABILITIES = (  # highest first
     "service/lists",
     "service/leaving",
     "service/webhooks",  # events out: every capability above may announce its changes
+    "service/staff",  # the console's accounts and roles
 )
 # The shared ground may import only within itself (create_app, the one wiring module that
 # registers the outer ring, is the exception).

@@ -1,0 +1,85 @@
+"""Owners manage the staff: who has an account, with which role; invitations by email; a
+role changed or an account disabled at once. The invited person joins through the signed link
+(`/admin/join/<token>`) and chooses their own password."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from service import audit
+from service.console import bp
+from service.console.auth import Member, action_form, requires
+from service.console.forms import JoinForm
+from service.console.pages import render
+from service.staff import accounts, invites
+from service.staff.roles import ROLES
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor("console", current_user.email)
+
+
+def _staff_page(problem: str | None = None, status: int = 200):
+    return render("console/staff.html", status=status, members=accounts.list_members(),
+                  roles=ROLES, problem=problem, form=action_form())  # fmt: skip
+
+
+@bp.get("/staff")
+@requires("admin")
+def staff():
+    """Every account, and a form to invite someone."""
+    return _staff_page()
+
+
+@bp.post("/staff/invite")
+@requires("admin")
+def invite():
+    """Mail an invitation to an address for a role."""
+    try:
+        address = invites.invite(request.form.get("email", ""), request.form.get("role", ""),
+                                 actor=_actor())  # fmt: skip
+    except (accounts.AccountInvalid, accounts.AccountTaken) as exc:
+        return _staff_page(problem=str(exc), status=422)
+    flash(_("Invitation sent to %(address)s.", address=address))
+    return redirect(url_for("console.staff"))
+
+
+@bp.post("/staff/<int:member_id>")
+@requires("admin")
+def change(member_id: int):
+    """Change a member's role, or disable or re-enable their account."""
+    state = request.form.get("state")
+    try:
+        accounts.change_member(
+            member_id,
+            role=request.form.get("role") or None,
+            disabled={"disabled": True, "active": False}.get(state or ""),
+            actor=_actor(),
+        )
+    except accounts.AccountInvalid as exc:
+        return _staff_page(problem=str(exc), status=422)
+    if member_id == current_user.row.id:
+        return redirect(url_for("console.sign_in"))
+    return redirect(url_for("console.staff"))
+
+
+@bp.route("/join/<token>", methods=["GET", "POST"])
+def join(token: str):
+    """An invited person chooses their password and is signed in."""
+    try:
+        found = invites.read_invite(token)
+    except invites.InviteInvalid as exc:
+        return render("console/message.html", status=400, title=_("Invitation"), text=str(exc))
+    form = JoinForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render("console/join.html", status=status, form=form, invite=found)
+    try:
+        member = invites.accept(token, form.password.data)
+    except (accounts.AccountInvalid, accounts.AccountTaken, invites.InviteInvalid) as exc:
+        form.password.errors.append(str(exc))
+        return render("console/join.html", status=400, form=form, invite=found)
+    login_user(Member(member))
+    return redirect(url_for("console.dashboard"))

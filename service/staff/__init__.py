@@ -1,0 +1,1 @@
+"""The publisher's staff: accounts, roles and second factors for the console."""
