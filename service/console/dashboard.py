@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from service.console import bp
 from service.console.auth import action_form
+from service.console.figures import send_view
 from service.console.pages import render
 from service.lists.newsletters import list_newsletters
 from service.sending import scheduling, summary
@@ -20,7 +21,7 @@ def dashboard():
     newsletters = [
         {"newsletter": n, "readers": scheduling.readers_by_status(n.id)} for n in list_newsletters()
     ]
-    sends = [summary.send_json(s) for s in summary.list_sends(None, None, None, LAST_SENDS)]
+    sends = [send_view(s) for s in summary.list_sends(None, None, None, LAST_SENDS)]
     return render(
         "console/dashboard.html",
         newsletters=newsletters,

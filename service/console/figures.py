@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from service.models import Send
+from service.sending import summary
+
 
 def short_time(value: str | None) -> str:
     """An ISO 8601 time as `2026-12-07 07:40 UTC` (a dash when there is none)."""
@@ -25,3 +28,27 @@ def pace(send: dict[str, Any], now: datetime | None = None) -> dict[str, float] 
         return None
     rate = send["sent"] / elapsed
     return {"rate": rate, "eta_seconds": send["waiting"] / rate}
+
+
+def send_view(send: Send) -> dict[str, Any]:
+    """A send as the console shows it: the same figures as `GET /api/v1/sends/<id>`."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": send.id,
+        "newsletter": send.newsletter.slug,
+        "status": send.status,
+        "status_reason": send.status_reason,
+        "subject": send.subject,
+        "total": send.total,
+        "sent": send.sent,
+        "failed": send.failed,
+        "skipped": send.skipped,
+        "scheduled_at": iso(send.scheduled_at),
+        "started_at": iso(send.started_at),
+        "finished_at": iso(send.finished_at),
+        "possible_duplicates": send.possible_duplicates,
+        **summary.progress(send),
+    }

@@ -11,11 +11,12 @@ from flask_login import current_user
 from service import audit
 from service.console import bp
 from service.console.auth import action_form, requires
+from service.console.figures import send_view
 from service.console.pages import render
 from service.extensions import db
 from service.lists.newsletters import get_newsletter
 from service.models import Send
-from service.sending import lifecycle, scheduling, summary
+from service.sending import lifecycle, scheduling
 
 ACTIONS = {
     "pause": lifecycle.pause_send,
@@ -38,21 +39,21 @@ def _send_or_404(send_id: int) -> Send:
 @bp.get("/sends/<int:send_id>")
 def send_report(send_id: int):
     """One send: its counts, its state and the buttons the member's role allows."""
-    send = summary.send_json(_send_or_404(send_id))
+    send = send_view(_send_or_404(send_id))
     return render("console/send.html", send=send, member=current_user, form=action_form())
 
 
 @bp.get("/sends/<int:send_id>/progress")
 def send_progress(send_id: int):
     """The progress bar alone (htmx swaps it in every two seconds while the send runs)."""
-    send = summary.send_json(_send_or_404(send_id))
+    send = send_view(_send_or_404(send_id))
     return render("console/_progress.html", send=send)
 
 
 @bp.get("/sends/<int:send_id>/live")
 def send_live(send_id: int):
     """The changing part of a send's page (htmx reloads it every two seconds while it runs)."""
-    send = summary.send_json(_send_or_404(send_id))
+    send = send_view(_send_or_404(send_id))
     return render("console/_send_live.html", send=send, member=current_user)
 
 
@@ -60,7 +61,7 @@ def send_live(send_id: int):
 @requires("send")
 def confirm_cancel(send_id: int):
     """Ask before cancelling: a cancelled send cannot be resumed."""
-    send = summary.send_json(_send_or_404(send_id))
+    send = send_view(_send_or_404(send_id))
     return render("console/confirm_cancel.html", send=send, form=action_form())
 
 
