@@ -214,6 +214,9 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "WEBHOOK_TIMEOUT": _number(env, "WEBHOOK_TIMEOUT", 10.0),
         # The staff console: every member must turn on two-step sign-in (TOTP) first.
         "CONSOLE_REQUIRE_TOTP": _env_bool(env.get("CONSOLE_REQUIRE_TOTP"), False),
+        # Failed console sign-ins allowed per account and per IP; invitation links' lifetime.
+        "CONSOLE_SIGN_IN_LIMIT": env.get("CONSOLE_SIGN_IN_LIMIT") or "10/minute;50/hour",
+        "STAFF_INVITE_HOURS": _number(env, "STAFF_INVITE_HOURS", 72),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)

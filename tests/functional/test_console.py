@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 import uuid
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from service.extensions import db
 from service.models import AuditEvent, Send, StaffMember, Subscriber
 from service.staff import accounts
+from tests.conftest import plain_app, scratch_postgres
 from tests.support.readers import add_reader
 
 PASSWORD = "correct horse battery staple"
@@ -366,3 +368,29 @@ def test_an_owner_changes_a_role_disables_an_account_and_is_never_left_without_a
         f"/admin/staff/{owner.id}", data={"role": "viewer", "csrf_token": token(page.data)}
     )
     assert last.status_code == 422 and b"last active owner" in last.data
+
+
+def test_failed_sign_ins_are_limited_per_account_and_ip_and_a_right_password_does_not_count(
+    tmp_path, redis_server
+):
+    """Limits on, in Redis, on PostgreSQL: the production configuration."""
+    with scratch_postgres() as url, plain_app(url, redis_server, tmp_path, RATELIMIT_ENABLED=True,
+                                              CONSOLE_SIGN_IN_LIMIT="3/minute") as app:  # fmt: skip
+        app.test_client_class = FreshClient
+        ip = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+        browser = app.test_client()
+        browser.environ_base["REMOTE_ADDR"] = ip
+        row = member("editor")
+        for _ in range(4):
+            assert sign_in(browser, row.email).status_code == 302  # successes are free
+            browser.post("/admin/sign-out", data={"csrf_token": token(browser.get("/admin/").data)})
+        answers = [sign_in(browser, row.email, "wrong password!!").status_code for _ in range(3)]
+        assert answers == [401, 401, 401]
+        blocked = sign_in(browser, row.email)
+        assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+        elsewhere = app.test_client()
+        elsewhere.environ_base["REMOTE_ADDR"] = ip.replace("10.", "172.", 1)
+        assert sign_in(elsewhere, row.email).status_code == 429  # the account is limited
+        other = member("viewer")
+        assert sign_in(browser, other.email).status_code == 429  # and so is the IP
+        assert sign_in(elsewhere, other.email).status_code == 302
