@@ -42,6 +42,7 @@ def register_blueprints(app: Flask) -> None:
         newsletters,
         openapi,
         page_policy,
+        provider_hooks,
         public,
         sends,
         subscribers,
@@ -71,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
         subscribers,
         suppressions,
         webhooks,
+        provider_hooks,
         openapi,
         api_docs,
     ):

@@ -1,0 +1,100 @@
+"""Provider hooks: bounces and complaints posted by SES (via SNS), Postmark, SendGrid and
+Mailgun. Blueprint only: each provider's module verifies the request (before anything else
+of it is read) and parses it; every event goes to `feedback.record_feedback`.
+
+Answers: 200 `{"received", "recorded"}` (`recorded`: events new to us; the same post twice
+records nothing the second time); 401 unsigned, 403 forged, stale, replayed or not allowed;
+404 while the provider's secret is unset; 400 a signed body that is not the provider's
+format; 413 a body over `PROVIDER_HOOK_MAX_BYTES`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from service.deliverability.feedback import FeedbackEvent, record_feedback
+from service.deliverability.providers import (
+    Disabled,
+    Refused,
+    Unreadable,
+    mailgun,
+    postmark,
+    sendgrid,
+    ses,
+)
+from service.http.errors import api_error
+
+log = logging.getLogger(__name__)
+bp = Blueprint("provider_hooks", __name__)
+
+
+@bp.before_request
+def _body_limit() -> None:
+    """Providers batch events: a hook's body may be larger than the API's 16 KiB."""
+    request.max_content_length = int(current_app.config["PROVIDER_HOOK_MAX_BYTES"])
+
+
+def _record(events: list[FeedbackEvent]):
+    recorded = sum(record_feedback(event).created for event in events)
+    return jsonify(received=len(events), recorded=recorded)
+
+
+def _refused(exc: Refused):
+    log.warning("provider hook %s refused: %s", request.path, exc.message)
+    return api_error(exc.status, exc.code, exc.message)
+
+
+def _hook(module):
+    """Verify with `module`, then parse and record (the common path of three providers)."""
+    config = current_app.config
+    body = request.get_data(cache=True)
+    try:
+        module.verify(request.headers, body, config)
+        events = module.parse(body)
+    except Disabled:
+        return api_error(404, "not_found", "This provider's hook is not configured.")
+    except Refused as exc:
+        return _refused(exc)
+    except Unreadable as exc:
+        return api_error(400, "bad_request", str(exc))
+    return _record(events)
+
+
+@bp.post("/webhooks/postmark")
+def postmark_hook():
+    """Postmark's bounce and spam-complaint webhook (HTTP Basic)."""
+    return _hook(postmark)
+
+
+@bp.post("/webhooks/sendgrid")
+def sendgrid_hook():
+    """SendGrid's signed Event Webhook: bounce, dropped, spamreport."""
+    return _hook(sendgrid)
+
+
+@bp.post("/webhooks/mailgun")
+def mailgun_hook():
+    """Mailgun's signed webhooks: failed, complained."""
+    return _hook(mailgun)
+
+
+@bp.post("/webhooks/ses")
+def ses_hook():
+    """Amazon SES notifications through SNS: subscription confirmation, Bounce, Complaint."""
+    config = current_app.config
+    body = request.get_data(cache=True)
+    try:
+        message = ses.verify(request.headers, body, config)
+        if message.get("Type") == "SubscriptionConfirmation":
+            confirmed = ses.confirm(message, config)
+            return jsonify(confirmed=confirmed), (200 if confirmed else 502)
+        events = ses.parse(message)
+    except Disabled:
+        return api_error(404, "not_found", "This provider's hook is not configured.")
+    except Refused as exc:
+        return _refused(exc)
+    except Unreadable as exc:
+        return api_error(400, "bad_request", str(exc))
+    return _record(events)
