@@ -5,7 +5,8 @@ of it is read) and parses it; every event goes to `feedback.record_feedback`.
 Answers: 200 `{"received", "recorded"}` (`recorded`: events new to us; the same post twice
 records nothing the second time); 401 unsigned, 403 forged, stale, replayed or not allowed;
 404 while the provider's secret is unset; 400 a signed body that is not the provider's
-format; 413 a body over `PROVIDER_HOOK_MAX_BYTES`.
+format; 413 a body over `PROVIDER_HOOK_MAX_BYTES` (providers batch events: a hook's body
+may be larger than the API's 16 KiB; `input_guard.raw_body`).
 """
 
 from __future__ import annotations
@@ -25,15 +26,10 @@ from service.deliverability.providers import (
     ses,
 )
 from service.http.errors import api_error
+from service.http.input_guard import raw_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("provider_hooks", __name__)
-
-
-@bp.before_request
-def _body_limit() -> None:
-    """Providers batch events: a hook's body may be larger than the API's 16 KiB."""
-    request.max_content_length = int(current_app.config["PROVIDER_HOOK_MAX_BYTES"])
 
 
 def _record(events: list[FeedbackEvent]):
@@ -63,24 +59,28 @@ def _hook(module):
 
 
 @bp.post("/webhooks/postmark")
+@raw_body("PROVIDER_HOOK_MAX_BYTES")
 def postmark_hook():
     """Postmark's bounce and spam-complaint webhook (HTTP Basic)."""
     return _hook(postmark)
 
 
 @bp.post("/webhooks/sendgrid")
+@raw_body("PROVIDER_HOOK_MAX_BYTES")
 def sendgrid_hook():
     """SendGrid's signed Event Webhook: bounce, dropped, spamreport."""
     return _hook(sendgrid)
 
 
 @bp.post("/webhooks/mailgun")
+@raw_body("PROVIDER_HOOK_MAX_BYTES")
 def mailgun_hook():
     """Mailgun's signed webhooks: failed, complained."""
     return _hook(mailgun)
 
 
 @bp.post("/webhooks/ses")
+@raw_body("PROVIDER_HOOK_MAX_BYTES")
 def ses_hook():
     """Amazon SES notifications through SNS: subscription confirmation, Bounce, Complaint."""
     config = current_app.config

@@ -272,3 +272,21 @@ def test_a_body_over_the_limit_is_refused(client, app, postmark_on, monkeypatch)
     monkeypatch.setitem(app.config, "PROVIDER_HOOK_MAX_BYTES", 1024)
     answer = client.post("/webhooks/postmark", data=b"{" + b" " * 4096 + b"}", headers=postmark_on)
     assert answer.status_code == 413
+
+
+def test_a_large_signed_batch_is_read_whole_past_the_apis_16_kib(client, newsletter, sendgrid_key):
+    news = newsletter()
+    reader = add_reader(news)
+    filler = [
+        {"email": f"x{n}@gmail.com", "event": "delivered", "sg_event_id": secrets.token_hex(8)}
+        for n in range(600)
+    ]
+    bounce = {"email": reader.email, "event": "bounce", "status": "5.1.1",
+              "sg_event_id": secrets.token_hex(8)}  # fmt: skip
+    body = json.dumps([*filler, bounce]).encode()
+    assert len(body) > 32 * 1024
+    answer = client.post(
+        "/webhooks/sendgrid", data=body, headers=sendgrid_headers(sendgrid_key, body)
+    )
+    assert answer.get_json() == {"received": 1, "recorded": 1}
+    assert statuses(reader.id) == {news.slug: "bounced"}
