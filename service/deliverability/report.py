@@ -17,6 +17,7 @@ policy, then soft).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, select
@@ -138,6 +139,14 @@ def figures(sent: int, failed: int, counts: dict[str, int], left: int) -> dict[s
 def send_report(send: Send) -> dict[str, Any]:
     """One send's figures (`figures`)."""
     return figures(send.sent, send.failed, feedback_counts([send.id]), unsubscribed(send))
+
+
+def parse_day(value: str | None) -> datetime | None:
+    """A report bound: an ISO 8601 date or time (no zone: UTC), None if absent; ValueError."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.strip()[:40])
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def newsletter_report(newsletter_id: int, since: Any = None, until: Any = None) -> dict[str, Any]:

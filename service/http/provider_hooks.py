@@ -12,6 +12,7 @@ may be larger than the API's 16 KiB; `input_guard.raw_body`).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -25,11 +26,33 @@ from service.deliverability.providers import (
     sendgrid,
     ses,
 )
+from service.http.contract import PUBLIC, endpoint
 from service.http.errors import api_error
 from service.http.input_guard import raw_body
+from service.http.schemas.deliverability import ProviderHookAnswer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("provider_hooks", __name__)
+ERRORS = {
+    400: "`bad_request`: a signed body that is not the provider's format",
+    401: "`unauthorized`: no signature or credentials",
+    403: "`bad_signature`, `forbidden`, `stale`, `replayed`, `topic_not_allowed`, "
+    "`certificate_host`, `certificate`, `subscribe_host`",
+    404: "`not_found`: the provider's secret is not set",
+    413: "`too_large`: the body is over PROVIDER_HOOK_MAX_BYTES (1 MiB)",
+}
+
+
+def declared(more: dict[int, str] | None = None) -> Any:
+    """A provider hook's declaration: public, its body the provider's own signed JSON (read
+    and verified by the view itself, before anything parses it)."""
+    return endpoint(
+        PUBLIC,
+        validate=False,
+        body=Any,
+        answers={200: ProviderHookAnswer},
+        errors={**ERRORS, **(more or {})},
+    )
 
 
 def _record(events: list[FeedbackEvent]):
@@ -59,6 +82,7 @@ def _hook(module):
 
 
 @bp.post("/webhooks/postmark")
+@declared()
 @raw_body("PROVIDER_HOOK_MAX_BYTES")
 def postmark_hook():
     """Postmark's bounce and spam-complaint webhook (HTTP Basic)."""
@@ -66,6 +90,7 @@ def postmark_hook():
 
 
 @bp.post("/webhooks/sendgrid")
+@declared()
 @raw_body("PROVIDER_HOOK_MAX_BYTES")
 def sendgrid_hook():
     """SendGrid's signed Event Webhook: bounce, dropped, spamreport."""
@@ -73,6 +98,7 @@ def sendgrid_hook():
 
 
 @bp.post("/webhooks/mailgun")
+@declared()
 @raw_body("PROVIDER_HOOK_MAX_BYTES")
 def mailgun_hook():
     """Mailgun's signed webhooks: failed, complained."""
@@ -80,6 +106,7 @@ def mailgun_hook():
 
 
 @bp.post("/webhooks/ses")
+@declared({502: "the SNS subscription could not be confirmed"})
 @raw_body("PROVIDER_HOOK_MAX_BYTES")
 def ses_hook():
     """Amazon SES notifications through SNS: subscription confirmation, Bounce, Complaint."""
