@@ -4,13 +4,15 @@ In order of trust: the send and reader ids the source knows (a verified VERP add
 the Message-ID (`send-<send>-<reader>@domain`, one per send and reader, see
 `sending.personalize.message_id`), then the recipient's address. When the recipient's
 address is given and names someone else than the ids do, the ids are not trusted and the
-address decides (the delivery is then not known).
+address decides. An event known only by address is tied to the reader's latest message
+the relay accepted in the last 7 days (Postmark's hooks name no Message-ID).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +20,9 @@ from sqlalchemy import select
 from service.addresses import reader_key
 from service.extensions import db
 from service.leaving.suppression import suppression_hash
-from service.models import Delivery, Send, Subscriber
+from service.models import Delivery, DeliveryStatus, Send, Subscriber, utcnow
 
+LATEST_WITHIN = timedelta(days=7)
 _MESSAGE_ID = re.compile(r"<?send-(\d{1,18})-(\d{1,18})@[^\s<>]{1,255}>?")
 
 
@@ -74,6 +77,26 @@ def resolve(event: Any) -> Found:
         found.subscriber_id = db.session.scalar(
             select(Subscriber.id).where(Subscriber.email_key == key)
         )
+    if found.send_id is None and found.subscriber_id is not None:
+        _latest_delivery(found)
     if found.email_key:
         found.email_hash = suppression_hash(found.email_key)
     return found
+
+
+def _latest_delivery(found: Found) -> None:
+    """Tie an event known only by address to the reader's latest message accepted by the
+    relay within `LATEST_WITHIN` (Postmark names no Message-ID): by far the likeliest."""
+    row = db.session.execute(
+        select(Delivery.id, Delivery.send_id, Send.newsletter_id)
+        .join(Send, Send.id == Delivery.send_id)
+        .where(
+            Delivery.subscriber_id == found.subscriber_id,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.updated_at >= utcnow() - LATEST_WITHIN,
+        )
+        .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
+        .limit(1)
+    ).first()
+    if row is not None:
+        found.delivery_id, found.send_id, found.newsletter_id = row
