@@ -186,7 +186,10 @@ def sends_list(limit: int) -> None:
 def sends_show(send_id: int, wait: bool) -> None:
     """A send's status and counters, with a progress bar."""
     send = follow(send_id, wait=wait)
-    for key, value in {**_columns(send), **summary.progress(send)}.items():
+    shown = {**_columns(send), **summary.progress(send), **summary.deliverability(send)}
+    for key, value in shown.items():
+        if key == "rates":  # of the messages handed over; complaints of those delivered
+            value = ", ".join(f"{name} {summary.percent(rate)}" for name, rate in value.items())
         if key == "failed_batches":  # parked batches: one line each, with the error
             for batch in value:
                 click.echo(

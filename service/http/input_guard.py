@@ -159,9 +159,33 @@ def _json_syntax_error() -> str | None:
     return None
 
 
+def raw_body(limit_setting: str) -> Any:
+    """Mark a view that reads its body itself and verifies it before it parses anything (a
+    provider's signed hook): nothing here or in `locale_guard` looks at its body, and its
+    size limit is the setting `limit_setting` instead of `MAX_CONTENT_LENGTH`."""
+
+    def mark(view: Any) -> Any:
+        view.raw_body_limit = limit_setting
+        return view
+
+    return mark
+
+
+def raw_body_view() -> bool:
+    """True while the request goes to a `raw_body` view (its size limit is then set)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(view, "raw_body_limit", None)
+    if setting is None:
+        return False
+    request.max_content_length = int(current_app.config[setting])
+    return True
+
+
 def check_request() -> Response | None:
     """Refuse a body over `MAX_CONTENT_LENGTH` (413, whatever its type and whether or not the
     view reads it), JSON too deep to read or a NUL anywhere in the text (400)."""
+    if raw_body_view():
+        return None
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()

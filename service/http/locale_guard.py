@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 from service.http.errors import api_error
+from service.http.input_guard import raw_body_view
 from service.i18n import LOCALES, UnknownLocale, checked_locale
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -36,7 +37,10 @@ def _asked() -> list[object]:
 
 
 def check_locales() -> Response | None:
-    """Refuse a request naming a locale with no catalogue; an empty value means none asked."""
+    """Refuse a request naming a locale with no catalogue; an empty value means none asked.
+    A `raw_body` view's body is not looked at (it is verified before anything reads it)."""
+    if raw_body_view():
+        return None
     for value in _asked():
         if value is None or value == "":
             continue

@@ -10,6 +10,7 @@ from service.http.auth import operator
 from service.http.contract import endpoint
 from service.http.errors import api_error
 from service.http.schemas.common import SlugPath
+from service.http.schemas.deliverability import SendDetail
 from service.http.schemas.sends import (
     ControlPath,
     Send,
@@ -123,13 +124,14 @@ def list_sends(query: SendQuery):
 
 
 @bp.get("/sends/<int:send_id>")
-@endpoint("read", path=SendPath, answers={200: Send}, errors={404: "no such send"})
+@endpoint("read", path=SendPath, answers={200: SendDetail}, errors={404: "no such send"})
 def show_send(send_id: int):
-    """A send's status, counters and times."""
+    """A send's status, counters and times, and what came back about it (bounces, complaints,
+    unsubscribes and their rates; why it is paused; a complaint-rate warning)."""
     send = _get(send_id)
     if send is None:
         return api_error(404, "not_found", f"No send {send_id}.")
-    body = Send.of(send)
+    body = SendDetail.of(send)
     db.session.commit()
     return body
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from service.deliverability import brakes, report
 from service.extensions import db
 from service.models import Send, SendStatus
 from service.sending import batches, books
@@ -24,6 +25,26 @@ def progress(send: Send) -> dict:
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
         "articles_skipped": dict((send.content or {}).get("skipped") or {}),
     }
+
+
+def deliverability(send: Send) -> dict:
+    """What came back about one send (`GET /api/v1/sends/<id>`, `sends show`): its figures
+    and rates (`deliverability.report`), the reason it is paused, and a warning when its
+    complaint rate is above the warning level (`deliverability.brakes`)."""
+    figures = report.send_report(send)
+    counts = {
+        "complained": figures["complained"],
+        "bounced_hard": figures["bounced_hard"],
+        "refused_policy": figures["refused_policy"],
+    }
+    _, warning = brakes.verdict(send.sent, send.failed, counts)
+    paused = send.status == SendStatus.PAUSED
+    return figures | {"paused_reason": send.status_reason if paused else None, "warning": warning}
+
+
+def percent(rate: float) -> str:
+    """A rate as people read it: 0.0031 -> "0.31%"."""
+    return f"{rate * 100:.2f}%"
 
 
 STATUSES = tuple(s.value for s in SendStatus)

@@ -104,6 +104,11 @@ def test_json_nested_a_thousand_deep_is_a_clear_400_on_every_route(hostile_app, 
             response = client.open(
                 path, method=method, headers=headers, data=body, content_type="application/json"
             )
+            if path.startswith("/webhooks/"):
+                # a provider hook reads nothing before its signature (input_guard.raw_body):
+                # unset, it does not exist; signed, a deep body is its parser's 400
+                assert_error_shape(response, 404)
+                continue
             assert_error_shape(response, 400)
             assert response.json["code"] == "bad_request"
             assert f"more than {MAX_JSON_DEPTH} levels" in response.json["message"], path
@@ -157,7 +162,9 @@ def test_a_body_over_16_kib_is_a_413_on_every_route(hostile_app, headers, conten
             response = client.open(
                 path, method=method, headers=headers, data=body, content_type=content_type
             )
-            if response.status_code != 405:
+            if path.startswith("/webhooks/"):  # a provider hook: its own limit (1 MiB), and
+                assert_error_shape(response, 404)  # unset, it does not exist
+            elif response.status_code != 405:
                 assert_error_shape(response, 413)
 
 
