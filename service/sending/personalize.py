@@ -16,6 +16,11 @@ several milliseconds for a full Jinja render plus `EmailMessage` per recipient.
 Sends started before per-send placeholders carry the fixed `LEGACY` ones
 (`service.sending.content.placeholders_of` decides whether such a send can go on).
 
+Each reader's copy is DKIM-signed when the template has a signer (`service.mail.dkim`: one
+private-key operation and one body hash per reader, the body being per reader), and goes
+out from its own envelope sender, a signed VERP address when `BOUNCE_DOMAIN` is set
+(`envelope_sender`). The send's `Feedback-ID` is one fixed header of the template.
+
 `List-Unsubscribe` is written with `MAIL_POLICY` (998-octet lines): never an encoded-word.
 The Subject, From, List-Id and each reader's To line are made by `service.mail.headers.header`
 (the newsletter's From and List-Id by `service.mail.newsletter_sender`), so a title, a
@@ -40,7 +45,9 @@ from typing import Any
 
 from service.leaving.links import list_unsubscribe_headers
 from service.mail import MAIL_POLICY, RenderedEmail, Sender, wire
+from service.mail.dkim import Signer, canonical_body
 from service.mail.headers import header
+from service.mail.verp import Verp
 from service.models.base import utcnow
 
 _B64_LINE = re.compile(rb".{1,76}", re.S)
@@ -150,6 +157,9 @@ class MessageTemplate:
     sender: str
     domain: str
     newsletter_id: int
+    signer: Signer | None = None
+    verp: Verp | None = None
+    body_canonical: bool = False  # each copy's body is in DKIM's relaxed form as it is
 
 
 @dataclass(frozen=True)
@@ -170,11 +180,16 @@ def build_template(
     sender: Sender,
     newsletter_id: int,
     placeholders: Placeholders,
+    feedback_id: str | None = None,
+    signer: Signer | None = None,
+    verp: Verp | None = None,
 ) -> MessageTemplate:
     """Build the message once and cut it where each reader's values go.
 
     `rendered` holds `placeholders` where the template put the reader's links; `sender` is
-    the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
+    the newsletter's (`service.mail.newsletter_sender`): its From and List-Id. With
+    `feedback_id` the message carries that `Feedback-ID`; with `signer` each copy is signed,
+    with `verp` each goes out from its reader's bounce address."""
     key = random_key()
     to_address, msgid = f"nl{key}to@placeholder.invalid", f"nl{key}id@placeholder.invalid"
     unsub, text_body, html_body = f"NL{key}UNSUB", f"NL{key}TEXT", f"NL{key}HTML"
@@ -188,6 +203,8 @@ def build_template(
     unsubscribe = list_unsubscribe_headers(unsub)
     for name, value in unsubscribe.items():
         message[name] = value
+    if feedback_id:
+        message["Feedback-ID"] = header("Feedback-ID", feedback_id)
     message.set_content(text_body, cte="7bit")
     message.add_alternative(html_body, subtype="html", cte="7bit")
     for part in message.iter_parts():
@@ -206,6 +223,7 @@ def build_template(
     bodies = {text_body.encode(): TEXT, html_body.encode(): HTML}
     cut = Cut.at(raw, dict(zip(in_head, (TO, MSGID, UNSUB), strict=True)) | bodies)
     tokens = {placeholders.unsubscribe.encode(): UNSUB, placeholders.preferences.encode(): PREFS}
+    body = raw.partition(b"\r\n\r\n")[2]  # boundaries, part headers, base64 (a reader's too)
     return MessageTemplate(
         message=cut,
         text=Body.of(rendered.text, tokens),
@@ -213,6 +231,9 @@ def build_template(
         sender=sender.address,
         domain=sender.domain,
         newsletter_id=newsletter_id,
+        signer=signer,
+        verp=verp,
+        body_canonical=canonical_body(body) == body,
     )
 
 
@@ -236,8 +257,17 @@ def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> s
     return f"send-{send_id}-{subscriber_id}@{template.domain}"
 
 
+def envelope_sender(template: MessageTemplate, send_id: int, subscriber_id: int) -> str:
+    """The MAIL FROM of one send's message to one reader: its signed VERP address when
+    `BOUNCE_DOMAIN` is set, else the newsletter's From address."""
+    if template.verp is None:
+        return template.sender
+    return template.verp.make(send_id, subscriber_id)
+
+
 def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -> bytes:
-    """The finished message for `recipient`, as bytes for the transport."""
+    """The finished message for `recipient` (signed if the template has a signer), as bytes
+    for the transport."""
     to_line = _to_line(recipient)
     msgid = message_id(template, send_id, recipient.subscriber_id).encode()
     tokens = {
@@ -253,6 +283,8 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
             HTML: template.html.encoded(tokens),
         }
     )
+    if template.signer is not None:
+        message = template.signer.sign(message, body_canonical=template.body_canonical) + message
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):
         return wire.DataBytes(message)
