@@ -81,16 +81,19 @@ def canonical_header(name: bytes, value: bytes) -> bytes:
 def canonical_body(body: bytes) -> bytes:
     """A body in relaxed form: runs of spaces one, none at a line's end, no trailing blank
     lines, and a final CRLF unless empty."""
-    if b"\t" in body or b"  " in body or b" \r\n" in body or body.endswith(b" "):
-        body = _WSP.sub(b" ", body).replace(b" \r\n", b"\r\n").rstrip(b" ")
+    if b"\t" in body or b"  " in body or b" \r\n" in body:
+        body = _WSP.sub(b" ", body).replace(b" \r\n", b"\r\n")
     return _end(body)
 
 
 def _end(body: bytes) -> bytes:
-    if body.endswith(b"\r\n\r\n") or not body.endswith(b"\r\n"):
-        body = body.rstrip(b"\r\n")
+    """No empty lines at the end, and a final CRLF (an empty body stays empty)."""
+    if not body.endswith(b"\r\n"):
         return body + b"\r\n" if body else b""
-    return body
+    end = len(body)
+    while body.endswith(b"\r\n\r\n", 0, end):
+        end -= 2
+    return b"" if end == 2 else body[:end]
 
 
 class Signer:
