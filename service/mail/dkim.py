@@ -46,6 +46,7 @@ OVERSIGNED = frozenset({"from", "subject", "to"})
 _WSP = re.compile(rb"[ \t]+")
 _FIELD = re.compile(rb"([^\x00-\x20:\x7f]+)[ \t]*:(.*?)\r\n(?![ \t])", re.S)
 _B_LINE = 76  # characters of the base64 signature per folded line
+_PKCS1, _SHA256 = padding.PKCS1v15(), hashes.SHA256()
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Key:
     def sign(self, data: bytes) -> bytes:
         """The raw signature of the canonical header data."""
         if self.algorithm == "rsa":
-            return self.private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg]
+            return self.private.sign(data, _PKCS1, _SHA256)  # type: ignore[call-arg]
         return self.private.sign(hashlib.sha256(data).digest())  # type: ignore[call-arg]
 
     def txt_record(self) -> str:
@@ -72,6 +73,7 @@ class Key:
         return f"v=DKIM1; k={self.algorithm}; p={base64.b64encode(der).decode()}"
 
 
+@lru_cache(maxsize=512)  # a send's fixed headers recur in every copy; a reader's do not
 def canonical_header(name: bytes, value: bytes) -> bytes:
     """A header field in relaxed form: lowercase name, unfolded value, runs of spaces one."""
     value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" \t")
@@ -103,17 +105,24 @@ class Signer:
         self.domain = domain
         self.keys = keys
 
-    def sign(self, message: bytes, *, body_canonical: bool = False) -> bytes:
+    def sign(
+        self, message: bytes, *, body_canonical: bool = False, body_hash: bytes | None = None
+    ) -> bytes:
         """The DKIM-Signature header lines (CRLF ends) to put before `message`, which must
         have CRLF line ends. `body_canonical`: the caller knows the body needs no change
-        beyond `canonical_body`'s trailing-line rule (no tab, no double or trailing space)."""
+        beyond `canonical_body`'s trailing-line rule (no tab, no double or trailing space);
+        `body_hash`: the caller has the SHA-256 of the canonical body already."""
         end = message.find(b"\r\n\r\n")
-        if end < 0:
-            head, body = message if message.endswith(b"\r\n") else message + b"\r\n", b""
+        if body_hash is not None:
+            head, body = message[: end + 2], b""
+        elif end < 0:
+            head = message if message.endswith(b"\r\n") else message + b"\r\n"
+            body: bytes | memoryview = b""
+        elif body_canonical and message.endswith(b"\r\n") and not message.endswith(b"\r\n\r\n"):
+            head, body = message[: end + 2], memoryview(message)[end + 4 :]  # hashed uncopied
         else:
-            head, body = message[: end + 2], message[end + 4 :]
-        body = _end(body) if body_canonical else canonical_body(body)
-        body_hash = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            head, body = message[: end + 2], canonical_body(message[end + 4 :])
+        digest = base64.b64encode(body_hash or hashlib.sha256(body).digest()).decode()
         fields: dict[bytes, list[bytes]] = {}
         for name, value in _FIELD.findall(head):
             fields.setdefault(name.lower(), []).append(canonical_header(name, value))
@@ -131,10 +140,10 @@ class Signer:
             tags = (
                 f"DKIM-Signature: v=1; a={key.algorithm}-sha256; c=relaxed/relaxed;\r\n"
                 f"\td={self.domain}; s={key.selector}; t={stamp};\r\n"
-                f"\th={':'.join(names)};\r\n\tbh={body_hash};\r\n\tb="
+                f"\th={':'.join(names)};\r\n\tbh={digest};\r\n\tb="
             ).encode()
-            name, _, value = tags.partition(b":")
-            own = canonical_header(name, value)[:-2]  # without its CRLF, as RFC 6376 3.7 says
+            # Its relaxed form, without a CRLF (RFC 6376 3.7): the folds are single spaces.
+            own = b"dkim-signature:" + tags[16:].replace(b"\r\n\t", b" ")
             signature = base64.b64encode(key.sign(signed + own))
             lines = [signature[i : i + _B_LINE] for i in range(0, len(signature), _B_LINE)]
             out.append(tags + b"\r\n\t".join(lines) + b"\r\n")

@@ -35,6 +35,7 @@ transport sends it without scanning it again.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -148,6 +149,40 @@ class Body:
 
 
 @dataclass(frozen=True)
+class BodyHash:
+    """The DKIM body hash of every copy, begun once per send: SHA-256 over the body up to
+    the end of the text part's fixed lead (`start`, copied per reader), then per reader the
+    `rest`: fixed bytes, or the slot whose value comes there (the text part's own rest
+    first). Only for a body that is in canonical form as it is."""
+
+    start: Any
+    rest: tuple[bytes | str, ...]
+
+    @classmethod
+    def of(cls, cut: Cut, text_lead: bytes) -> BodyHash | None:
+        """The plan for `cut`, or None for a layout it does not know (then hashed whole)."""
+        names = dict(cut.slots)
+        items = [names[i] if piece is None else piece for i, piece in enumerate(cut.pieces)]
+        at = next(
+            i for i, item in enumerate(items) if isinstance(item, bytes) and b"\r\n\r\n" in item
+        )
+        if set(items[:at]) - {TO, MSGID, UNSUB} - set(cut.pieces) or items[at + 1 : at + 2] != [
+            TEXT
+        ]:
+            return None
+        start = hashlib.sha256(items[at].partition(b"\r\n\r\n")[2] + text_lead)
+        return cls(start=start, rest=tuple(items[at + 2 :]))
+
+    def digest(self, text_rest: bytes, values: Mapping[str, bytes]) -> bytes:
+        """The body hash of one copy: its text part's rest, then the pieces after it."""
+        state = self.start.copy()
+        state.update(text_rest)
+        for item in self.rest:
+            state.update(values[item] if isinstance(item, str) else item)
+        return state.digest()
+
+
+@dataclass(frozen=True)
 class MessageTemplate:
     """A message ready to be personalized: its bytes and bodies cut at their slots."""
 
@@ -160,6 +195,7 @@ class MessageTemplate:
     signer: Signer | None = None
     verp: Verp | None = None
     body_canonical: bool = False  # each copy's body is in DKIM's relaxed form as it is
+    body_hash: BodyHash | None = None  # with a signer and a canonical body
 
 
 @dataclass(frozen=True)
@@ -224,16 +260,19 @@ def build_template(
     cut = Cut.at(raw, dict(zip(in_head, (TO, MSGID, UNSUB), strict=True)) | bodies)
     tokens = {placeholders.unsubscribe.encode(): UNSUB, placeholders.preferences.encode(): PREFS}
     body = raw.partition(b"\r\n\r\n")[2]  # boundaries, part headers, base64 (a reader's too)
+    text = Body.of(rendered.text, tokens)
+    canonical = canonical_body(body) == body
     return MessageTemplate(
         message=cut,
-        text=Body.of(rendered.text, tokens),
+        text=text,
         html=Body.of(rendered.html, tokens),
         sender=sender.address,
         domain=sender.domain,
         newsletter_id=newsletter_id,
         signer=signer,
         verp=verp,
-        body_canonical=canonical_body(body) == body,
+        body_canonical=canonical,
+        body_hash=BodyHash.of(cut, text.lead) if signer and canonical else None,
     )
 
 
@@ -274,16 +313,19 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
         UNSUB: recipient.unsubscribe_token.encode(),
         PREFS: recipient.preferences_token.encode(),
     }
-    message = template.message.join(
-        {
-            TO: to_line,
-            MSGID: msgid,
-            UNSUB: tokens[UNSUB],
-            TEXT: template.text.encoded(tokens),
-            HTML: template.html.encoded(tokens),
-        }
-    )
-    if template.signer is not None:
+    text_rest = _b64(template.text.rest.join(tokens))  # `template.text.encoded`, in two
+    values = {
+        TO: to_line,
+        MSGID: msgid,
+        UNSUB: tokens[UNSUB],
+        TEXT: template.text.lead + text_rest,
+        HTML: template.html.encoded(tokens),
+    }
+    message = template.message.join(values)
+    if template.body_hash is not None:
+        body_hash = template.body_hash.digest(text_rest, values)
+        message = template.signer.sign(message, body_hash=body_hash) + message  # type: ignore[union-attr]
+    elif template.signer is not None:
         message = template.signer.sign(message, body_canonical=template.body_canonical) + message
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):
