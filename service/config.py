@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
+from service import feedback_settings as deliverability
 from service.web_origins import normalize_origin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,6 +223,10 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings.update(overrides)
     for name, default in SEND_DEFAULTS.items():
         settings[name] = _as_number(name, settings[name], default)
+    try:  # bounces and complaints in: thresholds and provider secrets
+        settings.update(deliverability.load(env, overrides))
+    except deliverability.SettingError as exc:
+        raise ConfigError(str(exc)) from None
     settings["SQLALCHEMY_DATABASE_URI"] = _absolute_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )

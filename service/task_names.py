@@ -24,6 +24,7 @@ class TaskName:
     START_SEND: Final = "sending.start"
     PLAN_SEND: Final = "sending.plan"
     SEND_BATCH: Final = "sending.batch"
+    BRAKE_SEND: Final = "sending.brake"  # an outbox job: feedback says the send must pause
     # Periodic work, run by beat.
     SENDING_TICK: Final = "sending.tick"
     SWEEP_OUTBOX: Final = "outbox.sweep"

@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
+from service import outbox
 from service.sending import batches, fanout, scheduling
+from service.sending import brakes as sending_brakes
 from service.task_names import TaskName
 
 
@@ -32,3 +34,9 @@ def batch(self, batch_id: int) -> None:
 def tick() -> dict[str, int]:
     """Beat: create cron sends, start due sends, re-publish batches whose worker died."""
     return scheduling.tick()
+
+
+@shared_task(name=TaskName.BRAKE_SEND)
+def brake(job_ids: int | list[int]) -> None:
+    """Pause each send whose bounces or complaints passed the limits (outbox jobs)."""
+    outbox.run_jobs(TaskName.BRAKE_SEND, job_ids, sending_brakes.apply_job)

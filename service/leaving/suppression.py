@@ -19,11 +19,12 @@ UNSUBSCRIBE_ALL = "unsubscribe_all"
 MANUAL = "manual"
 BOUNCE = "bounce"
 ERASED = "erased"
+COMPLAINT = "complaint"  # the reader reported a newsletter as spam (service.deliverability)
 # Suppressions that stop even mail a reader asks for (a manage link): the address is dead or banned.
 HARD_REASONS = {MANUAL, BOUNCE, "hard_bounce", ERASED}
 # Suppressions a reader's own confirmed opt-in lifts (the link proves the mailbox works and is
 # theirs); a block ops put on by hand (`manual`, or a reason of their own) stays.
-LIFTED_BY_CONFIRMING = {UNSUBSCRIBE_ALL, BOUNCE, "hard_bounce", ERASED}
+LIFTED_BY_CONFIRMING = {UNSUBSCRIBE_ALL, BOUNCE, "hard_bounce", ERASED, COMPLAINT}
 
 
 def suppression_hash(email_key: str) -> str:

@@ -5,6 +5,7 @@ from service.models.article import Article
 from service.models.audit import AuditEvent
 from service.models.base import Base, utcnow
 from service.models.feed import FeedState as FeedState
+from service.models.feedback import FeedbackRecord, UsedToken
 from service.models.heartbeat import Heartbeat
 from service.models.newsletter import Newsletter
 from service.models.outbox import JobStatus, OutboxJob
@@ -37,6 +38,7 @@ __all__ = [
     "ConsentRecord",
     "Delivery",
     "DeliveryStatus",
+    "FeedbackRecord",
     "Heartbeat",
     "JobStatus",
     "Newsletter",
@@ -51,6 +53,7 @@ __all__ = [
     "SubscriptionEvent",
     "SubscriptionStatus",
     "Suppression",
+    "UsedToken",
     "WebhookAttempt",
     "WebhookEndpoint",
     "utcnow",

@@ -18,8 +18,10 @@ Answers, by kind:
 - a 4xx (or a relay that cannot be reached) leaves the delivery `queued`;
   `SEND_MAX_CONSECUTIVE_FAILURES` of them in a row stop the batch early (the relay is down
   or throttling: the rest waits for the batch's retry instead of failing one by one);
-- a 5xx fails the delivery for good, marks the subscription bounced and suppresses the
-  address; that many failures in a row pause the whole send, with the reason;
+- a 5xx fails the delivery for good and is recorded as a feedback event, classed by its
+  status code (`service.deliverability`: a 5.1.x suppresses the reader, a 5.7.x does not);
+  that many failures in a row pause the whole send, with the reason, and so do the send's
+  brakes (its bounce rate);
 - a message that cannot be built from the reader's row fails alone (`failed`, the reason in
   the ledger's response) and the batch goes on;
 - anything else is kept and raised once every answer is written (the batch's failure).
@@ -32,11 +34,12 @@ import queue
 import time
 from dataclasses import dataclass
 
+from service.deliverability.classify import smtp_status
+from service.deliverability.feedback import FeedbackEvent, record_feedback
 from service.extensions import db
-from service.leaving import suppression
 from service.mail.errors import PermanentMailError, TransientMailError
 from service.models import DeliveryStatus, SendStatus
-from service.sending import personalize, ratelimit, relay, setting, signing
+from service.sending import brakes, personalize, ratelimit, relay, setting, signing
 from service.sending.lease import LOST, Lease, release, still_ours
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import pause_send
@@ -65,11 +68,27 @@ class Row:
 HANDED_AGAIN = (DeliveryStatus.SENT, DeliveryStatus.QUEUED)  # outcomes of a second hand-over
 
 
-def _bounce(ledger: Ledger, newsletter_id: int, row: Row, response: str) -> None:
-    """A permanent failure: the delivery fails, the subscription bounces, the address is suppressed."""
-    suppression.record_bounce(row.subscriber_id, newsletter_id, row.email_key, response)
+def _bounce(ledger: Ledger, row: Row, error: PermanentMailError) -> None:
+    """A permanent failure: the delivery fails for this send, and the refusal is a feedback
+    event classed by its status code like any other (`service.deliverability`): 5.1.x
+    suppresses the reader, 5.2.2 and unclear ones count as soft bounces, 5.7.x is about the
+    sender (the reader stays). The send's brakes apply at once if it passed the limits."""
+    response = str(error)
+    outcome = record_feedback(
+        FeedbackEvent(
+            source="smtp",
+            kind="bounce",
+            provider_event_id=f"send-{ledger.send_id}-{row.subscriber_id}",
+            status=smtp_status(error.code, error.response),
+            diagnostic=response,
+            send_id=ledger.send_id,
+            subscriber_id=row.subscriber_id,
+        )
+    )
     _record(ledger, row, DeliveryStatus.BOUNCED, response)
-    ledger.write()  # rare: written with the suppression, so a crash cannot turn it into a skip
+    ledger.write()  # rare: written with the feedback, so a crash cannot turn it into a skip
+    if outcome.brake is not None:
+        brakes.apply(ledger.send_id)
 
 
 def _record(
@@ -115,7 +134,7 @@ def deliver_rows(
 
     def take(block: bool = True) -> None:
         answer = answers.get(block)
-        _answer(ledger, newsletter_id, in_flight.pop(answer.tag), answer, tally)
+        _answer(ledger, in_flight.pop(answer.tag), answer, tally)
 
     # Before any hand-over, the batch notes how far it may get before its next write.
     last = len(rows) - 1
@@ -239,15 +258,13 @@ def _unbuildable(ledger: Ledger, row: Row, error: BaseException, tally: Tally) -
     _record(ledger, row, DeliveryStatus.FAILED, reason)
 
 
-def _answer(
-    ledger: Ledger, newsletter_id: int, row: Row, answer: relay.Answer, tally: Tally
-) -> None:
+def _answer(ledger: Ledger, row: Row, answer: relay.Answer, tally: Tally) -> None:
     """Record the relay's answer to one message (an unexpected error is kept in the tally)."""
     error = answer.error
     if isinstance(error, PermanentMailError):
         tally.in_a_row, tally.deferred_in_a_row = tally.in_a_row + 1, 0
         tally.last = str(error)
-        _bounce(ledger, newsletter_id, row, str(error))
+        _bounce(ledger, row, error)
     elif isinstance(error, TransientMailError):
         tally.deferred_in_a_row += 1
         tally.last = str(error)

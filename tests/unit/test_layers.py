@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTER = ("service/http", "service/console", "service/cli", "tasks")
 CAPABILITIES = (  # highest first
     "service/sending",
+    "service/deliverability",  # bounces and complaints in: the send path records its 5xx here
     "service/digests",
     "service/signup",
     "service/lists",
