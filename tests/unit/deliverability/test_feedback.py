@@ -89,7 +89,7 @@ def test_the_status_code_decides_not_the_label(unit_app, add_newsletter):
             status="",
             diagnostic="552 5.2.2 over quota",
             recipient=full.email,
-        )  # fmt: skip
+        )
     )
     assert (refused.bounce_class, refused.action) == ("policy", "none")
     assert (mailbox_full.bounce_class, mailbox_full.action) == ("soft", "counted")
@@ -144,7 +144,7 @@ def test_a_possible_duplicates_two_bounces_count_once(unit_app, add_newsletter):
         record_feedback(
             _event(
                 provider_event_id=f"d{n}", status="4.4.7", send_id=send.id, subscriber_id=reader.id
-            )  # fmt: skip
+            )
         )
     assert statuses(reader.id) == {"daily": "confirmed"}
 
