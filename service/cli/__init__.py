@@ -26,8 +26,10 @@ def register_commands(app: Flask) -> None:
     """
     from service.cli import (
         admin,
+        bounces,
         content,
         core,
+        dns,
         keys,
         retire,
         run,
@@ -49,6 +51,8 @@ def register_commands(app: Flask) -> None:
         suppressions,
         webhooks,
         staff,
+        bounces,
+        dns,
         run,
     )
     for module in modules:

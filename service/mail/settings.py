@@ -77,6 +77,13 @@ def load(env: Mapping[str, str], overrides: Mapping[str, Any], mail_from: str) -
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise SettingError(f"BOUNCE_SMTP_PORT must be a port number, not {port!r}.")
     got["BOUNCE_SMTP_PORT"] = int(port)
+    timeout = str(overrides.get("DNS_TIMEOUT", env.get("DNS_TIMEOUT")) or "3").strip()
+    try:
+        got["DNS_TIMEOUT"] = float(timeout)
+    except ValueError:
+        got["DNS_TIMEOUT"] = -1.0
+    if not 0 < got["DNS_TIMEOUT"] <= 60:
+        raise SettingError(f"DNS_TIMEOUT must be seconds between 0 and 60, not {timeout!r}.")
     return got
 
 
