@@ -151,7 +151,7 @@ class Signer:
 
 
 def load_key(selector: str, pem: str, algorithm: str) -> Key:
-    """A key from its PEM text (checked by `service.mail.settings` at the start)."""
+    """A key from its PEM text (checked by `service.mail_settings` at the start)."""
     return Key(selector, algorithm, load_pem_private_key(pem.encode(), password=None))  # type: ignore[arg-type]
 
 

@@ -15,9 +15,9 @@ from dkim.canonicalization import Relaxed
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from service import mail_settings
 from service.digests.compose import send_test_digest
 from service.mail import RenderedEmail, dkim, feedback_id, newsletter_sender, transport
-from service.mail import settings as mail_settings
 from service.mail.dkim import canonical_body, canonical_header
 from service.models import Newsletter, SubscriptionStatus
 from service.sending.personalize import LEGACY, Recipient, build_template, personalize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.mail.settings import SettingError, default_sender_id, load
+from service.mail_settings import SettingError, default_sender_id, load
 from tests.support.dkim_keys import dkim_config, ed25519_pem, rsa_pem
 
 FROM = "newsletter@news.example.org"
