@@ -43,6 +43,11 @@ SIGNED = (
     "feedback-id",
 )
 OVERSIGNED = frozenset({"from", "subject", "to"})
+_SIGNED_SET = frozenset(name.encode() for name in SIGNED)
+_SIGNING_ORDER = tuple((name.encode(), name in OVERSIGNED) for name in SIGNED)
+_H_NAMES = {  # a header's names in h=, made once for 1 to 4 instances
+    (name.encode(), count): ":".join([name] * count) for name in SIGNED for count in range(1, 5)
+}
 _WSP = re.compile(rb"[ \t]+")
 _FIELD = re.compile(rb"([^\x00-\x20:\x7f]+)[ \t]*:(.*?)\r\n(?![ \t])", re.S)
 _B_LINE = 76  # characters of the base64 signature per folded line
@@ -125,22 +130,31 @@ class Signer:
         digest = base64.b64encode(body_hash or hashlib.sha256(body).digest()).decode()
         fields: dict[bytes, list[bytes]] = {}
         for name, value in _FIELD.findall(head):
-            fields.setdefault(name.lower(), []).append(canonical_header(name, value))
+            lower = name.lower()
+            if lower in _SIGNED_SET:
+                canonical = canonical_header(name, value)
+                found = fields.get(lower)
+                if found is None:
+                    fields[lower] = [canonical]
+                else:
+                    found.append(canonical)
         names: list[str] = []
         data = []
-        for name in SIGNED:
-            found = fields.get(name.encode())
-            if found:
-                names.extend([name] * (len(found) + (name in OVERSIGNED)))
+        for name, oversigned in _SIGNING_ORDER:
+            found = fields.get(name)
+            if found is not None:
+                count = len(found) + oversigned
+                names.append(_H_NAMES.get((name, count)) or ":".join([name.decode()] * count))
                 data.extend(reversed(found))  # bottom-up, as a verifier selects them
         signed = b"".join(data)
+        h = ":".join(names)
         stamp = int(time.time())
         out = []
         for key in self.keys:
             tags = (
                 f"DKIM-Signature: v=1; a={key.algorithm}-sha256; c=relaxed/relaxed;\r\n"
                 f"\td={self.domain}; s={key.selector}; t={stamp};\r\n"
-                f"\th={':'.join(names)};\r\n\tbh={digest};\r\n\tb="
+                f"\th={h};\r\n\tbh={digest};\r\n\tb="
             ).encode()
             # Its relaxed form, without a CRLF (RFC 6376 3.7): the folds are single spaces.
             own = b"dkim-signature:" + tags[16:].replace(b"\r\n\t", b" ")
