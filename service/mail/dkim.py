@@ -127,7 +127,12 @@ class Signer:
             head, body = message[: end + 2], memoryview(message)[end + 4 :]  # hashed uncopied
         else:
             head, body = message[: end + 2], canonical_body(message[end + 4 :])
-        digest = base64.b64encode(body_hash or hashlib.sha256(body).digest()).decode()
+        return self.sign_head(head, body_hash or hashlib.sha256(body).digest())
+
+    def sign_head(self, head: bytes, body_hash: bytes) -> bytes:
+        """`sign` for a message given as its header block (each field ending in CRLF, no
+        blank line) and the SHA-256 of its canonical body."""
+        digest = base64.b64encode(body_hash).decode()
         fields: dict[bytes, list[bytes]] = {}
         for name, value in _FIELD.findall(head):
             lower = name.lower()

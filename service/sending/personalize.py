@@ -117,12 +117,16 @@ class Cut:
         kept = tuple(None if i % 2 else piece for i, piece in enumerate(pieces))
         return cls(pieces=kept, slots=slots, empty=data[:0])
 
-    def join(self, values: Mapping[str, Any]) -> Any:
-        """The whole again, with `values[slot]` at each slot."""
+    def filled(self, values: Mapping[str, Any]) -> list[Any]:
+        """The pieces, with `values[slot]` at each slot."""
         pieces = list(self.pieces)
         for index, slot in self.slots:
             pieces[index] = values[slot]
-        return self.empty.join(pieces)
+        return pieces
+
+    def join(self, values: Mapping[str, Any]) -> Any:
+        """The whole again, with `values[slot]` at each slot."""
+        return self.empty.join(self.filled(values))
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class BodyHash:
 
     start: Any
     rest: tuple[bytes | str, ...]
+    head_piece: int  # the piece where the header block ends
+    head_end: int  # where in it (after the last header's CRLF, before the blank line)
 
     @classmethod
     def of(cls, cut: Cut, text_lead: bytes) -> BodyHash | None:
@@ -170,8 +176,9 @@ class BodyHash:
             TEXT
         ]:
             return None
-        start = hashlib.sha256(items[at].partition(b"\r\n\r\n")[2] + text_lead)
-        return cls(start=start, rest=tuple(items[at + 2 :]))
+        end = items[at].find(b"\r\n\r\n")
+        start = hashlib.sha256(items[at][end + 4 :] + text_lead)
+        return cls(start=start, rest=tuple(items[at + 2 :]), head_piece=at, head_end=end + 2)
 
     def digest(self, text_rest: bytes, values: Mapping[str, bytes]) -> bytes:
         """The body hash of one copy: its text part's rest, then the pieces after it."""
@@ -321,11 +328,15 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
         TEXT: template.text.lead + text_rest,
         HTML: template.html.encoded(tokens),
     }
-    message = template.message.join(values)
-    if template.body_hash is not None:
-        body_hash = template.body_hash.digest(text_rest, values)
-        message = template.signer.sign(message, body_hash=body_hash) + message  # type: ignore[union-attr]
-    elif template.signer is not None:
+    plan = template.body_hash
+    if plan is not None and template.signer is not None:  # signed without copying it again
+        pieces = template.message.filled(values)
+        head = b"".join(pieces[: plan.head_piece]) + pieces[plan.head_piece][: plan.head_end]
+        signature = template.signer.sign_head(head, plan.digest(text_rest, values))
+        message = b"".join((signature, *pieces))
+    else:
+        message = template.message.join(values)
+    if plan is None and template.signer is not None:
         message = template.signer.sign(message, body_canonical=template.body_canonical) + message
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):
