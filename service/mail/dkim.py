@@ -78,11 +78,14 @@ class Key:
         return f"v=DKIM1; k={self.algorithm}; p={base64.b64encode(der).decode()}"
 
 
-@lru_cache(maxsize=512)  # a send's fixed headers recur in every copy; a reader's do not
-def canonical_header(name: bytes, value: bytes) -> bytes:
+def relaxed_header(name: bytes, value: bytes) -> bytes:
     """A header field in relaxed form: lowercase name, unfolded value, runs of spaces one."""
     value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" \t")
     return name.lower().rstrip(b" \t") + b":" + value + b"\r\n"
+
+
+# A send's fixed headers recur in every copy: their relaxed form is made once.
+canonical_header = lru_cache(maxsize=512)(relaxed_header)
 
 
 def canonical_body(body: bytes) -> bytes:
@@ -132,7 +135,11 @@ class Signer:
     def sign_head(self, head: bytes, body_hash: bytes) -> bytes:
         """`sign` for a message given as its header block (each field ending in CRLF, no
         blank line) and the SHA-256 of its canonical body."""
-        digest = base64.b64encode(body_hash).decode()
+        h, data = self.signed_fields(head)
+        return self.sign_canonical(h, b"".join(data), body_hash)
+
+    def signed_fields(self, head: bytes) -> tuple[str, list[bytes]]:
+        """The `h=` tag and the relaxed form of each header it names, in its order."""
         fields: dict[bytes, list[bytes]] = {}
         for name, value in _FIELD.findall(head):
             lower = name.lower()
@@ -151,8 +158,12 @@ class Signer:
                 count = len(found) + oversigned
                 names.append(_H_NAMES.get((name, count)) or ":".join([name.decode()] * count))
                 data.extend(reversed(found))  # bottom-up, as a verifier selects them
-        signed = b"".join(data)
-        h = ":".join(names)
+        return ":".join(names), data
+
+    def sign_canonical(self, h: str, signed: bytes, body_hash: bytes) -> bytes:
+        """The signature header lines for headers already in relaxed form (`signed_fields`,
+        joined) and the SHA-256 of the canonical body."""
+        digest = base64.b64encode(body_hash).decode()
         stamp = int(time.time())
         out = []
         for key in self.keys:

@@ -35,7 +35,6 @@ transport sends it without scanning it again.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -50,6 +49,7 @@ from service.mail.dkim import Signer, canonical_body
 from service.mail.headers import header
 from service.mail.verp import Verp
 from service.models.base import utcnow
+from service.sending.signing_plan import SigningPlan
 
 _B64_LINE = re.compile(rb".{1,76}", re.S)
 _LINE_BYTES = 57  # encoded as one 76-character line of base64
@@ -153,43 +153,6 @@ class Body:
 
 
 @dataclass(frozen=True)
-class BodyHash:
-    """The DKIM body hash of every copy, begun once per send: SHA-256 over the body up to
-    the end of the text part's fixed lead (`start`, copied per reader), then per reader the
-    `rest`: fixed bytes, or the slot whose value comes there (the text part's own rest
-    first). Only for a body that is in canonical form as it is."""
-
-    start: Any
-    rest: tuple[bytes | str, ...]
-    head_piece: int  # the piece where the header block ends
-    head_end: int  # where in it (after the last header's CRLF, before the blank line)
-
-    @classmethod
-    def of(cls, cut: Cut, text_lead: bytes) -> BodyHash | None:
-        """The plan for `cut`, or None for a layout it does not know (then hashed whole)."""
-        names = dict(cut.slots)
-        items = [names[i] if piece is None else piece for i, piece in enumerate(cut.pieces)]
-        at = next(
-            i for i, item in enumerate(items) if isinstance(item, bytes) and b"\r\n\r\n" in item
-        )
-        if set(items[:at]) - {TO, MSGID, UNSUB} - set(cut.pieces) or items[at + 1 : at + 2] != [
-            TEXT
-        ]:
-            return None
-        end = items[at].find(b"\r\n\r\n")
-        start = hashlib.sha256(items[at][end + 4 :] + text_lead)
-        return cls(start=start, rest=tuple(items[at + 2 :]), head_piece=at, head_end=end + 2)
-
-    def digest(self, text_rest: bytes, values: Mapping[str, bytes]) -> bytes:
-        """The body hash of one copy: its text part's rest, then the pieces after it."""
-        state = self.start.copy()
-        state.update(text_rest)
-        for item in self.rest:
-            state.update(values[item] if isinstance(item, str) else item)
-        return state.digest()
-
-
-@dataclass(frozen=True)
 class MessageTemplate:
     """A message ready to be personalized: its bytes and bodies cut at their slots."""
 
@@ -202,7 +165,7 @@ class MessageTemplate:
     signer: Signer | None = None
     verp: Verp | None = None
     body_canonical: bool = False  # each copy's body is in DKIM's relaxed form as it is
-    body_hash: BodyHash | None = None  # with a signer and a canonical body
+    signing: SigningPlan | None = None  # with a signer and a canonical body
 
 
 @dataclass(frozen=True)
@@ -279,7 +242,24 @@ def build_template(
         signer=signer,
         verp=verp,
         body_canonical=canonical,
-        body_hash=BodyHash.of(cut, text.lead) if signer and canonical else None,
+        signing=_plan(signer, cut, text, raw, {msgid.encode(): MSGID, unsub.encode(): UNSUB})
+        if signer and canonical
+        else None,
+    )
+
+
+def _plan(signer: Signer, cut: Cut, text: Body, raw: bytes, stand_ins) -> SigningPlan | None:
+    slots = dict(cut.slots)
+    pieces = [slots[i] if piece is None else piece for i, piece in enumerate(cut.pieces)]
+    head = raw.partition(b"\r\n\r\n")[0] + b"\r\n"
+    return SigningPlan.of(
+        signer,
+        pieces,
+        text_slot=TEXT,
+        text_lead=text.lead,
+        to_slot=TO,
+        head=head,
+        stand_ins=stand_ins,
     )
 
 
@@ -328,15 +308,12 @@ def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -
         TEXT: template.text.lead + text_rest,
         HTML: template.html.encoded(tokens),
     }
-    plan = template.body_hash
-    if plan is not None and template.signer is not None:  # signed without copying it again
+    if template.signing is not None:  # signed without copying it again
         pieces = template.message.filled(values)
-        head = b"".join(pieces[: plan.head_piece]) + pieces[plan.head_piece][: plan.head_end]
-        signature = template.signer.sign_head(head, plan.digest(text_rest, values))
-        message = b"".join((signature, *pieces))
+        message = b"".join((template.signing.sign(pieces, text_rest, values), *pieces))
     else:
         message = template.message.join(values)
-    if plan is None and template.signer is not None:
+    if template.signing is None and template.signer is not None:
         message = template.signer.sign(message, body_canonical=template.body_canonical) + message
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):

@@ -151,3 +151,23 @@ def test_a_body_not_in_canonical_form_is_canonicalized_first(unit_app):
     signer = signed_by(unit_app)
     message = b"From: a@news.example.org\r\nSubject: x\r\n\r\nline  with \t space \r\n\r\n\r\n"
     assert verified(signer.sign(message) + message, dns_of(signer)) == [True, True]
+
+
+@pytest.mark.parametrize("token", ["plain-token.x_y", "a token  with\tspace"])
+def test_a_send_signed_by_its_plan_or_whole_verifies(unit_app, token):
+    """The once-per-send plan fills in each reader's To line, Message-ID and token; a value
+    it cannot fill in as it is (whitespace) is signed from the copy's own header block."""
+    signer = signed_by(unit_app)
+    news = Newsletter(id=7, slug="daily", name="Daily", from_address="news@news.example.org")
+    template = build_template(
+        RenderedEmail(subject="Hi", text="Hello.", html="<p>Hello.</p>"),
+        sender=newsletter_sender(news),
+        newsletter_id=7,
+        placeholders=LEGACY,
+        feedback_id=feedback_id(3, "daily"),
+        signer=signer,
+    )
+    assert template.signing is not None
+    for reader in range(1, 4):
+        who = Recipient(reader, f"r{reader}@gmail.com", "Олена", False, token, "p")
+        assert verified(bytes(personalize(template, 3, who)), dns_of(signer)) == [True, True]

@@ -63,3 +63,27 @@ def test_another_secret_or_domain_names_nobody_and_old_keys_still_verify():
 @example("")
 def test_arbitrary_text_never_raises_and_names_nobody(text):
     assert Verp(DOMAIN, ["key-one"]).parse(text) is None
+
+
+def test_a_digests_envelope_sender_is_its_readers_address_or_else_from(unit_app):
+    from service.mail import RenderedEmail, newsletter_sender
+    from service.models import Newsletter
+    from service.sending.personalize import LEGACY, build_template, envelope_sender
+
+    news = Newsletter(id=7, slug="daily", name="Daily", from_address="news@news.example.org")
+    rendered = RenderedEmail(subject="Hi", text="Hello.", html="<p>Hello.</p>")
+    made = {
+        verp: build_template(
+            rendered,
+            sender=newsletter_sender(news),
+            newsletter_id=7,
+            placeholders=LEGACY,
+            verp=verp,
+        )
+        for verp in (None, Verp(DOMAIN, ["key-one"]))
+    }
+    plain, verped = made.values()
+    assert envelope_sender(plain, 3, 9) == "news@news.example.org"  # no BOUNCE_DOMAIN: From
+    address = envelope_sender(verped, 3, 9)
+    assert address != envelope_sender(verped, 3, 10)
+    assert Verp(DOMAIN, ["key-one"]).parse(address) == (3, 9)
