@@ -9,8 +9,10 @@ this service made has its body in canonical form already (base64 and MIME lines:
 `body_canonical=True` skips the scan; any other body is canonicalized first). dkimpy
 verifies in the tests.
 
-`Signer.sign(message)` returns the DKIM-Signature header lines to put before the message.
-`signer()` is the app's (None without `DKIM_*`), made once per process.
+`Signer.sign(message)` returns the DKIM-Signature header lines to put before the message;
+`signed_fields` and `sign_canonical` let a send do the header work once for all its copies
+(`service.sending.signing_plan`). `signer()` is the app's (None without `DKIM_*`), made once
+per process.
 """
 
 from __future__ import annotations
