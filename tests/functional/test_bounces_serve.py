@@ -5,6 +5,7 @@ report cannot point at somebody else."""
 from __future__ import annotations
 
 import smtplib
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -128,3 +129,17 @@ def test_a_report_naming_someone_else_acts_only_on_the_verp_reader(app, newslett
     assert statuses(victim.id) == {news.slug: "confirmed"}
     assert suppression.reason(victim.email_key) is None
     assert statuses(mallory.id) == {news.slug: "bounced"}  # only themselves
+
+
+def test_serve_refuses_to_start_without_a_bounce_domain_or_on_a_busy_port(sqlite_app_with):
+    plain = sqlite_app_with()
+    with plain.app_context():
+        result = plain.test_cli_runner().invoke(args=["bounces", "serve", "--port", "2599"])
+    assert result.exit_code == 1 and "BOUNCE_DOMAIN is not set" in result.output
+    configured = sqlite_app_with(BOUNCE_DOMAIN=DOMAIN)
+    with socket.socket() as busy, configured.app_context():
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = configured.test_cli_runner().invoke(args=["bounces", "serve", "--port", str(port)])
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output
