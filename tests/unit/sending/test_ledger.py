@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 
 from service.extensions import db
+from service.leaving import suppression
 from service.mail import RenderedEmail, newsletter_sender
 from service.mail.errors import PermanentMailError
 from service.models import (
@@ -173,8 +174,9 @@ def test_a_bounce_is_written_at_once_with_its_suppression(send_with_readers) -> 
     bounced = delivery.Row(
         readers[1].id, readers[1].email, None, False, readers[1].email_key, None, 0
     )
-    delivery._bounce(ledger, send.newsletter_id, bounced, "550 5.1.1 no such user")
+    delivery._bounce(ledger, bounced, PermanentMailError(550, "5.1.1 no such user"))
     assert ledger.unwritten == 0 and ledger_rows(send.id) == 2
+    assert suppression.reason(readers[1].email_key) == "bounce"  # 5.1.1: hard
     ledger.close()
 
 
