@@ -5,6 +5,7 @@ Run by hand (not in CI), as root (smtp-sink drops privileges with `-u nobody`):
     .venv/bin/python bench/send.py --n 20000 100000            # into Postfix's smtp-sink
     .venv/bin/python bench/send.py --n 20000 --slow 0.010 --concurrency 32   # slow relay
     .venv/bin/python bench/send.py --n 20000 --slow 0.010 --slow-latency ...  # 10 ms away
+    .venv/bin/python bench/send.py --n 5000 --slow 0.010 --dkim both   # signed against unsigned
 
 For each N it makes a scratch database (SQLite, or `--postgres` on 127.0.0.1:5432 as user
 postgres) with N confirmed subscribers, starts a private redis-server (broker and rate-limit
@@ -13,7 +14,10 @@ threads each, so that many SMTP connections per process), sends one digest and w
 `sent`. It prints emails/s (ledger-confirmed sends over the send's started..finished time),
 each worker's peak RSS (VmHWM), and in the same run the raw limit: `--workers` processes each
 pushing one prebuilt message of the same size over `--concurrency` persistent smtplib
-connections into the same sink. Every process it starts is stopped by pid. On a shared,
+connections into the same sink. Every process it starts is stopped by pid. `--dkim on` sends
+DKIM-signed from VERP addresses (`bench/dkim_cost.py`: fresh keys, `BOUNCE_DOMAIN`), `both`
+sends each N unsigned then signed and prints their ratio; either also prints the signing
+cost per reader against one RSA-2048 signature measured in the same run. On a shared,
 busy machine the rates are noisy; the CPU time the workers spent per email (against the raw
 pushers' CPU per email) is the steadier figure.
 """
@@ -35,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.dkim_cost import dkim_env, report, signing_cost  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 from tests.support.processes import stop_process as stop  # noqa: E402
 from tests.support.processes import wait_for_port as wait_port  # noqa: E402
@@ -42,6 +47,7 @@ from tests.support.processes import wait_for_port as wait_port  # noqa: E402
 VENV = ROOT / ".venv" / "bin"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DKIM_RUNS = {"off": (False,), "on": (True,), "both": (False, True)}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -239,7 +245,7 @@ def sample_message(app, send_id: int) -> bytes:
         )
 
 
-def run_once(n: int, args) -> dict:
+def run_once(n: int, args, signed: bool = False) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="nl-bench-send-"))
     redis_port, sink_port = free_port(), free_port()
     procs: list[subprocess.Popen] = []
@@ -279,6 +285,7 @@ def run_once(n: int, args) -> dict:
             "PYTHONPATH": str(ROOT),
             "SEND_BATCH_SIZE": str(args.batch_size),
             "SEND_CONNECTIONS": str(args.connections),
+            **(dkim_env(tmp) if signed else {}),
         }
         os.environ.update(env)
         from flask_migrate import upgrade
@@ -319,6 +326,8 @@ def run_once(n: int, args) -> dict:
                 "rss": [peak_rss_mib(w.pid) for w in workers],
                 "cpu": (sum(cpu_seconds(w.pid) for w in workers) - cpu_before) / max(1, send.sent),
             }
+        if signed:
+            result["signing"] = report(signing_cost(app))
         message = sample_message(app, send_id)
         for worker in workers:
             stop(worker)
@@ -352,23 +361,32 @@ def main() -> None:
     )
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--raw-seconds", type=float, default=5.0)
+    parser.add_argument("--dkim", choices=sorted(DKIM_RUNS), default="off")
     args = parser.parse_args()
+    rates: dict[int, float] = {}
     mode = "round trip" if args.slow_latency else "reply"
     sink = f"slow sink ({args.slow * 1000:.0f} ms/{mode})" if args.slow else "smtp-sink"
     print(
         f"{sink}, {'PostgreSQL' if args.postgres else 'SQLite'}, {args.workers} worker "
         f"processes x {args.concurrency} threads, batches of {args.batch_size}"
     )
-    for n in args.n:
-        r = run_once(n, args)
+    for n, signed in ((n, s) for n in args.n for s in DKIM_RUNS[args.dkim]):
+        r = run_once(n, args, signed)
         print(
-            f"N={r['n']:>7}: {r['status']} sent={r['sent']} failed={r['failed']} in "
+            ("signed " if signed else "unsigned " if args.dkim == "both" else "")
+            + f"N={r['n']:>7}: {r['status']} sent={r['sent']} failed={r['failed']} in "
             f"{r['seconds']:.1f}s = {r['rate']:.0f} emails/s; raw limit {r['raw']:.0f}/s "
             f"({r['rate'] / r['raw']:.0%}); message {r['size']} bytes; worker peak RSS "
             + ", ".join(f"{x:.0f} MiB" for x in r["rss"])
             + f"; CPU per email: workers {r['cpu'] * 1e6:.0f} us, raw {r['raw_cpu'] * 1e6:.0f} us",
             flush=True,
         )
+        if not signed:
+            rates[n] = r["rate"]
+            continue
+        print(r["signing"], flush=True)
+        if rates.get(n):
+            print(f"N={n:>7}: signed/unsigned emails/s {r['rate'] / rates[n]:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 from service import feedback_settings as deliverability
+from service import mail_settings as mail
 from service.web_origins import normalize_origin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,6 +251,10 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
     settings["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     settings["PUBLIC_URL"] = _public_url(settings["PUBLIC_URL"])
     _check_captcha(settings)
+    try:  # DKIM, VERP, Feedback-ID and the bounce server (service/mail_settings.py)
+        settings.update(mail.load(env, overrides, settings["MAIL_FROM"]))
+    except mail.SettingError as exc:
+        raise ConfigError(str(exc)) from None
     return settings
 
 

@@ -1,7 +1,7 @@
 """staff: the console's accounts (argon2 password hash, role, optional TOTP)
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-07 08:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 import service.models.base
 
 revision = "0023"
-down_revision = '0018'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

@@ -26,9 +26,11 @@ def register_commands(app: Flask) -> None:
     """
     from service.cli import (
         admin,
+        bounces,
         content,
         core,
         deliverability,
+        dns,
         keys,
         retire,
         run,
@@ -51,6 +53,8 @@ def register_commands(app: Flask) -> None:
         suppressions,
         webhooks,
         staff,
+        bounces,
+        dns,
         run,
     )
     for module in modules:

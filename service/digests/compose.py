@@ -283,13 +283,14 @@ def send_test_digest(newsletter_id: int, email: str, *, locale: str = "en") -> s
         raise NothingToSend(newsletter.slug)
     rendered = render_sample(test.content, newsletter, locale, marker="TEST")
     rendered = RenderedEmail(f"[TEST] {rendered.subject}", rendered.text, rendered.html)
+    sender = newsletter_sender(newsletter)  # From and List-Id exactly as on a real send
     message = build_message(
         rendered,
         to=header("To", None, address.ascii),
-        sender=newsletter_sender(newsletter),  # From and List-Id exactly as on a real send
+        sender=sender,
         headers={"X-Digest-Test": "1"},
     )
-    return deliver(message, smtputf8=address.smtputf8)
+    return deliver(message, envelope_sender=sender.address, smtputf8=address.smtputf8)
 
 
 def request_test_digest(newsletter: Newsletter, email: str, *, locale: str = "en") -> int:

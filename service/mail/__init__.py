@@ -11,6 +11,11 @@ newsletter on newsletter mail; `newsletter_sender` is the one place a newsletter
 List-Id are made, for its sends and its test sends alike. Transactional mail (confirmation,
 preference link) goes to an address nobody may have verified, on anyone's request, so it
 carries nothing a reader typed: no name in To, none in the greeting.
+
+Every hand-over names its envelope sender (MAIL FROM) explicitly: `deliver` takes it, and
+signs the message first when DKIM is configured (`service.mail.dkim`). Transactional and
+test mail go out from the From address; a digest's copies from their reader's VERP bounce
+address (`service.mail.verp`, `service.sending.personalize`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from service.config import ROOT
 from service.i18n import DEFAULT_LOCALE
+from service.mail import dkim
 from service.mail.headers import Header, header
 from service.mail.transports import Transport, transport_from_url
 from service.models.base import utcnow
@@ -120,6 +126,13 @@ def newsletter_sender(newsletter: Any) -> Sender:
     )
 
 
+def feedback_id(send_id: int, slug: str, kind: str = "digest") -> str:
+    """The `Feedback-ID` of a send, as Gmail's feedback loop reads it (`a:b:c:SenderId`):
+    the send, the newsletter, the kind of mail and the publisher's stable `SenderId`
+    (`FEEDBACK_ID_SENDER`). The same on every copy of the send: nothing per reader."""
+    return f"{send_id}:{slug}:{kind}:{current_app.config['FEEDBACK_ID_SENDER']}"
+
+
 def build_message(
     rendered: RenderedEmail,
     *,
@@ -160,13 +173,14 @@ def send_transactional(name: str, reader: Any, **context: Any) -> str:
             **context,
         },
     )
+    sender = publisher_sender()
     message = build_message(
         rendered,
         to=header("To", None, reader.email_ascii),
-        sender=publisher_sender(),
+        sender=sender,
         headers={"Auto-Submitted": "auto-generated"},
     )
-    return deliver(message, smtputf8=reader.smtputf8)
+    return deliver(message, envelope_sender=sender.address, smtputf8=reader.smtputf8)
 
 
 def transport() -> Transport:
@@ -181,9 +195,12 @@ def transport() -> Transport:
     return _local.transport
 
 
-def deliver(message: EmailMessage, *, smtputf8: bool = False) -> str:
-    """Send `message` to its `To` address through this thread's transport."""
+def deliver(message: EmailMessage, *, envelope_sender: str, smtputf8: bool = False) -> str:
+    """Send `message` to its `To` address through this thread's transport, from
+    `envelope_sender` (the MAIL FROM bounces go to), DKIM-signed if configured."""
     recipients = [addr.addr_spec for addr in message["To"].addresses]
-    sender = message["From"].addresses[0].addr_spec
     payload = message.as_bytes(policy=MAIL_POLICY.clone(utf8=smtputf8))
-    return transport().send(payload, sender, recipients, smtputf8=smtputf8)
+    signer = dkim.signer()
+    if signer is not None:
+        payload = signer.sign(payload) + payload
+    return transport().send(payload, envelope_sender, recipients, smtputf8=smtputf8)

@@ -30,7 +30,8 @@ from sqlalchemy import and_, or_, select, update
 from service.database import retry_if_dropped
 from service.extensions import db
 from service.leaving import suppression
-from service.mail import RenderedEmail, newsletter_sender
+from service.mail import RenderedEmail, dkim, feedback_id, newsletter_sender
+from service.mail.verp import verp
 from service.models import (
     BatchStatus,
     Delivery,
@@ -75,6 +76,9 @@ def _cached_template(send_id: int, database: str, public_url: str) -> personaliz
         sender=newsletter_sender(newsletter),
         newsletter_id=newsletter.id,
         placeholders=placeholders_of(send, newsletter),
+        feedback_id=feedback_id(send_id, newsletter.slug),
+        signer=dkim.signer(),
+        verp=verp(),
     )
 
 

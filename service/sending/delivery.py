@@ -191,8 +191,9 @@ def deliver_rows(
                 stop = status
                 break
             in_flight[row.subscriber_id] = row
+            envelope = personalize.envelope_sender(template, send_id, row.subscriber_id)
             connections.submit(
-                message, template.sender, row.address, row.smtputf8, answers, row.subscriber_id
+                message, envelope, row.address, row.smtputf8, answers, row.subscriber_id
             )
             reached = index + 1
             if tally.too_many() or tally.deferring():

@@ -16,6 +16,11 @@ several milliseconds for a full Jinja render plus `EmailMessage` per recipient.
 Sends started before per-send placeholders carry the fixed `LEGACY` ones
 (`service.sending.content.placeholders_of` decides whether such a send can go on).
 
+Each reader's copy is DKIM-signed when the template has a signer (`service.mail.dkim`: one
+private-key operation and one body hash per reader, the body being per reader), and goes
+out from its own envelope sender, a signed VERP address when `BOUNCE_DOMAIN` is set
+(`envelope_sender`). The send's `Feedback-ID` is one fixed header of the template.
+
 `List-Unsubscribe` is written with `MAIL_POLICY` (998-octet lines): never an encoded-word.
 The Subject, From, List-Id and each reader's To line are made by `service.mail.headers.header`
 (the newsletter's From and List-Id by `service.mail.newsletter_sender`), so a title, a
@@ -40,8 +45,11 @@ from typing import Any
 
 from service.leaving.links import list_unsubscribe_headers
 from service.mail import MAIL_POLICY, RenderedEmail, Sender, wire
+from service.mail.dkim import Signer, canonical_body
 from service.mail.headers import header
+from service.mail.verp import Verp
 from service.models.base import utcnow
+from service.sending.signing_plan import SigningPlan
 
 _B64_LINE = re.compile(rb".{1,76}", re.S)
 _LINE_BYTES = 57  # encoded as one 76-character line of base64
@@ -109,12 +117,16 @@ class Cut:
         kept = tuple(None if i % 2 else piece for i, piece in enumerate(pieces))
         return cls(pieces=kept, slots=slots, empty=data[:0])
 
-    def join(self, values: Mapping[str, Any]) -> Any:
-        """The whole again, with `values[slot]` at each slot."""
+    def filled(self, values: Mapping[str, Any]) -> list[Any]:
+        """The pieces, with `values[slot]` at each slot."""
         pieces = list(self.pieces)
         for index, slot in self.slots:
             pieces[index] = values[slot]
-        return self.empty.join(pieces)
+        return pieces
+
+    def join(self, values: Mapping[str, Any]) -> Any:
+        """The whole again, with `values[slot]` at each slot."""
+        return self.empty.join(self.filled(values))
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,10 @@ class MessageTemplate:
     sender: str
     domain: str
     newsletter_id: int
+    signer: Signer | None = None
+    verp: Verp | None = None
+    body_canonical: bool = False  # each copy's body is in DKIM's relaxed form as it is
+    signing: SigningPlan | None = None  # with a signer and a canonical body
 
 
 @dataclass(frozen=True)
@@ -170,11 +186,16 @@ def build_template(
     sender: Sender,
     newsletter_id: int,
     placeholders: Placeholders,
+    feedback_id: str | None = None,
+    signer: Signer | None = None,
+    verp: Verp | None = None,
 ) -> MessageTemplate:
     """Build the message once and cut it where each reader's values go.
 
     `rendered` holds `placeholders` where the template put the reader's links; `sender` is
-    the newsletter's (`service.mail.newsletter_sender`): its From and List-Id."""
+    the newsletter's (`service.mail.newsletter_sender`): its From and List-Id. With
+    `feedback_id` the message carries that `Feedback-ID`; with `signer` each copy is signed,
+    with `verp` each goes out from its reader's bounce address."""
     key = random_key()
     to_address, msgid = f"nl{key}to@placeholder.invalid", f"nl{key}id@placeholder.invalid"
     unsub, text_body, html_body = f"NL{key}UNSUB", f"NL{key}TEXT", f"NL{key}HTML"
@@ -188,6 +209,8 @@ def build_template(
     unsubscribe = list_unsubscribe_headers(unsub)
     for name, value in unsubscribe.items():
         message[name] = value
+    if feedback_id:
+        message["Feedback-ID"] = header("Feedback-ID", feedback_id)
     message.set_content(text_body, cte="7bit")
     message.add_alternative(html_body, subtype="html", cte="7bit")
     for part in message.iter_parts():
@@ -206,13 +229,37 @@ def build_template(
     bodies = {text_body.encode(): TEXT, html_body.encode(): HTML}
     cut = Cut.at(raw, dict(zip(in_head, (TO, MSGID, UNSUB), strict=True)) | bodies)
     tokens = {placeholders.unsubscribe.encode(): UNSUB, placeholders.preferences.encode(): PREFS}
+    body = raw.partition(b"\r\n\r\n")[2]  # boundaries, part headers, base64 (a reader's too)
+    text = Body.of(rendered.text, tokens)
+    canonical = canonical_body(body) == body
     return MessageTemplate(
         message=cut,
-        text=Body.of(rendered.text, tokens),
+        text=text,
         html=Body.of(rendered.html, tokens),
         sender=sender.address,
         domain=sender.domain,
         newsletter_id=newsletter_id,
+        signer=signer,
+        verp=verp,
+        body_canonical=canonical,
+        signing=_plan(signer, cut, text, raw, {msgid.encode(): MSGID, unsub.encode(): UNSUB})
+        if signer and canonical
+        else None,
+    )
+
+
+def _plan(signer: Signer, cut: Cut, text: Body, raw: bytes, stand_ins) -> SigningPlan | None:
+    slots = dict(cut.slots)
+    pieces = [slots[i] if piece is None else piece for i, piece in enumerate(cut.pieces)]
+    head = raw.partition(b"\r\n\r\n")[0] + b"\r\n"
+    return SigningPlan.of(
+        signer,
+        pieces,
+        text_slot=TEXT,
+        text_lead=text.lead,
+        to_slot=TO,
+        head=head,
+        stand_ins=stand_ins,
     )
 
 
@@ -236,23 +283,38 @@ def message_id(template: MessageTemplate, send_id: int, subscriber_id: int) -> s
     return f"send-{send_id}-{subscriber_id}@{template.domain}"
 
 
+def envelope_sender(template: MessageTemplate, send_id: int, subscriber_id: int) -> str:
+    """The MAIL FROM of one send's message to one reader: its signed VERP address when
+    `BOUNCE_DOMAIN` is set, else the newsletter's From address."""
+    if template.verp is None:
+        return template.sender
+    return template.verp.make(send_id, subscriber_id)
+
+
 def personalize(template: MessageTemplate, send_id: int, recipient: Recipient) -> bytes:
-    """The finished message for `recipient`, as bytes for the transport."""
+    """The finished message for `recipient` (signed if the template has a signer), as bytes
+    for the transport."""
     to_line = _to_line(recipient)
     msgid = message_id(template, send_id, recipient.subscriber_id).encode()
     tokens = {
         UNSUB: recipient.unsubscribe_token.encode(),
         PREFS: recipient.preferences_token.encode(),
     }
-    message = template.message.join(
-        {
-            TO: to_line,
-            MSGID: msgid,
-            UNSUB: tokens[UNSUB],
-            TEXT: template.text.encoded(tokens),
-            HTML: template.html.encoded(tokens),
-        }
-    )
+    text_rest = _b64(template.text.rest.join(tokens))  # `template.text.encoded`, in two
+    values = {
+        TO: to_line,
+        MSGID: msgid,
+        UNSUB: tokens[UNSUB],
+        TEXT: template.text.lead + text_rest,
+        HTML: template.html.encoded(tokens),
+    }
+    if template.signing is not None:  # signed without copying it again
+        pieces = template.message.filled(values)
+        message = b"".join((template.signing.sign(pieces, text_rest, values), *pieces))
+    else:
+        message = template.message.join(values)
+    if template.signing is None and template.signer is not None:
+        message = template.signer.sign(message, body_canonical=template.body_canonical) + message
     token_lines = recipient.unsubscribe_token + recipient.preferences_token
     if _no_line_breaks(token_lines, msgid) and wire.is_prepared(to_line):
         return wire.DataBytes(message)

@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OUTER = ("service/http", "service/console", "service/cli", "tasks")
 CAPABILITIES = (  # highest first
+    "service/bounces",  # bounce mail in (VERP, DSN, ARF): hands each report to deliverability
     "service/sending",
     "service/deliverability",  # bounces and complaints in: the send path records its 5xx here
     "service/digests",

@@ -46,7 +46,7 @@ MARKERS = [
 ]
 HEADERS = [
     *("Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type"),
-    *("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"),
+    *("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID"),
 ]
 # Any text, marker-like text most of all: what a text column holds (no NUL, no lone surrogate).
 content_text = st.one_of(
