@@ -3,9 +3,9 @@
 Each figure is one query over an index that bounds the rows it reads, never a scan of a
 table that grows with the service's history:
 
-- jobs waiting, by task: the pending rows only, through `ix_outbox_jobs_status_available`,
-  counted up to `WAITING_CAP` (a backlog larger than that shows as the cap);
-- the oldest waiting job (due now): the first entry of that index's pending range;
+- jobs waiting and the age of the oldest, by task: the pending rows only, through
+  `ix_outbox_jobs_status_available` (done and failed rows, the table's bulk, are never
+  read), at most `WAITING_CAP` of them (a larger backlog shows as the cap);
 - the oldest batch lease: the first running entry of `ix_send_batches_status_lease_until`
   (a lease is renewed at each ledger write, so its age is how long its batch has been silent);
 - each active send's progress: the active sends only (at most one per newsletter, the partial
@@ -46,40 +46,39 @@ class Scrape(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Every gauge, from one short read each."""
         now = utcnow()
-        yield self._waiting()
-        yield self._oldest_job(now)
+        yield from self._waiting(now)
         yield self._oldest_lease(now)
         yield from self._sends()
         yield from self._heartbeats(now)
 
-    def _waiting(self) -> GaugeMetricFamily:
+    def _waiting(self, now: datetime) -> Iterator[GaugeMetricFamily]:
         pending = (
-            select(_JOBS.c.task)
+            select(_JOBS.c.task, _JOBS.c.created_at)
             .where(_JOBS.c.status == JobStatus.PENDING)
             .limit(WAITING_CAP)
             .subquery()
         )
-        rows = self.conn.execute(select(pending.c.task, func.count()).group_by(pending.c.task))
-        family = GaugeMetricFamily(
+        rows = self.conn.execute(
+            select(pending.c.task, func.count(), func.min(pending.c.created_at)).group_by(
+                pending.c.task
+            )
+        )
+        waiting = GaugeMetricFamily(
             "newsletter_outbox_jobs_waiting",
             f"Outbox jobs pending, by task (counted up to {WAITING_CAP} in all).",
             labels=["task"],
         )
-        for task, count in rows:
-            family.add_metric([task], count)
-        return family
-
-    def _oldest_job(self, now: datetime) -> GaugeMetricFamily:
-        oldest = self.conn.scalar(
-            select(func.min(_JOBS.c.available_at)).where(
-                _JOBS.c.status == JobStatus.PENDING, _JOBS.c.available_at <= now
-            )
-        )
-        return GaugeMetricFamily(
+        oldest = GaugeMetricFamily(
             "newsletter_outbox_oldest_waiting_seconds",
-            "How long the oldest outbox job due has waited for a worker (0: none waits).",
-            value=_age(now, oldest),
+            "Age of the oldest pending outbox job, by task: enqueued this long ago and not done "
+            "(a job retried later counts from its first enqueue).",
+            labels=["task"],
         )
+        for task, count, created_at in rows:
+            waiting.add_metric([task], count)
+            oldest.add_metric([task], _age(now, created_at))
+        yield waiting
+        yield oldest
 
     def _oldest_lease(self, now: datetime) -> GaugeMetricFamily:
         earliest = self.conn.scalar(
