@@ -21,6 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.config import ConfigError, load_settings
 from service.extensions import db
 from service.leaving.changes import save_preferences, unsubscribe, unsubscribe_all
+from service.mail.errors import PermanentMailError, TransientMailError
+from service.mail.transports import transport_from_url
 from service.metrics import processes
 from service.models import (
     BatchStatus,
@@ -288,3 +290,23 @@ def test_a_dead_process_loses_what_the_library_would_take(tmp_path):
     assert "gauge_livesum_4242.db" not in {p.name for p in ours.iterdir()}
     assert processes.clean(ours) == len(names) - 2
     assert list(ours.iterdir()) == []
+
+
+def test_smtp_answers_are_timed_by_their_class(smtp_server):
+    """The transport times every transaction with the relay, by the class of its answer."""
+    smtp_server.clear()
+    message = b"From: a@news.example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+    before = {
+        c: value("newsletter_smtp_answer_seconds_count", answer=c) for c in ("2xx", "4xx", "5xx")
+    }
+    with transport_from_url(smtp_server.url) as transport:
+        transport.send(message, "a@news.example.org", ["b@example.org"])
+        smtp_server.fail_next(421, "4.7.0 Try again later", on="DATA")
+        with pytest.raises(TransientMailError):
+            transport.send(message, "a@news.example.org", ["b@example.org"])
+        smtp_server.fail_next(554, "5.7.1 No", on="DATA")
+        with pytest.raises(PermanentMailError):
+            transport.send(message, "a@news.example.org", ["b@example.org"])
+    smtp_server.clear_failures()
+    for answer in ("2xx", "4xx", "5xx"):
+        assert value("newsletter_smtp_answer_seconds_count", answer=answer) == before[answer] + 1

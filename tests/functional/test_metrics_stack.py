@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -316,10 +317,16 @@ def test_metrics_follow_a_send_and_add_up_across_processes(layout):
     # The multiprocess files stay (cleaned only at the stack's start), so nothing goes down.
     os.kill(sorted(pool)[0], signal.SIGKILL)
     wait_until(lambda: len(children(worker.pid) - pool) == 1, 30, "a new pool child")
-    os.kill(sorted(web_pids)[0], signal.SIGKILL)
+    killed = sorted(web_pids)[0]
+    MmapedDict(str(directory / f"gauge_livesum_{killed}.db")).close()  # a live gauge of its own
+    os.kill(killed, signal.SIGKILL)
     wait_until(lambda: len(children(web.pid) - web_pids) == 1, 30, "a new web process")
     wait_for_http(f"{base}/healthz", web)
+    assert not (directory / f"gauge_livesum_{killed}.db").exists()  # gunicorn's child_exit
+    live = files_of(directory, children(worker.pid), "gauge_livesum")
+    assert live, "the pool child that lived on keeps its in-progress gauge"
     stop_process(worker, 30)
+    assert files_of(directory, live, "gauge_livesum") == set()  # worker_process_shutdown
     worker = start_worker(layout)
     for _ in range(3):
         samples = scrape(base)
