@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.extensions import db
+from service.http.contract import PUBLIC, endpoint
 from service.http.errors import api_error
 from service.metrics import processes
 from service.metrics.scraped import Scrape
@@ -46,6 +47,17 @@ def _authorized(token: str) -> bool:
 
 
 @bp.get("/metrics")
+@endpoint(
+    PUBLIC,  # no API key: its own token, below
+    validate=False,
+    answers={200: "text/plain"},
+    media=("text/plain",),
+    errors={
+        401: "`unauthorized`: no `Authorization: Bearer $METRICS_TOKEN`, or another token",
+        404: "`not_found`: metrics are off (`METRICS_TOKEN` is unset)",
+    },
+    headers={401: {"WWW-Authenticate": '`Bearer realm="metrics"`'}},
+)
 def metrics() -> Response:
     """Every metric, for Prometheus (`Authorization: Bearer $METRICS_TOKEN`)."""
     token = current_app.config["METRICS_TOKEN"]
