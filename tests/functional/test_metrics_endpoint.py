@@ -19,6 +19,7 @@ from prometheus_client import multiprocess as library_multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import ConfigError, load_settings
+from service.deliverability.feedback import FeedbackEvent, record_feedback
 from service.extensions import db
 from service.leaving.changes import save_preferences, unsubscribe, unsubscribe_all
 from service.mail.errors import PermanentMailError, TransientMailError
@@ -310,3 +311,16 @@ def test_smtp_answers_are_timed_by_their_class(smtp_server):
     smtp_server.clear_failures()
     for answer in ("2xx", "4xx", "5xx"):
         assert value("newsletter_smtp_answer_seconds_count", answer=answer) == before[answer] + 1
+
+
+def test_a_complaint_counts_as_an_unsubscribe_through_its_channel(metrics_app):
+    news = newsletter()
+    reader = add_reader(news)
+    before = value("newsletter_unsubscribes_total", channel="complaint", newsletter=news.slug)
+    event = FeedbackEvent(
+        source="arf", kind="complaint", provider_event_id=uuid.uuid4().hex, recipient=reader.email
+    )
+    assert record_feedback(event).action == "unsubscribed"
+    assert record_feedback(event).created is False  # the same report again: counted once
+    after = value("newsletter_unsubscribes_total", channel="complaint", newsletter=news.slug)
+    assert after == before + 1
