@@ -191,3 +191,21 @@ def when_ready(server):
             "(%s) connections at once",
             worker_connections,
         )
+
+
+def _metrics_processes():
+    """`service/metrics/processes.py` alone, for the same reason as `_redaction`: the master
+    must not import prometheus-client (it imports ssl) before the workers patch it."""
+    path = Path(__file__).resolve().parent / "service" / "metrics" / "processes.py"
+    spec = importlib.util.spec_from_file_location("newsletter_metrics_processes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+metrics_processes = _metrics_processes()
+
+
+def child_exit(server, worker):
+    """A web process ended: its live gauges go; its counters stay (multiprocess metrics)."""
+    metrics_processes.mark_process_dead(worker.pid)

@@ -5,10 +5,13 @@ The beat schedule lives here too, so all periodic work is visible in one place.
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery, Task, signals
 from flask import Flask
 
 from service.heartbeats import Pulse, beat_name
+from service.metrics import processes as metrics_processes
 from service.task_names import TaskName
 
 TASK_MODULES = [
@@ -120,3 +123,10 @@ def _beat_alive(sender: object, **_: object) -> None:
     name = beat_name()
     if app is not None and name not in _pulses:
         _pulses[name] = Pulse(app, "beat", name).start()
+
+
+@signals.worker_process_shutdown.connect
+def _pool_child_stopped(pid: int | None = None, **_: object) -> None:
+    """A pool child ending takes its live gauges away; its counters stay (multiprocess metrics,
+    cleaned only when the stack starts: `service.metrics.processes`)."""
+    metrics_processes.mark_process_dead(pid or os.getpid())

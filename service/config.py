@@ -219,6 +219,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         # Failed console sign-ins allowed per account and per IP; invitation links' lifetime.
         "CONSOLE_SIGN_IN_LIMIT": env.get("CONSOLE_SIGN_IN_LIMIT") or "10/minute;50/hour",
         "STAFF_INVITE_HOURS": _number(env, "STAFF_INVITE_HOURS", 72),
+        # GET /metrics answers only this bearer token; unset: 404 (service/http/metrics.py).
+        "METRICS_TOKEN": (env.get("METRICS_TOKEN") or "").strip(),
     }
     settings.update({name: env.get(name) or default for name, default in SEND_DEFAULTS.items()})
     settings.update(overrides)
@@ -255,6 +257,7 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         settings.update(mail.load(env, overrides, settings["MAIL_FROM"]))
     except mail.SettingError as exc:
         raise ConfigError(str(exc)) from None
+    _check_metrics(settings, development)
     return settings
 
 
@@ -272,6 +275,21 @@ def _public_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"PUBLIC_URL must have no query or fragment: {value!r}.")
     return text
+
+
+def _check_metrics(settings: Mapping[str, Any], development: bool) -> None:
+    """In production a metrics token is as long as a key, and the counters of every process
+    add up (prometheus-client's multiprocess directory), or /metrics would show one's."""
+    token = settings["METRICS_TOKEN"]
+    if not token or development:
+        return
+    if len(token) < SECRET_KEY_MIN_LENGTH:
+        raise ConfigError(f"METRICS_TOKEN needs at least {SECRET_KEY_MIN_LENGTH} characters.")
+    if not (os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "").strip():
+        raise ConfigError(
+            "METRICS_TOKEN is set but PROMETHEUS_MULTIPROC_DIR is not: set it to a directory "
+            "every process of this host shares (see README, Metrics)."
+        )
 
 
 def _check_captcha(settings: Mapping[str, Any]) -> None:

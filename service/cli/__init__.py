@@ -32,6 +32,7 @@ def register_commands(app: Flask) -> None:
         deliverability,
         dns,
         keys,
+        metrics,
         retire,
         run,
         sending,
@@ -55,6 +56,7 @@ def register_commands(app: Flask) -> None:
         staff,
         bounces,
         dns,
+        metrics,
         run,
     )
     for module in modules:

@@ -33,6 +33,7 @@ from dotenv import dotenv_values
 from honcho.environ import parse_procfile
 
 from service.config import ROOT
+from service.metrics import processes
 
 STOP_SECONDS = 20.0
 MAX_BACKOFF_SECONDS = 30.0
@@ -262,6 +263,7 @@ def links_note(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> 
 def start(procfile: Path) -> None:
     """Run the Procfile's processes (web, worker, beat), restarting one that dies; Ctrl-C stops all."""
     preflight(parse_procfile(procfile.read_text()).processes)
+    processes.clean()  # the stack starts: metric files of an earlier run go (service/metrics)
     sys.exit(supervise(procfile))
 
 

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from service import outbox
+from service import metrics, outbox
 from service.deliverability import actions, brakes, classify, readers
 from service.extensions import db, insert_ignoring_conflicts
 from service.mail.headers import display_text
@@ -135,6 +135,8 @@ def record_feedback(event: FeedbackEvent) -> Outcome:
         if brake is not None:
             outbox.enqueue(TaskName.BRAKE_SEND, {"send_id": found.send_id})
     db.session.commit()
+    if bounce_class == classify.COMPLAINT:  # the unsubscribes' `complaint` channel
+        metrics.unsubscribed(classify.COMPLAINT, done.newsletters)
     outcome = Outcome(
         True,
         bounce_class,

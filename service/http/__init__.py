@@ -39,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         input_guard,
         locale_guard,
+        metrics,
         newsletter_report,
         newsletters,
         openapi,
@@ -60,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     page_policy.register(app)
     for module in (
         health,
+        metrics,
         public,
         unsubscribe,
         embed,

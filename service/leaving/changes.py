@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from service import outbox, reader_mail
+from service import metrics, outbox, reader_mail
 from service.extensions import db
 from service.leaving import suppression
 from service.leaving.suppression import HARD_REASONS, UNSUBSCRIBE_ALL
@@ -45,12 +45,13 @@ def unsubscribe(subscriber_id: int, newsletter_id: int, cause: str) -> bool:
     """Unsubscribe a reader from one newsletter at once; True if anything changed."""
     subscription = _subscription(subscriber_id, newsletter_id)
     changed = subscription is not None and subscription.status in ACTIVE
+    slugs = [subscription.newsletter.slug] if changed else []
     if changed:
         subscription.move_to(SubscriptionStatus.UNSUBSCRIBED, cause)
         subscription.subscriber.state_version += 1
-        slugs = [subscription.newsletter.slug]
         events.reader_event(events.SUBSCRIBER_UNSUBSCRIBED, subscription.subscriber, slugs, cause)
     db.session.commit()
+    metrics.unsubscribed(cause, slugs)
     return changed
 
 
@@ -69,6 +70,7 @@ def unsubscribe_all(subscriber_id: int, cause: str = UNSUBSCRIBE_ALL) -> int:
     subscriber.state_version += 1
     suppression.add(subscriber.email_key, UNSUBSCRIBE_ALL, f"subscriber {subscriber.id}")
     db.session.commit()
+    metrics.unsubscribed(cause, left)
     return changed
 
 
@@ -189,6 +191,7 @@ def save_preferences(
     ):
         outbox.enqueue(TaskName.SEND_CONFIRMATION, {"subscriber_id": subscriber.id})
     db.session.commit()
+    metrics.unsubscribed(cause, left)
     return changed
 
 

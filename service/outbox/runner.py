@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from service import metrics
 from service.database import is_dropped, once_more_if_dropped
 from service.extensions import db
 from service.models import JobStatus, OutboxJob, utcnow
@@ -114,16 +115,20 @@ def run_job(task: str, job_id: int, work: Work, *, forget_payload: bool = False)
     except RetryLater as exc:
         db.session.rollback()
         once_more_if_dropped(lambda error=exc: _defer(job_id, error))
+        metrics.job_ended(task, "retried")
         return True
     except Exception as exc:
         db.session.rollback()
         if is_dropped(exc):
             log.warning("job %s lost its database connection; it is pending again", job_id)
             once_more_if_dropped(lambda error=exc: _release(job_id, error))
+            metrics.job_ended(task, "released")
             return False
         once_more_if_dropped(lambda error=exc: _end(job_id, JobStatus.FAILED, repr(error)))
+        metrics.job_ended(task, "failed")
         raise
     once_more_if_dropped(lambda: _end(job_id, JobStatus.DONE, "", forget_payload))
+    metrics.job_ended(task, "done")
     return True
 
 

@@ -27,6 +27,7 @@ from functools import lru_cache
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
+from service import metrics
 from service.database import retry_if_dropped
 from service.extensions import db
 from service.leaving import suppression
@@ -52,6 +53,7 @@ from service.sending.delivery import Row, Tally, deliver_rows
 from service.sending.lease import Lease, claim_batch, release, update_if_held
 from service.sending.ledger import Ledger
 from service.sending.lifecycle import finish_if_complete
+from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +147,17 @@ def run_batch(batch_id: int) -> float | None:
     if batch is None:
         return None
     send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
-    try:
-        return retry_if_dropped(lambda: _work(send_id, lease))
-    except Exception as error:
-        db.session.rollback()
-        log.exception("batch %s failed", batch_id)
-        failure = error
-    return retry_if_dropped(lambda: _fail_batch(send_id, lease, failure))
+    with metrics.batch_timer(TaskName.SEND_BATCH) as ending:  # its duration, by how it ended
+        try:
+            countdown = retry_if_dropped(lambda: _work(send_id, lease))
+            ending["ended"] = "finished" if countdown is None else "deferred"
+            return countdown
+        except Exception as error:
+            db.session.rollback()
+            log.exception("batch %s failed", batch_id)
+            failure = error
+        ending["ended"] = "failed"
+        return retry_if_dropped(lambda: _fail_batch(send_id, lease, failure))
 
 
 def _work(send_id: int, lease: Lease) -> float | None:

@@ -42,6 +42,7 @@ from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from service import metrics
 from service.database import is_dropped
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
@@ -222,6 +223,7 @@ class Ledger:
                 kind, values = self._mark
                 conn.execute(_SETTLE if kind == "settle" else _MARK, values)
             conn.commit()
+            metrics.delivered(written)  # the ledger's rows, counted once they are committed
             if status is not None:
                 self._status, self._status_at = status, time.monotonic()
         except BaseException:

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service import outbox
+from sqlalchemy.exc import SQLAlchemyError
+
+from service import metrics, outbox
 from service.addresses import Address
 from service.database_away import is_away, reason
 from service.lists import newsletter_index
@@ -93,6 +95,16 @@ def subscribe(request: SignupRequest) -> None:
         )
         payload.pop("newsletter_ids", None)
         replay.hold({**payload, "newsletter_slugs": list(dict.fromkeys(request.newsletters))})
+
+
+def count_answer(outcome: str, slugs: Sequence[str]) -> None:
+    """Count a signup answered with `outcome` (`metrics.SIGNUP_OUTCOMES`) under each newsletter
+    it named that this process knows: a slug a request made up never becomes a label."""
+    try:
+        known = newsletter_index.newsletters()  # this process's copy: no query per unknown slug
+    except SQLAlchemyError:  # the database is away: the signup is still counted, unlabelled
+        known = {}
+    metrics.signup(outcome, [slug for slug in dict.fromkeys(slugs) if slug in known])
 
 
 def _subscriber_values(request: SignupRequest) -> dict[str, Any]:

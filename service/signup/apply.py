@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, exists, insert, literal, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from service import outbox
+from service import metrics, outbox
 from service.leaving.suppression import MANUAL, suppression_hash
 from service.models import (
     ConsentRecord,
@@ -104,6 +104,7 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
     without, a failing signup rolls the whole transaction (the claims too) back and raises.
     """
     applied: list[int] = []
+    failed = 0
     with outbox.transaction() as conn:
         for job_id, signup in outbox.claim(conn, TaskName.APPLY_SIGNUPS, ids):
             try:
@@ -115,10 +116,13 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
                 # The job keeps its signup, so it can be looked at and published again.
                 log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
                 outbox.finish(conn, [job_id], JobStatus.FAILED, repr(exc))
+                failed += 1
                 continue
             applied.append(job_id)
         # What these jobs carried is in the signups' rows now: keep no copy.
         outbox.finish(conn, applied, forget_payload=True)
+    metrics.job_ended(TaskName.APPLY_SIGNUPS, "done", len(applied))
+    metrics.job_ended(TaskName.APPLY_SIGNUPS, "failed", failed)
     return applied
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import Connection
 
-from service import outbox, reader_mail
+from service import metrics, outbox, reader_mail
 from service.extensions import db
 from service.leaving import suppression
 from service.mail import send_transactional
@@ -111,6 +111,7 @@ def confirm(token: str, *, ip: str | None = None, user_agent: str | None = None)
         )
     )
     db.session.commit()
+    metrics.confirmed(slugs)
     return ConfirmResult(subscriber, [s.newsletter for s in confirmed + pending], changed=True)
 
 

@@ -8,7 +8,7 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from pydantic import ValidationError
@@ -24,7 +24,13 @@ from service.http.schemas.public import NAME_MAX, SignupAccepted
 from service.http.schemas.public import SignupRequest as SignupBody
 from service.i18n import confirmation_sent
 from service.signup import captcha, replay
-from service.signup.accept import SignupRequest, SpoolUnavailable, UnknownNewsletter, subscribe
+from service.signup.accept import (
+    SignupRequest,
+    SpoolUnavailable,
+    UnknownNewsletter,
+    count_answer,
+    subscribe,
+)
 from service.signup.timing import EARLY, carried_stamp, too_fast
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,7 @@ def _trap_answer(fields: dict[str, Any]) -> Response | tuple[str, int]:
         slugs = _newsletter_slugs(fields.get("newsletters"))
     except BadRequest:
         slugs = []
+    g.signup_slugs = slugs  # for `count_signup`
     locale = fields.get("locale")
     source = fields.get("source_url")
     return _accepted(
@@ -294,7 +301,9 @@ def create_subscription():
         if source_url is not None and not isinstance(source_url, str):
             raise BadRequest("source_url must be a string")
         confirmed = _confirmed(fields.get("confirm_address"))
+        g.signup_slugs = slugs  # for `count_signup`
     except _Trapped:
+        g.signup_bot = True
         log.info("signup dropped as automated: honeypot", extra={"event": "signup_bot"})
         return _trap_answer(fields)
     except (BadRequest, ValidationError) as exc:
@@ -308,6 +317,7 @@ def create_subscription():
         log.info("signup held for a second press", extra={"event": "signup_held"})
         return _press_again(fields, locale, slugs)
     if bot:  # a field people never see was filled, or it came faster than anyone types
+        g.signup_bot = True
         log.info("signup dropped as automated: %s", bot, extra={"event": "signup_bot"})
         return _accepted(locale, slugs, source_url)
     email = fields.get("email")
@@ -364,6 +374,21 @@ def _replay_left_signups() -> None:
 def _with_retry_after(answer: Response | tuple[str, int], seconds: int) -> Response:
     response = current_app.make_response(answer)
     response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+# A signup's answer -> its outcome in the metrics (a bot's 202 is counted as `bot`).
+OUTCOMES = {202: "accepted", 429: "rate_limited", **dict.fromkeys((400, 403, 413, 422), "invalid")}
+
+
+@bp.after_app_request
+def count_signup(response: Response) -> Response:
+    """Count each signup by outcome and the newsletters it named, whatever answered it (the
+    view, the rate limiter, the body guards)."""
+    if request.method == "POST" and request.path == "/api/v1/subscriptions":
+        outcome = "bot" if g.get("signup_bot") else OUTCOMES.get(response.status_code)
+        if outcome:
+            count_answer(outcome, g.get("signup_slugs", ()))
     return response
 
 
