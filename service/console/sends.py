@@ -13,10 +13,11 @@ from service.console import bp
 from service.console.auth import action_form, requires
 from service.console.figures import send_view
 from service.console.pages import render
+from service.deliverability import report
 from service.extensions import db
 from service.lists.newsletters import get_newsletter
 from service.models import Send
-from service.sending import lifecycle, scheduling
+from service.sending import lifecycle, scheduling, summary
 
 ACTIONS = {
     "pause": lifecycle.pause_send,
@@ -38,9 +39,12 @@ def _send_or_404(send_id: int) -> Send:
 
 @bp.get("/sends/<int:send_id>")
 def send_report(send_id: int):
-    """One send: its counts, its state and the buttons the member's role allows."""
-    send = send_view(_send_or_404(send_id))
-    return render("console/send.html", send=send, member=current_user, form=action_form())
+    """One send: its counts, its state, what came back (bounces, complaints, the relay's
+    answers to failures) and the buttons the member's role allows."""
+    row = _send_or_404(send_id)
+    return render("console/send.html", send=send_view(row), feedback=summary.deliverability(row),
+                  failures=report.failure_answers(send_id), member=current_user,
+                  form=action_form())  # fmt: skip
 
 
 @bp.get("/sends/<int:send_id>/progress")

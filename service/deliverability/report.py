@@ -165,3 +165,19 @@ def newsletter_report(newsletter_id: int, since: Any = None, until: Any = None) 
     return {"sends": len(sends), "sent": sent, "failed": failed} | figures(
         sent, failed, counts, left
     )
+
+
+FAILURES_SHOWN = 20
+
+
+def failure_answers(send_id: int, limit: int = FAILURES_SHOWN) -> list[dict[str, Any]]:
+    """The relay's answers to a send's failed deliveries, the most frequent first, with how
+    many readers got each (what an operator reads to see why mail did not go)."""
+    rows = db.session.execute(
+        select(Delivery.response, func.count())
+        .where(Delivery.send_id == send_id, Delivery.status == DeliveryStatus.FAILED)
+        .group_by(Delivery.response)
+        .order_by(func.count().desc(), Delivery.response)
+        .limit(limit)
+    )
+    return [{"answer": response or "(no answer)", "readers": count} for response, count in rows]
