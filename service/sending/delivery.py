@@ -4,9 +4,12 @@ Messages go out over the process's connection pool (`relay`) with at most
 `2 * SEND_CONNECTIONS` per batch in flight OR answered but not yet in the ledger: the
 answers that came back are written to the delivery ledger (`Delivery`, unique per send and
 reader) in one commit before the batch goes past that window, so a worker killed mid-batch
-re-sends at most the window. A batch the rate limit makes wait writes its answers first and
-brings its mark down to the reader it is about to send (`idle`): at a limited rate a fault
-costs at most the messages on the wire, not a window. Unsubscribe and preference tokens are minted by
+re-sends at most the window. Under a rate limit up to `WRITE_EACH_UP_TO_RATE` the batch
+writes before every hand-over instead, bringing the mark down to the reader it is about to
+send (`settle`), with at most `SLOW_IN_FLIGHT` (1) message out: a fault then costs at most
+one possible duplicate per running batch, not a window (a commit per message is nothing at
+a few hundred a second; the price is a relay far away: at 100 ms a message a batch sends 10
+a second, so a limit above 10 x the running batches is not reached). Unsubscribe and preference tokens are minted by
 `signing.Minter` (one key derivation per batch instead of one per token).
 
 Just before handing a message over (so also right after anything it waited for: the rate
@@ -36,7 +39,6 @@ import logging
 import queue
 import time
 from dataclasses import dataclass
-from functools import partial
 
 from service.deliverability.classify import smtp_status
 from service.deliverability.feedback import FeedbackEvent, record_feedback
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 
 RENEW_EVERY_SECONDS = 1.0  # the lease is renewed (and the ledger written) this often
 CHECK_EVERY_SECONDS = 0.2  # the send's status is at most this old at a hand-over
+WRITE_EACH_UP_TO_RATE = 500  # at a rate limit up to this (messages/s), a write per message
+SLOW_IN_FLIGHT = 1  # and at most this many of the batch's messages in flight
 
 
 @dataclass
@@ -132,6 +136,7 @@ def deliver_rows(
     prefs = signing.Minter(token_service("preferences"))
     connections = relay.pool()
     window = 2 * connections.size
+    slow = bool(rate) and rate <= WRITE_EACH_UP_TO_RATE
     answers: queue.SimpleQueue[relay.Answer] = queue.SimpleQueue()
     in_flight: dict[int, Row] = {}  # by subscriber id
     tally = Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
@@ -151,8 +156,9 @@ def deliver_rows(
     for i in range(last, -1, -1):
         flagged_from[i] = max(flagged_from[i + 1], rows[i].subscriber_id * rows[i].maybe_twice)
 
-    def idle(index: int) -> None:
-        """The rate makes the batch wait: write what came back, the mark down to this row."""
+    def settle(index: int) -> None:
+        """Write what came back, the mark down to this row (every earlier one is written or
+        in flight): a fault now costs at most the messages on the wire."""
         nonlocal marked
         while not answers.empty():
             take(block=False)
@@ -187,8 +193,12 @@ def deliver_rows(
             except Exception as error:  # this reader's data: the message fails alone
                 _unbuildable(ledger, row, error, tally)
                 continue
-            ratelimit.acquire(f"newsletter:{newsletter_id}", rate, partial(idle, index))
-            if len(in_flight) + ledger.unwritten >= window or row.subscriber_id > marked:
+            ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
+            if slow:  # a write per message costs little at this rate
+                while len(in_flight) >= SLOW_IN_FLIGHT:  # not a queue in the pool: a fault
+                    take()  # may cost what is submitted and not yet answered
+                settle(index)
+            elif len(in_flight) + ledger.unwritten >= window or row.subscriber_id > marked:
                 # Let half the window come back, then write every answer back so far at once.
                 while len(in_flight) > window // 2:
                     take()

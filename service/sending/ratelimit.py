@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from functools import cache
 
 import redis
@@ -72,10 +71,8 @@ def try_acquire(key: str, rate: float) -> float:
     return float(script(keys=[f"nl:send-rate:{key}"], args=[rate, burst, now], client=client))
 
 
-def acquire(key: str, rate: float | None, before_wait: Callable[[], None] | None = None) -> None:
-    """Block until bucket `key` (refilled at `rate` tokens/s) yields a token; no-op if rate<=0.
-
-    `before_wait` is called once, before the first wait (the caller's chance to use it)."""
+def acquire(key: str, rate: float | None) -> None:
+    """Block until bucket `key` (refilled at `rate` tokens/s) yields a token; no-op if rate<=0."""
     if not rate or rate <= 0:
         return
     away_since = None
@@ -93,8 +90,4 @@ def acquire(key: str, rate: float | None, before_wait: Callable[[], None] | None
             continue
         if wait <= 0:
             return
-        if before_wait is not None:
-            before_wait, call = None, before_wait
-            call()
-            continue  # that took time: ask again
         time.sleep(min(wait, 1.0))
