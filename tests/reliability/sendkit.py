@@ -131,9 +131,10 @@ class SendStack:
                 Subscription(newsletter=news, status="confirmed", confirmed_at=utcnow())
             ]
             people.append(person)
+        addresses = {person.email for person in people}  # read before the commit expires them
         db.session.add_all(people)
-        db.session.commit()
-        return {person.email for person in people}
+        db.session.commit()  # and no transaction left open (idle ones are ended by the server)
+        return addresses
 
     def newsletter(self, slug: str, rate: float = 100) -> Newsletter:
         news = Newsletter(slug=slug, name=slug.title(), rate_limit_per_second=rate)
