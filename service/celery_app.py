@@ -34,7 +34,7 @@ def beat_schedule(app: Flask) -> dict[str, dict]:
         },
         "sending-tick": {
             "task": TaskName.SENDING_TICK,
-            "schedule": float(app.config.get("SEND_TICK_SECONDS") or 60.0),
+            "schedule": float(app.config.get("SEND_TICK_SECONDS") or 5.0),
         },
         "sweep-outbox": {
             "task": TaskName.SWEEP_OUTBOX,

@@ -83,7 +83,7 @@ def _dev_secret_key(instance: Path) -> str:
 # connections per worker. Each is read from the environment under its own name.
 SEND_DEFAULTS: dict[str, int | float] = {
     "SEND_BATCH_SIZE": 300,
-    "SEND_LEASE_SECONDS": 60,
+    "SEND_LEASE_SECONDS": 10,
     "SEND_RETRY_BASE_SECONDS": 5,
     "SEND_RETRY_MAX_SECONDS": 1800,
     "SEND_RETRY_DEADLINE_SECONDS": 4 * 3600,

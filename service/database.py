@@ -143,3 +143,39 @@ def _once_more_if_dropped(view: Callable[..., Any]) -> Callable[..., Any]:
         return once_more_if_dropped(lambda: view(*args, **kwargs))
 
     return run
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """True if `error` says the database cannot be reached now (dropped, refused, shutting
+    down), not that the statement was wrong: waiting for the server is the remedy."""
+    if not isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.DBAPIError)):
+        return False
+    if is_dropped(error):
+        return True
+    if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    # No SQLSTATE: the client could not talk to the server at all (refused, reset, timed out);
+    # class 08 is a connection exception, 57P the server shutting down or restarting.
+    return state is None or state.startswith(("08", "57P"))
+
+
+def wait_until_reachable(engine: Engine, seconds: float) -> bool:
+    """Poll the database (a fresh connection each time) until it answers; False after `seconds`.
+
+    The pause grows from 0.1 s to 0.5 s, so work resumes within half a second of its return.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.1
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except exc.DBAPIError as error:
+            if not is_unreachable(error):
+                raise
+        if time.monotonic() + pause > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)

@@ -1,9 +1,9 @@
 """Digest sending tasks: thin wrappers over service.sending (ids in, one service call)."""
 
-from celery import shared_task
+from celery import shared_task, signals
 
 from service import outbox
-from service.sending import batches, fanout, scheduling
+from service.sending import batches, fanout, keeper, scheduling
 from service.sending import brakes as sending_brakes
 from service.task_names import TaskName
 
@@ -23,11 +23,15 @@ def plan(send_id: int) -> None:
 
 
 @shared_task(name=TaskName.SEND_BATCH, bind=True, max_retries=None)
-def batch(self, batch_id: int) -> None:
-    """Deliver one batch; deferred (4xx) messages make Celery retry it after a back-off."""
-    countdown = batches.run_batch(batch_id)
+def batch(self, batch_id: int, token: int | None = None) -> None:
+    """Deliver one batch; deferred (4xx) messages make Celery retry it after a back-off, and
+    a batch the database's absence interrupted is retried soon with its lease token."""
+    try:
+        countdown = batches.run_batch(batch_id, token)
+    except batches.Interrupted as stop:
+        raise self.retry(args=[batch_id, stop.token], kwargs={}, countdown=stop.countdown) from stop
     if countdown is not None:
-        raise self.retry(countdown=countdown)
+        raise self.retry(args=[batch_id], kwargs={}, countdown=countdown)
 
 
 @shared_task(name=TaskName.SENDING_TICK)
@@ -40,3 +44,11 @@ def tick() -> dict[str, int]:
 def brake(job_ids: int | list[int]) -> None:
     """Pause each send whose bounces or complaints passed the limits (outbox jobs)."""
     outbox.run_jobs(TaskName.BRAKE_SEND, job_ids, sending_brakes.apply_job)
+
+
+@signals.worker_ready.connect
+def _keep_leases(sender: object, **_: object) -> None:
+    """A worker that is ready renews its batches' leases and watches its peers' (`keeper`)."""
+    app = getattr(sender.app, "flask_app", None)  # type: ignore[attr-defined]
+    if app is not None:
+        keeper.start(app)

@@ -14,6 +14,7 @@ relay        the process's pool of SMTP connections to the relay (sender threads
 ratelimit    a token bucket shared through Redis (in-process without REDIS_URL)
 lifecycle    pause, resume, cancel, and finishing a send when every batch is done
 watchdog     re-publishes batches and planners whose lease ran out (their worker died)
+keeper       a worker's thread: renews its batches' leases, runs the watchdog
 summary      a send as operators see it, the same in the admin API and the CLI
 """
 

@@ -5,9 +5,13 @@ readers not yet done in the ledger and hands them to the delivery loop (`deliver
 the loop:
 - 4xx answers (or a relay that cannot be reached) leave their deliveries `queued` and the
   batch is retried with exponential back-off and jitter until `SEND_RETRY_DEADLINE_SECONDS`
-  after the send started;
+  after the send started; a relay that gave no answer at all (refused, cut off) is tried
+  again every `UNREACHABLE_RETRY_SECONDS`, so sending resumes within seconds of its return;
 - a database connection the server dropped is retried on a fresh connection, resuming from
-  the ledger;
+  the ledger; a database that cannot be reached is waited for (`DATABASE_WAIT_SECONDS`)
+  with the batch's answers kept, and the batch goes on the moment it answers; past that
+  wait the task is retried carrying its lease token (`Interrupted`), never consumed, and an
+  outage never counts as the batch's failure;
 - anything else fails the batch (every answer already back is written first); it is retried
   after a back-off and parked as `failed`, with the error, after `MAX_BATCH_FAILURES`. The
   rest of the send goes on; a send with a parked batch ends `failed`, naming it.
@@ -21,14 +25,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from service import metrics
-from service.database import retry_if_dropped
+from service.database import is_dropped, is_unreachable, wait_until_reachable
 from service.extensions import db
 from service.leaving import suppression
 from service.mail import RenderedEmail, dkim, feedback_id, newsletter_sender
@@ -50,8 +56,8 @@ from service.sending import personalize, setting
 from service.sending.books import close_unreached
 from service.sending.content import placeholders_of
 from service.sending.delivery import Row, Tally, deliver_rows
-from service.sending.lease import Lease, claim_batch, release, update_if_held
-from service.sending.ledger import Ledger
+from service.sending.lease import Lease, claim_batch, hold, let_go, release, update_if_held
+from service.sending.ledger import DATABASE_WAIT_SECONDS, Ledger
 from service.sending.lifecycle import finish_if_complete
 from service.task_names import TaskName
 
@@ -59,6 +65,36 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_FAILURES = 3  # unexpected failures before a batch is parked as `failed`
 NOT_TRIED = "not tried before the retry deadline (SEND_RETRY_DEADLINE_SECONDS)"
+INTERRUPTED_RETRY_SECONDS = 2.0  # an interrupted batch's task is tried again this soon
+UNREACHABLE_RETRY_SECONDS = 3.0  # a relay that did not answer at all is tried again this soon
+
+
+class Interrupted(Exception):
+    """The infrastructure (the database) stayed away past the wait: retry the batch's task
+    soon, with `token` (this claim, taken back without waiting for its lease to run out)."""
+
+    def __init__(self, batch_id: int, token: int | None) -> None:
+        super().__init__(f"batch {batch_id} interrupted: the database cannot be reached")
+        self.token = token
+        self.countdown = INTERRUPTED_RETRY_SECONDS
+
+
+def _reaching(work, batch_id: int, token: int | None):
+    """Run a unit of batch work that resumes from what it committed; when the database
+    dropped its connection or cannot be reached, roll back, wait until it answers and run
+    it again; `Interrupted` once `DATABASE_WAIT_SECONDS` passed (or after 10 drops)."""
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    for _ in range(10):
+        try:
+            return work()
+        except DBAPIError as error:
+            db.session.rollback()
+            if not (is_dropped(error) or is_unreachable(error)):
+                raise
+            log.warning("batch %s: the database is away (%s); waiting for it", batch_id, error.orig)
+            if not wait_until_reachable(db.engine, deadline - time.monotonic()):
+                raise Interrupted(batch_id, token) from error
+    raise Interrupted(batch_id, token)
 
 
 def _template(send_id: int) -> personalize.MessageTemplate:
@@ -135,36 +171,45 @@ def retry_delay(attempts: int) -> float:
     return delay * random.uniform(0.8, 1.2)
 
 
-def run_batch(batch_id: int) -> float | None:
+def run_batch(batch_id: int, token: int | None = None) -> float | None:
     """Deliver batch `batch_id`; return a countdown if it must be tried again later.
 
-    A database connection the server dropped mid-batch costs a retry here, on a fresh
-    connection, resuming from the ledger (`retry_if_dropped`); any
-    other unexpected error is the batch's failure (`_fail_batch`): retried after a back-off,
+    `token`: the claim an interrupted try of this task held, taken back at once. The
+    database away (a dropped connection, refused connections) is waited for and the work
+    resumes from the ledger (`_reaching`), or the task is retried (`Interrupted`); any other
+    unexpected error is the batch's failure (`_fail_batch`): retried after a back-off,
     parked after `MAX_BATCH_FAILURES`.
     """
-    batch = retry_if_dropped(lambda: claim_batch(batch_id))
+    batch = _reaching(lambda: claim_batch(batch_id, token), batch_id, token)
     if batch is None:
         return None
     send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
-    with metrics.batch_timer(TaskName.SEND_BATCH) as ending:  # its duration, by how it ended
-        try:
-            countdown = retry_if_dropped(lambda: _work(send_id, lease))
-            ending["ended"] = "finished" if countdown is None else "deferred"
-            return countdown
-        except Exception as error:
-            db.session.rollback()
-            log.exception("batch %s failed", batch_id)
-            failure = error
-        ending["ended"] = "failed"
-        return retry_if_dropped(lambda: _fail_batch(send_id, lease, failure))
+    hold(lease)  # the worker's lease keeper renews it while this task runs
+    try:
+        with metrics.batch_timer(TaskName.SEND_BATCH) as ending:  # its duration, by how it ended
+            try:
+                countdown = _reaching(lambda: _work(send_id, lease), batch_id, lease.token)
+                ending["ended"] = "finished" if countdown is None else "deferred"
+                return countdown
+            except Interrupted:
+                ending["ended"] = "deferred"  # retried soon, with its token
+                raise
+            except Exception as error:
+                db.session.rollback()
+                log.exception("batch %s failed", batch_id)
+                failure = error
+            ending["ended"] = "failed"
+            return _reaching(lambda: _fail_batch(send_id, lease, failure), batch_id, lease.token)
+    finally:
+        let_go(lease)
 
 
 def _work(send_id: int, lease: Lease) -> float | None:
     """Deliver the batch's readers not yet in the ledger (while the lease is ours)."""
-    batch = db.session.get(SendBatch, lease.batch_id, populate_existing=True)
-    if batch.status != BatchStatus.RUNNING or batch.attempts != lease.token:
+    renewed = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS"))
+    if not update_if_held(lease, lease_until=renewed):
         return None  # a retry after the batch was ended, released or taken over
+    batch = db.session.get(SendBatch, lease.batch_id, populate_existing=True)
     send = db.session.execute(  # not the content: the template is cached per process
         select(Send.status, Send.newsletter_id).where(Send.id == send_id)
     ).one()
@@ -249,6 +294,8 @@ def _finish_batch(send_id: int, lease: Lease, tally: Tally) -> float | None:
     deadline = started_at + timedelta(seconds=setting("SEND_RETRY_DEADLINE_SECONDS"))
     if tally.transient:
         delay = retry_delay(lease.token)  # the token is the claim's attempt number
+        if tally.unreachable:  # no answer at all: look again soon, it costs the relay nothing
+            delay = min(delay, UNREACHABLE_RETRY_SECONDS * random.uniform(0.8, 1.2))
         if utcnow() + timedelta(seconds=delay) < deadline:
             until = utcnow() + timedelta(seconds=setting("SEND_LEASE_SECONDS") + delay)
             if not update_if_held(lease, status=BatchStatus.WAITING, lease_until=until):

@@ -4,12 +4,18 @@ Messages go out over the process's connection pool (`relay`) with at most
 `2 * SEND_CONNECTIONS` per batch in flight OR answered but not yet in the ledger: the
 answers that came back are written to the delivery ledger (`Delivery`, unique per send and
 reader) in one commit before the batch goes past that window, so a worker killed mid-batch
-re-sends at most the window. Unsubscribe and preference tokens are minted by
+re-sends at most the window. Under a rate limit up to `WRITE_EACH_UP_TO_RATE` the batch
+writes before every hand-over instead, bringing the mark down to the reader it is about to
+send (`settle`), with at most `SLOW_IN_FLIGHT` (1) message out: a fault then costs at most
+one possible duplicate per running batch, not a window (a commit per message is nothing at
+a few hundred a second; the price is a relay far away: at 100 ms a message a batch sends 10
+a second, so a limit above 10 x the running batches is not reached). Unsubscribe and preference tokens are minted by
 `signing.Minter` (one key derivation per batch instead of one per token).
 
 Just before handing a message over (so also right after anything it waited for: the rate
 limit, a Redis or relay that was away) the loop checks that the batch is still its own (the
-lease, renewed once a second) and that the send is still sending. The send's status comes
+lease, renewed once a second, and at once after a write that waited for the database) and
+that the send is still sending. The send's status comes
 back with every ledger write at no cost (a write goes out every `SEND_CONNECTIONS` messages
 at full speed) and is read again when it is older than `CHECK_EVERY_SECONDS`: a pause or a
 cancel stops a batch within a window of messages (`2 * SEND_CONNECTIONS`) or 0.2 s.
@@ -49,6 +55,8 @@ log = logging.getLogger(__name__)
 
 RENEW_EVERY_SECONDS = 1.0  # the lease is renewed (and the ledger written) this often
 CHECK_EVERY_SECONDS = 0.2  # the send's status is at most this old at a hand-over
+WRITE_EACH_UP_TO_RATE = 500  # at a rate limit up to this (messages/s), a write per message
+SLOW_IN_FLIGHT = 1  # and at most this many of the batch's messages in flight
 
 
 @dataclass
@@ -128,6 +136,7 @@ def deliver_rows(
     prefs = signing.Minter(token_service("preferences"))
     connections = relay.pool()
     window = 2 * connections.size
+    slow = bool(rate) and rate <= WRITE_EACH_UP_TO_RATE
     answers: queue.SimpleQueue[relay.Answer] = queue.SimpleQueue()
     in_flight: dict[int, Row] = {}  # by subscriber id
     tally = Tally(int(setting("SEND_MAX_CONSECUTIVE_FAILURES")))
@@ -138,9 +147,25 @@ def deliver_rows(
 
     # Before any hand-over, the batch notes how far it may get before its next write.
     last = len(rows) - 1
+    marked = rows[min(window - 1, last)].subscriber_id if rows else 0
     if rows:
-        ledger.mark_handing_over(lease, rows[min(window - 1, last)].subscriber_id)
+        ledger.mark_handing_over(lease, marked)
         ledger.write()
+    # Readers an earlier claim may have reached, from each row on: a mark never hides them.
+    flagged_from = [0] * (len(rows) + 1)
+    for i in range(last, -1, -1):
+        flagged_from[i] = max(flagged_from[i + 1], rows[i].subscriber_id * rows[i].maybe_twice)
+
+    def settle(index: int) -> None:
+        """Write what came back, the mark down to this row (every earlier one is written or
+        in flight): a fault now costs at most the messages on the wire."""
+        nonlocal marked
+        while not answers.empty():
+            take(block=False)
+        marked = rows[index].subscriber_id
+        ledger.mark_handing_over(lease, max(marked, flagged_from[index]), settle=True)
+        ledger.write()
+
     renewed = time.monotonic()  # the lease was claimed just now
     stop: str | None = None
     reached = 0  # rows before this one are handed over or recorded
@@ -169,21 +194,27 @@ def deliver_rows(
                 _unbuildable(ledger, row, error, tally)
                 continue
             ratelimit.acquire(f"newsletter:{newsletter_id}", rate)
-            if len(in_flight) + ledger.unwritten >= window:
+            if slow:  # a write per message costs little at this rate
+                while len(in_flight) >= SLOW_IN_FLIGHT:  # not a queue in the pool: a fault
+                    take()  # may cost what is submitted and not yet answered
+                settle(index)
+            elif len(in_flight) + ledger.unwritten >= window or row.subscriber_id > marked:
                 # Let half the window come back, then write every answer back so far at once.
                 while len(in_flight) > window // 2:
                     take()
                 while not answers.empty():
                     take(block=False)
                 # At most a window of hand-overs until the next write: note how far they go.
-                upto = rows[min(index + window - 1, last)].subscriber_id
-                ledger.mark_handing_over(lease, upto)
+                marked = rows[min(index + window - 1, last)].subscriber_id
+                ledger.mark_handing_over(lease, marked)
                 ledger.write()
             # Checked last, just before the hand-over: whatever the steps above waited for
             # (the rate, a Redis or relay that was away), a batch no longer ours, paused or
             # cancelled sends no more. The status comes with each write (free), or is read.
-            if time.monotonic() - renewed >= RENEW_EVERY_SECONDS:
-                renewed = time.monotonic()
+            if ledger.recovered or time.monotonic() - renewed >= RENEW_EVERY_SECONDS:
+                # After a write that waited for the database, at once: another worker may
+                # have taken the batch over meanwhile.
+                renewed, ledger.recovered = time.monotonic(), False
                 status = still_ours(ledger, lease)
             else:
                 status = ledger.send_status(max_age=CHECK_EVERY_SECONDS)
@@ -240,6 +271,7 @@ class Tally:
     deferred_in_a_row: int = 0
     transient: int = 0
     last: str = ""
+    unreachable: bool = False  # the last deferral was no answer at all (refused, cut off)
     unexpected: BaseException | None = None
 
     def too_many(self) -> bool:
@@ -267,7 +299,7 @@ def _answer(ledger: Ledger, row: Row, answer: relay.Answer, tally: Tally) -> Non
         _bounce(ledger, row, error)
     elif isinstance(error, TransientMailError):
         tally.deferred_in_a_row += 1
-        tally.last = str(error)
+        tally.last, tally.unreachable = str(error), error.code is None
         tally.transient += 1
         maybe = error.maybe_delivered
         _record(ledger, row, DeliveryStatus.QUEUED, str(error), maybe_delivered=maybe)

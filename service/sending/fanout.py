@@ -32,6 +32,7 @@ from service.models import (
 from service.sending import setting
 from service.sending.content import compose_content
 from service.sending.lifecycle import announce, finish_if_complete, publish
+from service.sending.watchdog import queued_until
 from service.task_names import TaskName
 from service.webhooks import events
 
@@ -162,7 +163,7 @@ def _plan(send_id: int) -> int:
                     upto_id=upto,
                     status=BatchStatus.PENDING,
                     attempts=0,
-                    lease_until=now + lease,
+                    lease_until=queued_until(),  # in the broker's queue (see `watchdog`)
                     created_at=now,
                 )
             )

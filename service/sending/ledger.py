@@ -14,6 +14,10 @@ the rows they count, by exactly the rows that transaction really inserted or mov
 
 A connection the database server dropped (a restart, `pg_terminate_backend`) costs one
 retry on a fresh connection: the buffered answers stay buffered until a commit took them.
+A database that cannot be reached at all (refusing connections, restarting) is waited for,
+up to `DATABASE_WAIT_SECONDS`, polling every half second at most: the batch hands nothing
+over meanwhile (its loop is blocked in the write), keeps every answer it has, and writes
+them the moment the database is back, so an outage costs no duplicate and resumes at once.
 On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit = off` on its
 connection): a worker that dies loses nothing committed, and a database crash could lose
 the last fraction of a second of rows, which means a few duplicates, never a miss (set once
@@ -24,7 +28,10 @@ far it may get before its next write (`mark_handing_over`: one more statement in
 commit as the rows). A later claim of the batch (its worker died, or lost the database)
 flags the readers up to that mark without a row, and the rows it writes for those it sends
 again carry `possible_duplicate` and add to the send's `possible_duplicates`, so the send
-counts the readers who may have received it twice; at most a window per fault.
+counts the readers who may have received it twice; at most a window per fault. Should two
+claims of a batch run at once after all (one cut off past its lease, still sending), a
+reader whose row the other wrote first while this one delivered to them too is flagged then
+(`_flag_twice`, PostgreSQL: its insert says which rows it did not insert).
 
 The update of the counters returns the send's status, so a batch at full speed learns of a
 pause or a cancel at its next write, a few messages later, without a query of its own
@@ -43,13 +50,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from service import metrics
-from service.database import is_dropped
+from service.database import is_dropped, is_unreachable, wait_until_reachable
 from service.extensions import db
 from service.models import Delivery, DeliveryStatus, Send, utcnow
 
 if TYPE_CHECKING:  # lease.py reads the ledger
     from service.sending.lease import Lease
 
+DATABASE_WAIT_SECONDS = 120.0  # a write waits this long for the database, then fails
 DUPLICATE = "possible_duplicate"  # counted beside the statuses: a row flagged as one
 COUNTERS = {
     DeliveryStatus.SENT: "sent",
@@ -76,7 +84,9 @@ def _insert(dialect: str, returning: bool):
     table = Delivery.__table__
     statement = module.insert(table).on_conflict_do_nothing()
     if returning:
-        return statement.returning(table.c.status, table.c.possible_duplicate)
+        return statement.returning(
+            table.c.subscriber_id, table.c.status, table.c.possible_duplicate
+        )
     return statement
 
 
@@ -114,6 +124,30 @@ def add_to_counters(conn: Connection, send_id: int, statuses: Counter[str]) -> s
     ).scalar()
 
 
+def _flag_twice(conn: Connection, send_id: int, rows: list[dict], inserted: set[int]) -> int:
+    """Readers this batch may have delivered to although another claim of the batch had
+    already written their row (the two ran at once: one was cut off past its lease) may
+    have two copies: their row is flagged (once); how many were."""
+    again = [
+        row["subscriber_id"]
+        for row in rows
+        if row["subscriber_id"] not in inserted
+        and (row["status"] == DeliveryStatus.SENT.value or row["possible_duplicate"])
+    ]
+    if not again:
+        return 0
+    table = Delivery.__table__
+    return conn.execute(
+        update(table)
+        .where(
+            table.c.send_id == send_id,
+            table.c.subscriber_id.in_(again),
+            table.c.possible_duplicate.is_(False),
+        )
+        .values(possible_duplicate=True)
+    ).rowcount
+
+
 class Ledger:
     """Writes one send's delivery rows in groups, with the counters in the same commit."""
 
@@ -126,6 +160,7 @@ class Ledger:
         self._status: str | None = None  # the send's status, as the last write saw it
         self._status_at = 0.0  # when (time.monotonic)
         self._mark: tuple[str, dict] | None = None  # the batch's mark, for the next write
+        self.recovered = False  # a write waited for the database (the caller re-checks its lease)
 
     def _connection(self) -> Connection:
         # A plain connection, held for the batch: much lighter than an ORM session per row.
@@ -197,19 +232,34 @@ class Ledger:
     def write(self) -> None:
         """Write every buffered row and its counters in one transaction.
 
-        A connection the server dropped is replaced once; the rows stay buffered until
-        a commit took them, so an accepted message is never forgotten (nor sent again).
+        A connection the server dropped is replaced; a database that cannot be reached is
+        waited for (`DATABASE_WAIT_SECONDS`). The rows stay buffered until a commit took
+        them, so an accepted message is never forgotten (nor sent again).
         """
         if not self.unwritten and self._mark is None:
             return
-        try:
-            self._write()
-        except DBAPIError as error:
-            if not is_dropped(error):
-                raise
-            self._discard()
-            self._write()  # on a fresh connection; a second failure propagates
+        self._reaching(self._write)
         self._inserts, self._updates, self._mark = [], [], None
+
+    def _reaching(self, work):
+        """Run `work` on the ledger's connection; on a dropped one once more on a fresh one,
+        and while the database cannot be reached, again each time it answers (up to
+        `DATABASE_WAIT_SECONDS`; then the error propagates)."""
+        deadline = None
+        while True:
+            try:
+                return work()
+            except DBAPIError as error:
+                if not (is_dropped(error) or is_unreachable(error)):
+                    raise
+                self._discard()
+                if deadline is None:
+                    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+                    if is_dropped(error):
+                        continue  # a dropped connection: a fresh one at once
+                self.recovered = True
+                if not wait_until_reachable(db.engine, deadline - time.monotonic()):
+                    raise
 
     def _write(self) -> None:
         conn = self._connection()
@@ -246,9 +296,12 @@ class Ledger:
         written: Counter[str] = Counter()
         if self.dialect != "sqlite":
             statement = _insert(self.dialect, returning=True)
-            for status, duplicate in conn.execute(statement, self._inserts):
+            inserted = set()
+            for subscriber_id, status, duplicate in conn.execute(statement, self._inserts):
+                inserted.add(subscriber_id)
                 written[status] += 1
                 written[DUPLICATE] += duplicate
+            written[DUPLICATE] += _flag_twice(conn, self.send_id, self._inserts, inserted)
             return written
         groups: dict[tuple[str, bool], list[dict]] = {}
         for row in self._inserts:
@@ -271,13 +324,7 @@ class Ledger:
         full speed this costs nothing; a slow batch reads it here, on its own connection.
         """
         if self._status is None or time.monotonic() - self._status_at > max_age:
-            try:
-                status = self._read_status()
-            except DBAPIError as error:
-                if not is_dropped(error):
-                    raise
-                self._discard()
-                status = self._read_status()  # on a fresh connection, like `write`
+            status = self._reaching(self._read_status)
             self._status, self._status_at = status, time.monotonic()
         return self._status
 

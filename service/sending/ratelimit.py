@@ -2,16 +2,22 @@
 
 Without `REDIS_URL` the bucket lives in this process (one per key), which is right for a
 single worker. `acquire` blocks until a token is free, so callers just call it before each
-message.
+message. While Redis is away it waits for it (up to `REDIS_WAIT_SECONDS`) rather than fail
+the batch: the shared rate holds, and sending resumes the moment Redis answers.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from functools import cache
 
+import redis
 from flask import current_app
+
+log = logging.getLogger(__name__)
+REDIS_WAIT_SECONDS = 120.0
 
 # KEYS[1] bucket; ARGV: rate/s, burst, now (s). Returns seconds to wait (0: token taken).
 _LUA = """
@@ -39,8 +45,6 @@ _local_lock = threading.Lock()
 
 @cache
 def _redis_script(url: str):
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=5)
     return client, client.register_script(_LUA)
 
@@ -71,5 +75,19 @@ def acquire(key: str, rate: float | None) -> None:
     """Block until bucket `key` (refilled at `rate` tokens/s) yields a token; no-op if rate<=0."""
     if not rate or rate <= 0:
         return
-    while (wait := try_acquire(key, rate)) > 0:
+    away_since = None
+    while True:
+        try:
+            wait = try_acquire(key, rate)
+        except redis.RedisError as error:  # Redis away: hand nothing over until it is back
+            now = time.monotonic()
+            if away_since is None:
+                away_since = now
+                log.warning("send rate limit: Redis is away (%s); waiting for it", error)
+            elif now - away_since > REDIS_WAIT_SECONDS:
+                raise
+            time.sleep(0.25)
+            continue
+        if wait <= 0:
+            return
         time.sleep(min(wait, 1.0))

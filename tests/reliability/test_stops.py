@@ -4,7 +4,8 @@ A pause or a cancel answers once the running batches stopped, so the relay recei
 after the answer, and the counters in the answer are final (a cancelled send's readers it
 never reached are `skipped` in the ledger). Between the request and the answer each running
 batch lets out at most its window (`2 * SEND_CONNECTIONS`, already handed over) and the few
-it hands over before its next ledger write brings the new status: `STOP_BOUND` per worker.
+it hands over before its next ledger write brings the new status: `STOP_BOUND` for the two
+workers (and beat) of the drill.
 (Before: 59 messages after "paused" and 62 after "cancelled", readers never reached had no
 ledger row.)
 """
@@ -27,7 +28,8 @@ READERS = 3000
 # Per worker: every running batch's window in flight, plus what each hands over before it
 # learns the new status (half a window, or 0.2 s when its writes carry no counters), plus
 # what goes out while the request itself commits (measured: 4 to 24 with 4 batches running).
-STOP_BOUND = IN_FLIGHT + THREADS * CONNECTIONS + 8
+WORKERS = 2
+STOP_BOUND = WORKERS * (IN_FLIGHT + THREADS * CONNECTIONS + 8)
 AFTER_THE_ANSWER = 0
 
 
@@ -43,18 +45,19 @@ def _stop(kit, addresses: set[str], action) -> tuple[int, int, Send, tuple]:
     time.sleep(2)  # anything still on its way lands meanwhile
     after = sum(kit.received(addresses).values()) - answered
     print(
-        f"{action.__name__}: {answered - before} messages between request and answer "
-        f"({seconds:.2f} s), {after} after it"
+        f"\nDRILL {action.__name__} at full speed: {answered - before} messages between request"
+        f" and answer ({seconds:.2f} s), {after} after it"
     )
     assert kit.books(answer.id) == books, "the counters moved after the answer"
     return answered - before, after, answer, books
 
 
-def test_pause_and_cancel_at_full_speed_stop_within_a_few_messages(tmp_path):
+def test_drill_pause_and_cancel_at_full_speed_stop_within_a_few_messages(tmp_path):
     with send_stack(tmp_path, "postgresql", SEND_BATCH_SIZE=300, SEND_LEASE_SECONDS=10) as kit:
         news = kit.newsletter("full-speed", rate=0)
         addresses = kit.readers(news, READERS)
-        kit.worker()
+        kit.start_workers("worker-1", "worker-2")
+        kit.beat()
         send_id = kit.start(news)
         kit.wait_received(addresses, 300, timeout=60)
 

@@ -22,6 +22,7 @@ import asyncio
 import ssl
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -44,6 +45,7 @@ class ReceivedMessage:
     message: EmailMessage  # ``data`` parsed with email.policy.default
     smtputf8: bool
     mail_options: tuple[str, ...]
+    received_at: float = 0.0  # time.monotonic() when the server accepted it
 
 
 @dataclass
@@ -267,6 +269,7 @@ class SMTPServer:
             message=BytesParser(policy=default).parsebytes(data),
             smtputf8=envelope.smtp_utf8,
             mail_options=tuple(envelope.mail_options),
+            received_at=time.monotonic(),
         )
         with self._cond:
             self._messages.append(received)
