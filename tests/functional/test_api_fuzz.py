@@ -35,6 +35,7 @@ import pytest
 import requests
 import schemathesis
 from flask import Flask
+from schemathesis.checks import CHECKS
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status
 from schemathesis.engine.events import FatalError, NonFatalError, ScenarioFinished
@@ -181,12 +182,16 @@ def fuzz_postgres_url(fuzz_postgres_app) -> Iterator[str]:
 
 
 def run_schemathesis(
-    schema, statuses: list[int] | None = None, answers: list[Exchange] | None = None
+    schema,
+    statuses: list[int] | None = None,
+    answers: list[Exchange] | None = None,
+    ran: set[str] | None = None,
 ) -> tuple[int, list[str]]:
     """Run every phase the config enables; (cases checked, one line per failure or error).
 
     The status of every answer is appended to `statuses` if given, and (phase, method, URL
-    path, status, whether it carried a key) to `answers`."""
+    path, status, whether it carried a key) to `answers`, the name of every check that ran to
+    `ran`."""
     problems: list[str] = []
     checked = 0
     for event in schemathesis.engine.from_schema(schema).execute():
@@ -204,6 +209,8 @@ def run_schemathesis(
             for case_id, checks in event.recorder.checks.items():
                 checked += 1
                 for check in checks:
+                    if ran is not None:
+                        ran.add(check.name)
                     if check.status == Status.FAILURE and check.failure_info:
                         info = check.failure_info
                         problems.append(
@@ -263,12 +270,15 @@ def test_every_operation_and_link_matches_the_document(request, backend, held, e
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
     operations = scopes_of(spec)
     answers: list[Exchange] = []
-    checked, problems = run_schemathesis(schema, answers=answers)
+    ran: set[str] = set()
+    checked, problems = run_schemathesis(schema, answers=answers, ran=ran)
     statuses = Counter(a[3] for a in answers)
     print(f"\nschemathesis {backend} key={held or 'none'} max-examples={examples}: {checked} "
-          f"cases, {len(answers)} calls, {len(problems)} failures; {dict(sorted(statuses.items()))}")  # fmt: skip
+          f"cases, {len(answers)} calls, {len(ran)} checks, {len(problems)} failures; {dict(sorted(statuses.items()))}")  # fmt: skip
     assert checked > 100, checked
     assert not problems, f"{len(problems)} failures:\n\n" + "\n\n".join(dict.fromkeys(problems))
+    every = {check.__name__ for check in CHECKS.get_all()}
+    assert ran == every, every - ran  # every check schemathesis has, each on some case
     secured = [
         (m, p, s, needed(operations, m, p))
         for _, m, p, s, keyed in answers
