@@ -331,3 +331,30 @@ def test_with_limits_on_the_signup_answers_the_documented_429(fuzz_app, fuzz_key
     assert 429 in statuses, sorted(set(statuses))
     assert {path for _, _, path, *_ in answers} == {"/api/v1/subscriptions"}
     assert not problems, "\n\n".join(dict.fromkeys(problems))
+
+
+def test_every_secured_operation_documents_401_and_403(fuzz_url):
+    """What a narrower key or no key meets is in the document: the 403 names the scope."""
+    spec = requests.get(f"{fuzz_url}/openapi.json", timeout=30).json()
+    secured = [
+        (method, path, op)
+        for path, operations in spec["paths"].items()
+        for method, op in operations.items()
+        if "security" in op
+    ]
+    assert len(secured) > 20
+    for method, path, op in secured:
+        scope = op["x-required-scope"]
+        assert scope in GRANTS and op["security"] == [{"bearer": []}], (method, path)
+        refused = op["responses"]["403"]
+        assert f"`insufficient_scope`: the key lacks scope `{scope}`" in refused["description"]
+        assert (
+            "WWW-Authenticate" in refused["headers"]
+            and "WWW-Authenticate" in op["responses"]["401"]["headers"]
+        ), (method, path)
+        error = {"$ref": "#/components/schemas/Error"}
+        assert refused["content"]["application/json"]["schema"] == error, (method, path)
+    public = [op for ops in spec["paths"].values() for op in ops.values() if "security" not in op]
+    for op in public:  # a provider's hook has a 403 of its own (a bad signature), never this one
+        assert "x-required-scope" not in op, op["operationId"]
+        assert "insufficient_scope" not in op["responses"].get("403", {}).get("description", "")
