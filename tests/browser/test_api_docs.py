@@ -1,7 +1,9 @@
 """The interactive docs in Chromium (issue 22): `/docs` draws Swagger UI from our own origin
 with no console error and no Content-Security-Policy violation; an integrator authorizes with a
 real API key, opens `GET /api/v1/newsletters`, presses "Try it out" and "Execute", and sees the
-200 answer with the demo newsletters — the request carried the key as a Bearer header.
+200 answer with the demo newsletters — the request carried the key as a Bearer header. The same
+`read` key on an `admin` operation (`GET /api/v1/api-keys`) shows the documented 403
+`insufficient_scope` naming the scope, on the page, and nothing else fails.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import subprocess
 import uuid
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Locator, Page, Request, expect
 
 from tests.browser.conftest import ROOT, VENV_BIN, AppServer
 
@@ -61,6 +63,16 @@ def watch(page: Page, server: AppServer) -> tuple[list[str], list[str], list[Req
     return errors, foreign, api
 
 
+def try_it(page: Page, path: str) -> Locator:
+    """Open the `GET path` operation, press "Try it out" and "Execute"; its answer row."""
+    operation = page.locator(f".opblock-get:has(.opblock-summary-path[data-path='{path}'])")
+    expect(operation).to_have_count(1)
+    operation.locator(".opblock-summary").first.click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    return operation.locator(".live-responses-table tr.response")
+
+
 def test_docs_try_it_out_with_a_key(page: Page, app_server: AppServer, artifacts):
     key = new_key(app_server, "read")
     page.set_default_timeout(TIMEOUT_MS)
@@ -71,10 +83,6 @@ def test_docs_try_it_out_with_a_key(page: Page, app_server: AppServer, artifacts
     assert response is not None and response.status == 200
     title = page.locator(".swagger-ui .info .title")
     expect(title).to_contain_text("newsletter", timeout=TIMEOUT_MS)
-    operation = page.locator(
-        ".opblock-get:has(.opblock-summary-path[data-path='/api/v1/newsletters'])"
-    )
-    expect(operation).to_have_count(1)
 
     page.locator(".scheme-container button.authorize").click()
     dialog = page.locator(".dialog-ux .modal-ux")
@@ -84,11 +92,7 @@ def test_docs_try_it_out_with_a_key(page: Page, app_server: AppServer, artifacts
     dialog.locator("button.btn-done").click()
     expect(dialog).to_have_count(0)
 
-    operation.locator(".opblock-summary").first.click()
-    operation.locator("button.try-out__btn").click()
-    operation.locator("button.execute").click()
-    live = operation.locator(".live-responses-table")
-    answer = live.locator("tr.response")
+    answer = try_it(page, "/api/v1/newsletters")
     expect(answer.locator(".response-col_status")).to_have_text("200", timeout=TIMEOUT_MS)
     expect(answer.locator(".response-col_description")).to_contain_text('"slug": "daily"')
     answer.screenshot(path=str(artifacts / "docs-try-it-out.png"))
@@ -97,6 +101,19 @@ def test_docs_try_it_out_with_a_key(page: Page, app_server: AppServer, artifacts
     assert calls, "Execute sent no request"
     assert calls[-1].headers.get("authorization") == f"Bearer {key}"
     assert key not in calls[-1].url  # the key travels in the header, never in the URL
+
+    # A `read` key on an `admin` operation: the documented 403, shown on the page.
+    refused = try_it(page, "/api/v1/api-keys")
+    expect(refused.locator(".response-col_status")).to_have_text("403", timeout=TIMEOUT_MS)
+    description = refused.locator(".response-col_description")
+    expect(description).to_contain_text('"code": "insufficient_scope"')
+    expect(description).to_contain_text('"scope": "admin"')
+    calls = [r for r in api if r.url.startswith(f"{app_server.url}/api/v1/api-keys")]
+    assert calls and calls[-1].headers.get("authorization") == f"Bearer {key}"
+
     assert page.evaluate("window.__cspViolations") == []
-    assert errors == []
+    # That 403 is the only thing that failed (Chromium also logs it as a failed resource).
+    keys_url = f"{app_server.url}/api/v1/api-keys"
+    assert [e for e in errors if keys_url not in e] == [], errors
+    assert any(e.startswith(f"403 {keys_url}") for e in errors), errors
     assert foreign == []
