@@ -27,7 +27,7 @@ from functools import lru_cache
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from service import metrics
+from service import logs, metrics
 from service.database import retry_if_dropped
 from service.extensions import db
 from service.leaving import suppression
@@ -147,7 +147,10 @@ def run_batch(batch_id: int) -> float | None:
     if batch is None:
         return None
     send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
-    with metrics.batch_timer(TaskName.SEND_BATCH) as ending:  # its duration, by how it ended
+    with (
+        logs.bound(send=send_id),  # every line about this batch names its send
+        metrics.batch_timer(TaskName.SEND_BATCH) as ending,  # its duration, by how it ended
+    ):
         try:
             countdown = retry_if_dropped(lambda: _work(send_id, lease))
             ending["ended"] = "finished" if countdown is None else "deferred"
@@ -269,6 +272,7 @@ def _finish_batch(send_id: int, lease: Lease, tally: Tally) -> float | None:
         batch = db.session.get(SendBatch, lease.batch_id)
         _end_unfinished(send_id, batch, f"{NOT_TRIED}; last answer: {tally.last}")
     db.session.commit()
+    log.info("batch %s done", lease.batch_id)  # its send's id: bound in run_batch
     finish_if_complete(send_id)
     return None
 

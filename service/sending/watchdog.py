@@ -55,6 +55,10 @@ def watchdog(limit: int = 1000) -> int:
         log.warning("batch %s has no live worker: publishing it again", batch_id)
         publish(TaskName.SEND_BATCH, batch_id)
     for send_id in planner_ids:
-        log.warning("send %s planner has no live worker: publishing it again", send_id)
+        log.warning(
+            "send %s planner has no live worker: publishing it again",
+            send_id,
+            extra={"send_id": send_id},
+        )
         publish(TaskName.PLAN_SEND, send_id)
     return len(batch_ids) + len(planner_ids)
