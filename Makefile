@@ -39,12 +39,13 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -i $(POT) -d translations --ignore-obsolete
 	$(MAKE) --no-print-directory $(MO)
 
+# Every line it prints from here on is one JSON object (README "Logs"), so no command echo.
 run: $(STAMP) $(MO)
-	$(BIN)/newsletter db upgrade
-	$(BIN)/newsletter seed-demo
-	$(BIN)/newsletter banner
+	@$(BIN)/newsletter db upgrade
+	@$(BIN)/newsletter seed-demo
+	@$(BIN)/newsletter banner
 	@# One supervisor for web, worker and beat: restarts a process that dies, Ctrl-C stops all (exit 0).
-	$(BIN)/newsletter start
+	@$(BIN)/newsletter start
 
 test: $(TEST_STAMP) $(MO)
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered

@@ -15,8 +15,10 @@ memory, so the web runs as one process: the limits then hold for the whole web. 
 side by side. `WEB_THREADS` (the one process's threads before gevent) is no longer used.
 
 Logs: every line gunicorn writes, access log and error log alike, goes through
-`RedactingLogger`: the tokens of readers' links, query-string values and API keys are replaced
-by `[redacted]` (`service/redaction.py`, the same rule as the app's own logs).
+`RedactingLogger`: one JSON object per line in the app's format (`service/logs.py`, role
+`web`), the tokens of readers' links, query-string values and API keys replaced by
+`[redacted]` (`service/redaction.py`, the same rule as the app's own logs). An access line
+carries the request's `X-Request-ID` as `request_id`.
 """
 
 import importlib.util
@@ -152,26 +154,56 @@ workers = asked_for if shared_counters else 1
 control_socket_disable = True
 
 
-def _redaction():
-    """`service/redaction.py` alone: importing the `service` package here, in the master,
-    would import the app (and ssl) before the gevent worker patches them."""
-    path = Path(__file__).resolve().parent / "service" / "redaction.py"
-    spec = importlib.util.spec_from_file_location("newsletter_log_redaction", path)
+def _logs():
+    """`service/logs.py` alone: importing the `service` package here, in the master, would
+    import the app (and ssl) before the gevent worker patches them."""
+    path = Path(__file__).resolve().parent / "service" / "logs.py"
+    spec = importlib.util.spec_from_file_location("newsletter_logs", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-redaction = _redaction()
+logs = _logs()
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger whose every handler (access, error, syslog) redacts secrets."""
+    """gunicorn's logger writing JSON lines (access, error, syslog), secrets redacted."""
 
     def setup(self, cfg):
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
-            redaction.redact_handlers(log)
+            for handler in log.handlers:
+                handler.setFormatter(logs.JsonFormatter(role="web"))
+
+    def access(self, resp, req, environ, request_time):
+        """One line per request: method, path, status, duration and the request id."""
+        if not self.access_log_enabled:
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == "x-request-id"), None
+        )
+        method, path = environ.get("REQUEST_METHOD", "-"), environ.get("RAW_URI", "-")
+        duration_ms = round(request_time.total_seconds() * 1000, 1)
+        self.access_log.info(
+            "%s %s %s in %s ms",
+            method,
+            path,
+            status,
+            duration_ms,
+            extra={
+                "method": method,
+                "path": path,
+                "status": int(status) if str(status).isdigit() else status,
+                "bytes": getattr(resp, "sent", None),
+                "duration_ms": duration_ms,
+                "remote_addr": environ.get("REMOTE_ADDR"),
+                "referer": environ.get("HTTP_REFERER"),
+                "user_agent": environ.get("HTTP_USER_AGENT"),
+                "request_id": request_id,
+            },
+        )
 
 
 logger_class = RedactingLogger
@@ -194,7 +226,7 @@ def when_ready(server):
 
 
 def _metrics_processes():
-    """`service/metrics/processes.py` alone, for the same reason as `_redaction`: the master
+    """`service/metrics/processes.py` alone, for the same reason as `_logs`: the master
     must not import prometheus-client (it imports ssl) before the workers patch it."""
     path = Path(__file__).resolve().parent / "service" / "metrics" / "processes.py"
     spec = importlib.util.spec_from_file_location("newsletter_metrics_processes", path)

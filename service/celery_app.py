@@ -10,6 +10,7 @@ import os
 from celery import Celery, Task, signals
 from flask import Flask
 
+from service import logs
 from service.heartbeats import Pulse, beat_name
 from service.metrics import processes as metrics_processes
 from service.task_names import TaskName
@@ -95,6 +96,11 @@ def celery_init_app(app: Flask) -> Celery:
     app.extensions["celery"] = celery
     return celery
 
+
+# Our JSON lines for the worker and beat: Celery installs no format of its own, and the
+# worker's banner is one line (`service/logs.py`).
+signals.setup_logging.connect(logs.setup_celery_logging, weak=False)
+signals.celeryd_after_setup.connect(logs.quiet_worker_banner, weak=False)
 
 _pulses: dict[str, Pulse] = {}
 

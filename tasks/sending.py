@@ -2,7 +2,7 @@
 
 from celery import shared_task, signals
 
-from service import outbox
+from service import logs, outbox
 from service.sending import batches, fanout, keeper, scheduling
 from service.sending import brakes as sending_brakes
 from service.task_names import TaskName
@@ -11,15 +11,17 @@ from service.task_names import TaskName
 @shared_task(name=TaskName.START_SEND)
 def start(send_id: int) -> None:
     """Start a due send (freeze content and recipients) and plan its batches."""
-    if fanout.start_send(send_id):
-        fanout.plan_send(send_id)
+    with logs.bound(send=send_id):
+        if fanout.start_send(send_id):
+            fanout.plan_send(send_id)
 
 
 @shared_task(name=TaskName.PLAN_SEND)
 def plan(send_id: int) -> None:
     """Resume planning a send whose planner lease ran out."""
-    if fanout.claim_planner(send_id):
-        fanout.plan_send(send_id)
+    with logs.bound(send=send_id):
+        if fanout.claim_planner(send_id):
+            fanout.plan_send(send_id)
 
 
 @shared_task(name=TaskName.SEND_BATCH, bind=True, max_retries=None)

@@ -1,4 +1,8 @@
-"""Core ops commands: demo data, Celery worker and beat, the run banner."""
+"""Core ops commands: demo data, Celery worker and beat, the run banner.
+
+`seed-demo` and `banner` run in `make run` before its processes start, so they write JSON
+lines like everything `make run` shows (`service.logs.json_line`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from service.logs import json_line
 from service.seed import seed_demo
 
 
@@ -14,10 +19,12 @@ from service.seed import seed_demo
 def seed_demo_command() -> None:
     """Create the demo newsletters and sample articles (idempotent; development only)."""
     if not _development():
-        click.echo("skipped: demo data is for development (APP_ENV is production)")
+        click.echo(
+            json_line(__name__, "skipped: demo data is for development (APP_ENV is production)")
+        )
         return
     created = seed_demo()
-    click.echo(f"demo data ready ({created} new rows)")
+    click.echo(json_line(__name__, f"demo data ready ({created} new rows)"))
 
 
 def _celery_argv(kind: str, extra: tuple[str, ...]) -> list[str]:
@@ -37,7 +44,8 @@ def worker(celery_args: tuple[str, ...]) -> None:
 @with_appcontext
 def beat(celery_args: tuple[str, ...]) -> None:
     """Start Celery beat, the scheduler of periodic jobs (extra arguments go to `celery beat`)."""
-    current_app.extensions["celery"].start(_celery_argv("beat", celery_args))
+    # --quiet: no banner on stdout; beat says what it does in its (JSON) log lines.
+    current_app.extensions["celery"].start(["--quiet", *_celery_argv("beat", celery_args)])
 
 
 def _development() -> bool:
@@ -61,7 +69,8 @@ def banner() -> None:
         f"Readiness:        {base}/readyz",
         "Stop with Ctrl-C.",
     ]
-    click.echo("\n" + "".join(f"  {line}\n" for line in lines))
+    for line in lines:
+        click.echo(json_line(__name__, line))
 
 
 COMMANDS = [seed_demo_command, worker, beat, banner]

@@ -10,12 +10,19 @@ your own supervisor (systemd, a container orchestrator) with the same policy: se
 Before anything starts, `preflight` stops a second `make run` on a busy port at once (it would
 restart its web forever while its worker and beat ran beside the first on the same database),
 and says when this run builds links with a port that commands in another shell will not know.
+
+Everything it writes is one JSON line each (`service/logs.py`): its own lines (role
+`supervisor`, `program` naming the Procfile process), and its programs' lines as they wrote them; a
+line of theirs that is not a JSON object (a crash before logging was set up) is wrapped in
+one, redacted, with the program's name as its role.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import logging
 import os
 import signal
 import socket
@@ -25,7 +32,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -33,6 +39,7 @@ from dotenv import dotenv_values
 from honcho.environ import parse_procfile
 
 from service.config import ROOT
+from service.logs import json_line
 from service.metrics import processes
 
 STOP_SECONDS = 20.0
@@ -41,11 +48,24 @@ STABLE_SECONDS = 30.0  # a process that ran this long starts again with the shor
 _print_lock = threading.Lock()
 
 
-def say(name: str, text: str, width: int = 6) -> None:
-    """One line of the combined log: time, process name, text."""
-    stamp = datetime.now().strftime("%H:%M:%S")
+def _echo(line: str) -> None:
     with _print_lock:
-        click.echo(f"{stamp} {name:<{width}} | {text}")
+        click.echo(line)
+
+
+def say(name: str, text: str, width: int = 0, level: int = logging.INFO) -> None:
+    """One line of the supervisor's own, about process `name` ("system": all of them)."""
+    _echo(json_line(__name__, text, role="supervisor", level=level, program=name))
+
+
+def forward(name: str, raw: bytes) -> None:
+    """A line a program wrote: as it is when it is a JSON object, else wrapped in one."""
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    try:
+        whole = isinstance(json.loads(text), dict)
+    except ValueError:
+        whole = False
+    _echo(text if whole and "\n" not in text else json_line(f"{name}.output", text, role=name))
 
 
 @dataclass
@@ -81,7 +101,7 @@ class Child:
     def _forward_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for raw in self.process.stdout:
-            say(self.name, raw.decode("utf-8", "replace").rstrip("\n"), self.width)
+            forward(self.name, raw)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -262,7 +282,11 @@ def links_note(environ: Mapping[str, str], dotenv: Mapping[str, str | None]) -> 
 )
 def start(procfile: Path) -> None:
     """Run the Procfile's processes (web, worker, beat), restarting one that dies; Ctrl-C stops all."""
-    preflight(parse_procfile(procfile.read_text()).processes)
+    try:
+        preflight(parse_procfile(procfile.read_text()).processes)
+    except click.ClickException as refused:
+        say("system", refused.format_message(), level=logging.ERROR)
+        sys.exit(refused.exit_code)
     processes.clean()  # the stack starts: metric files of an earlier run go (service/metrics)
     sys.exit(supervise(procfile))
 

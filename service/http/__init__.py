@@ -46,6 +46,7 @@ def register_blueprints(app: Flask) -> None:
         page_policy,
         provider_hooks,
         public,
+        request_ids,
         sends,
         subscribers,
         suppressions,
@@ -56,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     app.session_interface = NoCookieSessions()
     errors.register(app)
     body_limit.register(app)
+    request_ids.register(app)  # outside the body limit: its 413 carries the id too
     input_guard.register(app)  # before the blueprints: their rules pick the bounded `int`
     locale_guard.register(app)
     page_policy.register(app)

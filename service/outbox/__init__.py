@@ -28,6 +28,7 @@ from service.outbox.courier import (
 from service.outbox.retry import RetryLater
 from service.outbox.runner import MAX_ATTEMPTS, claim, finish, run_job, run_jobs
 from service.outbox.store import (
+    REQUEST_ID_KEY,
     enqueue,
     enqueue_now,
     enqueue_on,
@@ -41,6 +42,7 @@ __all__ = [
     "LINGER_SECONDS",
     "MAX_ATTEMPTS",
     "REPUBLISH_AFTER",
+    "REQUEST_ID_KEY",
     "RetryLater",
     "claim",
     "enqueue",

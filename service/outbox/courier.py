@@ -25,6 +25,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
+from service import logs
 from service.extensions import db
 from service.models import JobStatus, OutboxJob, utcnow
 
@@ -57,10 +58,12 @@ def publish_task(task: str, args: Iterable[Any] = (), **options: Any) -> None:
 
 
 def _run_inline(task: str, args: list[Any]) -> None:
-    """Run a task in this process (`JOBS_RUN_INLINE`: tests and tools without a worker)."""
+    """Run a task in this process (`JOBS_RUN_INLINE`: tests and tools without a worker),
+    with no request id of the caller's: a job gets only the one it stored, as on a worker."""
     celery = current_app.extensions["celery"]
     celery.loader.import_default_modules()
-    celery.tasks[task].apply(args=args, throw=True)
+    with logs.detached():
+        celery.tasks[task].apply(args=args, throw=True)
 
 
 def publish(job_ids: Iterable[int], task: str) -> int:

@@ -4,23 +4,28 @@ A task claims each row before doing the work (`claim`), so a job published twice
 The work signals "not now" by raising `RetryLater` (mail's temporary errors are one): the job
 is pending again after a back-off with jitter, or after the delay the work asked for. Any
 other error fails the job for good (a person looks at `last_error`) and propagates.
+
+While a job runs, the request id it was enqueued under is bound (`service.logs`): its lines,
+and the jobs it enqueues, carry it. Each job that ran says so in one line (task, job, outcome).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from service import metrics
+from service import logs, metrics
 from service.database import is_dropped, once_more_if_dropped
 from service.extensions import db
 from service.models import JobStatus, OutboxJob, utcnow
 from service.outbox.retry import RetryLater
+from service.outbox.store import REQUEST_ID_KEY
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +115,21 @@ def run_job(task: str, job_id: int, work: Work, *, forget_payload: bool = False)
     if not claimed:
         return False
     [(_, payload)] = claimed
+    with logs.bound(request=payload.pop(REQUEST_ID_KEY, None)):
+        return _run(task, job_id, payload, work, forget_payload)
+
+
+def _run(task: str, job_id: int, payload: dict[str, Any], work: Work, forget_payload: bool) -> bool:
+    """Run a claimed job's work and record how it ended (see `run_job`)."""
+    started = time.monotonic()
+    extra = {"task": task, "job_id": job_id}
     try:
         once_more_if_dropped(lambda: work(payload))
     except RetryLater as exc:
         db.session.rollback()
         once_more_if_dropped(lambda error=exc: _defer(job_id, error))
         metrics.job_ended(task, "retried")
+        log.info("%s job %s: not now (%s)", task, job_id, exc, extra=extra)
         return True
     except Exception as exc:
         db.session.rollback()
@@ -126,9 +140,12 @@ def run_job(task: str, job_id: int, work: Work, *, forget_payload: bool = False)
             return False
         once_more_if_dropped(lambda error=exc: _end(job_id, JobStatus.FAILED, repr(error)))
         metrics.job_ended(task, "failed")
+        log.warning("%s job %s failed: %r", task, job_id, exc, extra=extra)
         raise
     once_more_if_dropped(lambda: _end(job_id, JobStatus.DONE, "", forget_payload))
     metrics.job_ended(task, "done")
+    elapsed = round((time.monotonic() - started) * 1000, 1)
+    log.info("%s job %s done in %s ms", task, job_id, elapsed, extra=extra)
     return True
 
 

@@ -5,6 +5,10 @@ A service calls `enqueue` inside its session's transaction (or `enqueue_on` insi
 (a session `after_commit` hook), never before, so a task never looks for a row that is not
 there, and a rolled-back change leaves no job behind. `enqueue_now` is the signup's one
 INSERT in a transaction of its own. `forget` deletes waiting jobs that name someone erased.
+
+A job keeps the request id bound when it was enqueued (`service.logs`) in its payload under
+`REQUEST_ID_KEY`; the runner binds it again while the job runs, so the jobs a job causes
+carry it on, and every log line of the chain names the request that started it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, event, insert, literal
 from sqlalchemy.orm import Session
 
+from service import logs
 from service.extensions import db
 from service.models import JobStatus, OutboxJob, utcnow
 from service.outbox.courier import REPUBLISH_AFTER, publish_soon
@@ -25,12 +30,19 @@ from service.prepared import Prepared, raw_transaction
 _JOBS = OutboxJob.__table__
 _QUEUED = "outbox.queued"  # session.info / connection.info: (task, id) to publish on commit
 _ADDED = "outbox.added"  # session.info: jobs added, not flushed yet
+REQUEST_ID_KEY = "_request_id"  # in a job's payload: the request that caused it
+
+
+def traced(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` with the request id bound now, if any (the runner takes it out again)."""
+    request_id = logs.request_id.get()
+    return {**payload, REQUEST_ID_KEY: request_id} if request_id else payload
 
 
 def _new_row(task: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {
         "task": task,
-        "payload": payload,
+        "payload": traced(payload),
         "status": JobStatus.PENDING,
         "attempts": 0,
         "available_at": now + REPUBLISH_AFTER,
@@ -125,7 +137,7 @@ def enqueue_now(task: str, payload: dict[str, Any], now: datetime | None = None)
         _PREPARED[engine.dialect.name] = Prepared(_INSERT_ONE, engine.dialect)
     statement = _PREPARED[engine.dialect.name]
     now = now or utcnow()
-    values = {"task": task, "payload": payload, "available_at": now + REPUBLISH_AFTER}
+    values = {"task": task, "payload": traced(payload), "available_at": now + REPUBLISH_AFTER}
     job_id = raw_transaction(
         engine,
         lambda cursor: statement.first(cursor, {**values, "created_at": now}),

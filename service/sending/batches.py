@@ -33,7 +33,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
-from service import metrics
+from service import logs, metrics
 from service.database import is_dropped, is_unreachable, wait_until_reachable
 from service.extensions import db
 from service.leaving import suppression
@@ -186,7 +186,10 @@ def run_batch(batch_id: int, token: int | None = None) -> float | None:
     send_id, lease = batch.send_id, Lease(batch_id, batch.attempts)
     hold(lease)  # the worker's lease keeper renews it while this task runs
     try:
-        with metrics.batch_timer(TaskName.SEND_BATCH) as ending:  # its duration, by how it ended
+        with (
+            logs.bound(send=send_id),  # every line about this batch names its send
+            metrics.batch_timer(TaskName.SEND_BATCH) as ending,  # its duration, by how it ended
+        ):
             try:
                 countdown = _reaching(lambda: _work(send_id, lease), batch_id, lease.token)
                 ending["ended"] = "finished" if countdown is None else "deferred"
@@ -316,6 +319,7 @@ def _finish_batch(send_id: int, lease: Lease, tally: Tally) -> float | None:
         batch = db.session.get(SendBatch, lease.batch_id)
         _end_unfinished(send_id, batch, f"{NOT_TRIED}; last answer: {tally.last}")
     db.session.commit()
+    log.info("batch %s done", lease.batch_id)  # its send's id: bound in run_batch
     finish_if_complete(send_id)
     return None
 

@@ -94,7 +94,7 @@ def start_send(send_id: int) -> bool:
     db.session.commit()
     if claimed.rowcount != 1:
         return False
-    log.info("send %s started: %s", send_id, values["status"])
+    log.info("send %s started: %s", send_id, values["status"], extra={"send_id": send_id})
     return values["status"] == SendStatus.SENDING
 
 

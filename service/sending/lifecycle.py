@@ -180,7 +180,13 @@ def wait_for_batches(send_id: int, timeout: float = STOP_WAIT_SECONDS) -> bool:
         if not running:
             return True
         if time.monotonic() >= deadline:
-            log.warning("send %s: %s batches still running after %.0f s", send_id, running, timeout)
+            log.warning(
+                "send %s: %s batches still running after %.0f s",
+                send_id,
+                running,
+                timeout,
+                extra={"send_id": send_id},
+            )
             return False
         time.sleep(0.02)
 
@@ -253,5 +259,5 @@ def finish_if_complete(send_id: int) -> bool:
     if result.rowcount != 1:
         return False
     recount(send_id)
-    log.info("send %s finished", send_id)
+    log.info("send %s finished", send_id, extra={"send_id": send_id})
     return True

@@ -136,5 +136,7 @@ def _publish(task: str, item_id: int, what: str) -> bool:
     except Exception as error:
         log.warning("%s %s not published again (broker down?): %s", what, item_id, error)
         return False
-    log.warning("%s %s has no live worker (or queue): publishing it again", what, item_id)
+    extra = {"send_id": item_id} if task == TaskName.PLAN_SEND else {}
+    log.warning("%s %s has no live worker (or queue): publishing it again", what, item_id,
+                extra=extra)  # fmt: skip
     return True

@@ -4,7 +4,9 @@ A worker claims a Celery message's worth of signup jobs and writes, for each, th
 a pending subscription per newsletter and their events, the consent record (stamped with the
 time of the request) and the confirmation email's job, at most one per address per
 `CONFIRMATION_RESEND_SECONDS`. Claiming and applying commit together, so a signup is applied
-once; one that fails is rolled back alone and its job marked failed.
+once; one that fails is rolled back alone and its job marked failed. Each signup is applied
+under the request id it was made with, so its confirmation job carries it on, and once the
+transaction commits one log line names the signups applied and the requests they came from.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import Connection, bindparam, exists, insert, literal, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from service import metrics, outbox
+from service import logs, metrics, outbox
 from service.leaving.suppression import MANUAL, suppression_hash
 from service.models import (
     ConsentRecord,
@@ -105,29 +107,59 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
     """
     applied: list[int] = []
     failed = 0
+    done: list[tuple[int, int | None, str | None]] = []  # job, subscriber, request id
     with outbox.transaction() as conn:
         for job_id, signup in outbox.claim(conn, TaskName.APPLY_SIGNUPS, ids):
+            request_id = signup.get(outbox.REQUEST_ID_KEY)
             try:
-                with conn.begin_nested() if isolate else nullcontext():
-                    _record_signup(conn, signup, datetime.fromisoformat(signup["at"]))
+                with (
+                    logs.bound(request=request_id),
+                    conn.begin_nested() if isolate else nullcontext(),
+                ):
+                    subscriber_id = _record_signup(
+                        conn, signup, datetime.fromisoformat(signup["at"])
+                    )
             except _SIGNUP_ERRORS as exc:
                 if not isolate:
                     raise
                 # The job keeps its signup, so it can be looked at and published again.
-                log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
+                with logs.bound(request=request_id):
+                    log.warning("signup job %s failed: %r", job_id, exc, extra={"job_id": job_id})
                 outbox.finish(conn, [job_id], JobStatus.FAILED, repr(exc))
                 failed += 1
                 continue
             applied.append(job_id)
+            done.append((job_id, subscriber_id, request_id))
         # What these jobs carried is in the signups' rows now: keep no copy.
         outbox.finish(conn, applied, forget_payload=True)
     metrics.job_ended(TaskName.APPLY_SIGNUPS, "done", len(applied))
     metrics.job_ended(TaskName.APPLY_SIGNUPS, "failed", failed)
+    if done:
+        _say_applied(done)
     return applied
 
 
-def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> None:
-    """Write one signup (as `subscribe` stored it), and its confirmation job if one is due."""
+def _say_applied(done: list[tuple[int, int | None, str | None]]) -> None:
+    """One line for a transaction's signups, naming each one's request (one line per batch,
+    not per signup: under load a batch holds up to `JOBS_PER_MESSAGE`). A batch of one
+    request's signups carries its id as `request_id`, as every other line does."""
+    request_ids = sorted({request_id for _, _, request_id in done if request_id})
+    with logs.bound(request=request_ids[0] if len(request_ids) == 1 else None):
+        log.info(
+            "%s signup job(s) applied: %s",
+            len(done),
+            ", ".join(f"job {job} -> subscriber {subscriber}" for job, subscriber, _ in done),
+            extra={
+                "task": TaskName.APPLY_SIGNUPS,
+                "job_ids": [job for job, _, _ in done],
+                "request_ids": request_ids,
+            },
+        )
+
+
+def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> int | None:
+    """Write one signup (as `subscribe` stored it), and its confirmation job if one is due;
+    the subscriber's id (None when the address is blocked by hand)."""
     key = signup["email_key"]
     email_hash = suppression_hash(key)
     ids = signup["newsletter_ids"]
@@ -140,7 +172,7 @@ def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> N
     existing: dict[int, tuple[int, str]] = {}
     if not is_new:
         if conn.scalar(_BLOCK_REASON, {"hash": email_hash}) == MANUAL:
-            return  # a manual block stops even the confirmation email
+            return None  # a manual block stops even the confirmation email
         subscriber_id = conn.scalar(_SUBSCRIBER_ID, {"key": key})
         existing = {
             row.newsletter_id: (row.id, row.status)
@@ -160,6 +192,7 @@ def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> N
         queue_first_confirmation(conn, subscriber_id, now)
     elif events or any(existing.get(n, (0, ""))[1] == PENDING for n in ids):
         queue_confirmation(conn, subscriber_id, now)
+    return subscriber_id
 
 
 def _add_subscriptions(

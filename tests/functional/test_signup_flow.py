@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from service import outbox
 from service.extensions import db
 from service.models import (
     ConsentRecord,
@@ -208,10 +209,12 @@ def test_a_new_address_writes_every_record_of_the_signup(client, app, newsletter
         "article-footer",
     )
     assert consent.ip == "127.0.0.1" and consent.user_agent
+    # The confirmation job carries the request id of the signup that caused it (logs).
+    request_id = response.headers["X-Request-ID"]
     jobs = [
         j
         for j in db.session.scalars(db.select(OutboxJob))
-        if j.payload == {"subscriber_id": reader.id}
+        if j.payload == {"subscriber_id": reader.id, outbox.REQUEST_ID_KEY: request_id}
     ]
     assert [j.task for j in jobs] == ["mail.send_confirmation"]
     # One clock reading, stored so that it reads back as the same aware UTC time everywhere.

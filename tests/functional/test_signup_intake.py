@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from sqlalchemy import event, func, select
 
+from service import outbox
 from service.extensions import db
 from service.models import (
     ConsentRecord,
@@ -52,12 +53,14 @@ def _jobs(task: str) -> list[OutboxJob]:
     )
 
 
-def _sign_up(app, email: str, **fields) -> None:
+def _sign_up(app, email: str, **fields) -> str:
+    """Sign `email` up; the request's id (its jobs carry it)."""
     body = {"email": email, "newsletters": "daily", "name": "Olena", **fields}
     response = app.test_client().post(
         "/api/v1/subscriptions", json=body, headers={"User-Agent": "Firefox"}
     )
     assert response.status_code == 202, response.data
+    return response.headers["X-Request-ID"]
 
 
 def test_the_request_stores_one_job_and_nothing_else(plain):
@@ -75,7 +78,7 @@ def test_the_request_stores_one_job_and_nothing_else(plain):
 
 def test_a_job_is_applied_once_and_keeps_no_copy_of_the_signup(plain):
     email = unique_email()
-    _sign_up(plain, email)
+    request_id = _sign_up(plain, email)
     [job] = _jobs(TaskName.APPLY_SIGNUPS)
     assert apply_signups([job.id]) == 1
     assert apply_signups([job.id]) == 0  # published twice: the second claim finds nothing
@@ -85,7 +88,8 @@ def test_a_job_is_applied_once_and_keeps_no_copy_of_the_signup(plain):
     reader = db.session.scalar(select(Subscriber))
     assert (reader.email, reader.name) == (email, "Olena")
     [confirmation] = _jobs(TaskName.SEND_CONFIRMATION)
-    assert confirmation.payload == {"subscriber_id": reader.id}
+    # It carries the signup's request id on (logs), as the worker running it will.
+    assert confirmation.payload == {"subscriber_id": reader.id, outbox.REQUEST_ID_KEY: request_id}
 
 
 def test_the_consent_record_keeps_the_time_of_the_request(plain):

@@ -93,7 +93,7 @@ def test_the_apps_json_lines_carry_no_token_in_message_or_traceback():
     line = JsonFormatter().format(record)
     assert token not in line
     entry = json.loads(line)  # still one valid JSON object
-    assert entry["msg"] == f"Exception on /confirm/{MARK} [POST]"
+    assert entry["message"] == f"Exception on /confirm/{MARK} [POST]"
 
 
 def test_a_wrapped_formatter_redacts_what_the_inner_one_writes():
