@@ -4,6 +4,7 @@ from service.models.apikey import ApiKey
 from service.models.article import Article
 from service.models.audit import AuditEvent
 from service.models.base import Base, utcnow
+from service.models.daily import NewsletterDay
 from service.models.feed import FeedState as FeedState
 from service.models.feedback import FeedbackRecord, UsedToken
 from service.models.heartbeat import Heartbeat
@@ -42,6 +43,7 @@ __all__ = [
     "Heartbeat",
     "JobStatus",
     "Newsletter",
+    "NewsletterDay",
     "OutboxJob",
     "Send",
     "SendBatch",
