@@ -50,7 +50,8 @@ class ReaderFilter:
     email_prefix: str | None = None
 
 
-def _when(field: str, value: str) -> datetime:
+def parse_when(field: str, value: str) -> datetime:
+    """A time from a query (RFC 3339, or a date: midnight UTC), in UTC; FilterInvalid else."""
     if not WHEN.fullmatch(value):
         raise FilterInvalid(field, f"{field} must be an RFC 3339 time or a date (2026-12-01).")
     try:
@@ -81,7 +82,7 @@ def reader_filter(args: Mapping[str, str]) -> ReaderFilter:
         values["source"] = source
     for field in ("created_after", "created_before"):
         if args.get(field) is not None:
-            values[field] = _when(field, args[field])
+            values[field] = parse_when(field, args[field])
     email = (args.get("email") or "").strip()
     if email:
         try:
