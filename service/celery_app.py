@@ -22,6 +22,7 @@ TASK_MODULES = [
     "tasks.outbox",
     "tasks.webhooks",
     "tasks.staff",
+    "tasks.imports",
 ]
 
 

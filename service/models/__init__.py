@@ -28,6 +28,7 @@ from service.models.subscriber import (
     SubscriptionStatus,
     Suppression,
 )
+from service.models.upload import ListImport
 from service.models.webhook import WebhookAttempt, WebhookEndpoint
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "FeedbackRecord",
     "Heartbeat",
     "JobStatus",
+    "ListImport",
     "Newsletter",
     "NewsletterDay",
     "OutboxJob",
