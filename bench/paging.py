@@ -1,6 +1,6 @@
 """Admin list paging: milliseconds per page of `GET /api/v1/subscribers` (and `/sends`,
-`/audit`, `/suppressions`, a reader's `/timeline`) with N subscribers on PostgreSQL, first pages
-and deep ones, with each filter.
+`/articles`, `/audit`, `/suppressions`, a reader's `/timeline`, a newsletter's `/stats`) with N
+subscribers on PostgreSQL, first pages and deep ones, with each filter, at 50 and 500 rows.
 
 Run by hand (not in CI):
 
@@ -9,7 +9,8 @@ Run by hand (not in CI):
 It makes a scratch PostgreSQL database (127.0.0.1:5432, user postgres), migrates it, fills it
 in SQL (N readers, two newsletters, statuses spread over the readers, signup times over a
 year, every tenth reader imported; N suppressions; 20 finished sends delivered to every tenth
-reader), then times each query through the app's test client
+reader; N/10 articles over a year in five sections; a year of daily figures; N/10 audit
+events), then times each query through the app's test client
 (the whole request: key check, SQL, JSON) `--repeat` times and prints the median and the
 slowest, in ms. The database is dropped at the end.
 """
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,19 @@ SELECT id, CASE WHEN id % 10 = 0 THEN 'import' ELSE 'signup' END, 'daily', now()
 FROM subscribers;
 INSERT INTO suppressions (email_hash, reason, detail, created_at)
 SELECT md5('a' || g) || md5('b' || g), 'bounce', '', now() FROM generate_series(1, :n) AS g;
+INSERT INTO articles (url, title, summary_html, summary_text, authors, section, tags,
+    editors_pick, published_at, created_at, updated_at)
+SELECT 'https://news.example.org/' || g, 'Story ' || g, '<p>A summary.</p>', 'A summary.',
+    '["Olena K."]', (ARRAY['News', 'Culture', 'Business', 'Sport', 'Opinion'])[g % 5 + 1],
+    '["ukraine"]', g % 50 = 0, now() - (g % 8760) * interval '1 hour', now(), now()
+FROM generate_series(1, :n / 10) AS g;
+INSERT INTO newsletter_days (newsletter_id, day, signups, confirmations, unsubscribes,
+    bounces, complaints, erasures, net)
+SELECT n.id, current_date - d, 100, 80, 5, 1, 0, 0, 74
+FROM newsletters n CROSS JOIN generate_series(0, 365) AS d;
+INSERT INTO audit_events (at, event, via, actor, target, detail)
+SELECT now() - g * interval '1 minute', 'send.paused', 'cli', 'ops', 'send:' || g, '{}'
+FROM generate_series(1, :n / 10) AS g;
 """
 DELIVERIES = """
 INSERT INTO deliveries (send_id, subscriber_id, status, attempts, response, updated_at)
@@ -104,6 +119,8 @@ def main() -> None:
             print(f"filled {args.n} readers in {time.perf_counter() - start:.0f} s")
             headers = {"Authorization": f"Bearer {create_api_key('bench', ['admin'])}"}
             middle = encode_cursor(args.n // 2)
+            deep_article = encode_cursor("2026-06-01T00:00:00.000000+00:00", args.n // 20)
+            year_ago = (date.today() - timedelta(days=365)).isoformat()
             client = app.test_client()
             queries = [
                 "/api/v1/subscribers",
@@ -117,9 +134,23 @@ def main() -> None:
                 "/api/v1/subscribers?created_after=2026-11-01&created_before=2026-11-03",
                 "/api/v1/subscribers?email=r777777@example.org",
                 "/api/v1/subscribers?email_prefix=r77777",
+                "/api/v1/subscribers?newsletter=weekly&status=pending&limit=500",
+                "/api/v1/subscribers?status=unsubscribed&limit=500",
+                "/api/v1/subscribers?source=import&limit=500",
+                "/api/v1/subscribers?created_after=2026-11-01&created_before=2026-11-03&limit=500",
+                "/api/v1/subscribers?email_prefix=r77777&limit=500",
                 "/api/v1/sends",
+                "/api/v1/sends?newsletter=daily&status=finished&limit=500",
+                "/api/v1/articles",
+                "/api/v1/articles?limit=500",
+                f"/api/v1/articles?limit=500&cursor={deep_article}",
+                "/api/v1/articles?section=Culture&limit=500",
+                "/api/v1/articles?published_after=2026-03-01&published_before=2026-03-08&limit=500",
+                f"/api/v1/newsletters/daily/stats?from={year_ago}",
                 "/api/v1/audit",
+                "/api/v1/audit?limit=500",
                 "/api/v1/suppressions",
+                "/api/v1/suppressions?limit=500",
                 f"/api/v1/suppressions?cursor={middle}",
                 "/api/v1/suppressions?email=r777777@gmail.com",
                 "/api/v1/subscribers/10/timeline",

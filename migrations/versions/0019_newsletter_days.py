@@ -2,7 +2,7 @@
 bounces, complaints, erasures, net), updated in the transaction of each change
 
 Revision ID: 0019
-Revises: 0018
+Revises: 0025
 Create Date: 2026-12-07 07:40:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0018'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
