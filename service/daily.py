@@ -152,9 +152,10 @@ def erased(session: Session, subscriptions: Iterable[tuple[int, str]]) -> None:
         tally.add(newsletter_id, today, erasures=1, net=-1 if status == CONFIRMED else 0)
 
 
-@event.listens_for(Session, "before_flush")
-def _count_new_events(session: Session, _context: Any, _instances: Any) -> None:
-    """Count the status changes the ORM is about to write (`Subscription.move_to`)."""
+@event.listens_for(Session, "after_flush")
+def _count_new_events(session: Session, _context: Any) -> None:
+    """Count the status changes the ORM just wrote (`Subscription.move_to`); after the flush,
+    so a subscription made in the same flush has its newsletter id."""
     for row in session.new:
         if isinstance(row, SubscriptionEvent) and row.subscription is not None:
             session_tally(session).move(
