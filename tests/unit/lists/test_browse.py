@@ -8,11 +8,19 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from service.access.keys import create_api_key
 from service.extensions import db
-from service.models import Article, ConsentRecord, Send, Subscriber, SubscriptionStatus, utcnow
+from service.models import (
+    Article,
+    ConsentRecord,
+    Send,
+    SendBatch,
+    Subscriber,
+    SubscriptionStatus,
+    utcnow,
+)
 from tests.support.readers import add_reader
 
 
@@ -124,6 +132,16 @@ def test_sends_page_newest_first_and_filter(unit_app, add_newsletter, reader_key
     assert len(ids("status=failed")) == 1
     for bad in ("newsletter=nope", "status=done", "limit=501"):
         assert client.get(f"/api/v1/sends?{bad}", headers=reader_key).status_code == 422
+    # each send on a page shows its own parked batches (read for the whole page at once)
+    failed = db.session.scalars(select(Send).where(Send.status == "failed")).one()
+    db.session.add(SendBatch(send_id=failed.id, after_id=0, upto_id=9, status="failed",
+                             error="cannot decode"))  # fmt: skip
+    db.session.commit()
+    page = client.get("/api/v1/sends?limit=500", headers=reader_key).json["sends"]
+    parked = {s["id"]: [b["error"] for b in s["failed_batches"]] for s in page}
+    assert parked == {i: ["cannot decode"] if i == failed.id else [] for i in everything}
+    single = client.get(f"/api/v1/sends/{failed.id}", headers=reader_key).json
+    assert single["failed_batches"] == page[everything.index(failed.id)]["failed_batches"]
 
 
 @settings(
