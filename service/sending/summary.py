@@ -4,7 +4,7 @@ list of them."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, selectinload
 
 from service.deliverability import brakes, report
 from service.extensions import db
@@ -62,4 +62,7 @@ def list_sends(
         query = query.where(Send.newsletter_id == newsletter_id)
     if status is not None:
         query = query.where(Send.status == status)
-    return list(db.session.scalars(query.options(joinedload(Send.newsletter))))
+    # the newsletter once per page, not its JSON columns decoded again on every row; and not
+    # the bodies of the issues, which the list does not show
+    options = (selectinload(Send.newsletter), defer(Send.body_text), defer(Send.body_html))
+    return list(db.session.scalars(query.options(*options)))

@@ -60,7 +60,7 @@ def _stored(newsletter_id: int) -> Counter[str]:
     total: Counter[str] = Counter()
     for row in rows:
         total.update({name: getattr(row, name) for name in COUNTS})
-    return +total  # zeros dropped
+    return Counter({k: v for k, v in total.items() if v})  # zeros dropped
 
 
 def _recount(newsletter_id: int) -> Counter[str]:
@@ -73,7 +73,7 @@ def _recount(newsletter_id: int) -> Counter[str]:
     total: Counter[str] = Counter()
     for from_status, to_status, cause in events:
         total.update(daily.classify(from_status, to_status, cause))
-    return +total
+    return Counter({k: v for k, v in total.items() if v})
 
 
 def _confirmed(newsletter_id: int) -> int:
