@@ -47,9 +47,9 @@ def check_choices(mode: object, consent: object) -> tuple[ImportMode, str | None
     (where the readers agreed), and `consent` alone means `confirmed`."""
     if consent is not None and not isinstance(consent, str):
         raise UploadInvalid("consent", "consent must be text.")
-    consent = " ".join((consent or "").split()) or None
     if consent is not None and (len(consent) > CONSENT_MAX or not consent.isprintable()):
         raise UploadInvalid("consent", f"consent is at most {CONSENT_MAX} printable characters.")
+    consent = " ".join((consent or "").split()) or None
     if mode in (None, "") and consent is not None:
         mode = ImportMode.CONFIRMED.value
     if mode not in MODES:

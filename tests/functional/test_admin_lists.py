@@ -13,6 +13,7 @@ from service.models import (
     Article,
     ConsentRecord,
     Newsletter,
+    Send,
     Subscriber,
     SubscriptionStatus,
     utcnow,
@@ -84,3 +85,18 @@ def test_articles_page_on_postgresql_through_ties_and_deletes(postgres_app):
             break
     expected = sorted(articles[:-1], key=lambda a: (a.published_at, a.id), reverse=True)
     assert seen == [a.id for a in expected]
+
+
+def test_sends_page_shows_each_digests_skipped_articles_on_postgresql(postgres_app):
+    daily = Newsletter(slug="daily", name="Daily")
+    db.session.add(daily)
+    db.session.commit()
+    sends = [
+        Send(newsletter_id=daily.id, status="sent", content=content)
+        for content in ({}, {"skipped": {"too_old": 3}}, {"articles": [], "skipped": None})
+    ]
+    db.session.add_all(sends)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {create_api_key('pg-sends', ['read'])}"}
+    page = postgres_app.test_client().get("/api/v1/sends", headers=headers).json["sends"]
+    assert [s["articles_skipped"] for s in page] == [{}, {"too_old": 3}, {}]

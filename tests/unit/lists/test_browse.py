@@ -142,6 +142,12 @@ def test_sends_page_newest_first_and_filter(unit_app, add_newsletter, reader_key
     assert parked == {i: ["cannot decode"] if i == failed.id else [] for i in everything}
     single = client.get(f"/api/v1/sends/{failed.id}", headers=reader_key).json
     assert single["failed_batches"] == page[everything.index(failed.id)]["failed_batches"]
+    # and its digest's skipped articles, read without loading the frozen content
+    failed.content = {"articles": [{"title": "x"}], "skipped": {"late": 2}}
+    db.session.commit()
+    page = client.get("/api/v1/sends?limit=500", headers=reader_key).json["sends"]
+    skipped = {s["id"]: s["articles_skipped"] for s in page}
+    assert skipped == {i: {"late": 2} if i == failed.id else {} for i in everything}
 
 
 @settings(
