@@ -195,7 +195,7 @@ class BadRange(ValueError):
 
 
 def _date(field: str, value: str | None, default: date) -> date:
-    if value is None or value == "":
+    if value is None:
         return default
     try:
         if len(value) != 10:
