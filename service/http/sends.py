@@ -23,7 +23,7 @@ from service.http.schemas.sends import (
 from service.models import Newsletter
 from service.models import Send as StoredSend
 from service.paging import BadPage, decode_cursor, page_of
-from service.sending import lifecycle, scheduling, summary
+from service.sending import batches, lifecycle, scheduling, summary
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
 ARCHIVED = "This newsletter is archived and sends nothing; PATCH it with archived: false first."
@@ -117,8 +117,10 @@ def list_sends(query: SendQuery):
     rows = summary.list_sends(
         newsletter_id, query.status, before[0] if before else None, query.limit + 1
     )
-    shown, cursor = page_of(rows, query.limit, lambda send: (send.id,))
-    body = SendList(sends=[Send.of(s) for s in shown], next=cursor)
+    shown, cursor = page_of(rows, query.limit, lambda row: (row[0].id,))
+    parked = batches.parked_batches_of([send.id for send, _ in shown])  # one query for the page
+    sends = [Send.of(send, parked=parked[send.id], skipped=skip) for send, skip in shown]
+    body = SendList(sends=sends, next=cursor)
     db.session.commit()
     return body
 

@@ -12,18 +12,22 @@ from service.models import Send, SendStatus
 from service.sending import batches, books
 
 
-def progress(send: Send) -> dict:
+def progress(send: Send, parked: list[dict] | None = None, skipped: dict | None = None) -> dict:
     """A send's live figures besides its columns: readers still waiting, the relay's last
-    deferral, parked batches, and the articles the digest left out, by reason."""
+    deferral, parked batches, and the articles the digest left out, by reason. For a page of
+    the list, the caller passes what it read for the whole page: `parked` (its parked batches,
+    `batches.parked_batches_of`) and `skipped` (its digest's skipped articles, `list_sends`)."""
     # Readers not yet handed over (deferred ones included) while the send may still go on.
     active = send.status in (SendStatus.SENDING, SendStatus.PAUSED)
     waiting = max(0, send.total - send.sent - send.failed - send.skipped) if active else 0
     return {
         "waiting": waiting,
         "defer_reason": books.defer_reason(send.id) if active else None,
-        "failed_batches": batches.parked_batches(send.id),
+        "failed_batches": batches.parked_batches(send.id) if parked is None else parked,
         # Articles the digest left out, by reason (late, too_old): selection.SKIP_REASONS.
-        "articles_skipped": dict((send.content or {}).get("skipped") or {}),
+        "articles_skipped": dict(
+            (skipped if skipped is not None else (send.content or {}).get("skipped")) or {}
+        ),
     }
 
 
@@ -52,17 +56,19 @@ STATUSES = tuple(s.value for s in SendStatus)
 
 def list_sends(
     newsletter_id: int | None, status: str | None, before_id: int | None, limit: int
-) -> list[Send]:
+) -> list[tuple[Send, dict]]:
     """Up to `limit` sends, newest first, older than id `before_id` (keyset paging), of one
-    newsletter and in one status if given."""
-    query = select(Send).order_by(Send.id.desc()).limit(limit)
+    newsletter and in one status if given; each with its digest's skipped articles."""
+    skipped = Send.content["skipped"].label("skipped")
+    query = select(Send, skipped).order_by(Send.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(Send.id < before_id)
     if newsletter_id is not None:
         query = query.where(Send.newsletter_id == newsletter_id)
     if status is not None:
         query = query.where(Send.status == status)
-    # the newsletter once per page, not its JSON columns decoded again on every row; and not
-    # the bodies of the issues, which the list does not show
-    options = (selectinload(Send.newsletter), defer(Send.body_text), defer(Send.body_html))
-    return list(db.session.scalars(query.options(*options)))
+    # the newsletter once per page, not its JSON columns decoded again on every row; not the
+    # issues' bodies nor their frozen content (the articles), which the list does not show
+    options = (selectinload(Send.newsletter), defer(Send.body_text), defer(Send.body_html),
+               defer(Send.content))  # fmt: skip
+    return [(send, found or {}) for send, found in db.session.execute(query.options(*options))]

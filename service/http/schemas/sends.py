@@ -78,8 +78,9 @@ class Send(Model):
     )
 
     @classmethod
-    def of(cls, send: Any) -> Send:
-        """The answer for a stored send (its live figures read now)."""
+    def of(cls, send: Any, **page: Any) -> Send:
+        """The answer for a stored send (its live figures read now; `page`: those a page of
+        the list read at once, `summary.progress`)."""
         return cls.model_validate(
             {
                 "id": send.id,
@@ -95,7 +96,7 @@ class Send(Model):
                 "started_at": send.started_at,
                 "finished_at": send.finished_at,
                 "possible_duplicates": send.possible_duplicates,
-                **summary.progress(send),
+                **summary.progress(send, **page),
             }
         )
 
