@@ -117,9 +117,11 @@ def list_sends(query: SendQuery):
     rows = summary.list_sends(
         newsletter_id, query.status, before[0] if before else None, query.limit + 1
     )
-    shown, cursor = page_of(rows, query.limit, lambda row: (row[0].id,))
-    parked = batches.parked_batches_of([send.id for send, _ in shown])  # one query for the page
-    sends = [Send.of(send, parked=parked[send.id], skipped=skip) for send, skip in shown]
+    shown, cursor = page_of(rows, query.limit, lambda row: (row.id,))
+    parked = batches.parked_batches_of([row.id for row in shown])  # one query for the page
+    sends = [
+        Send.of(row, parked=parked[row.id], skipped=row.articles_skipped or {}) for row in shown
+    ]
     body = SendList(sends=sends, next=cursor)
     db.session.commit()
     return body

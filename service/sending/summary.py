@@ -3,12 +3,13 @@ list of them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.orm import defer, selectinload
 
 from service.deliverability import brakes, report
 from service.extensions import db
-from service.models import Send, SendStatus
+from service.models import Newsletter, Send, SendStatus
 from service.sending import batches, books
 
 
@@ -54,21 +55,29 @@ def percent(rate: float) -> str:
 STATUSES = tuple(s.value for s in SendStatus)
 
 
+LISTED = (Send.id, Send.status, Send.status_reason, Send.subject, Send.total, Send.sent,
+          Send.failed, Send.skipped, Send.scheduled_at, Send.started_at, Send.finished_at,
+          Send.possible_duplicates)  # fmt: skip
+
+
 def list_sends(
     newsletter_id: int | None, status: str | None, before_id: int | None, limit: int
-) -> list[tuple[Send, dict]]:
+) -> list[Any]:
     """Up to `limit` sends, newest first, older than id `before_id` (keyset paging), of one
-    newsletter and in one status if given; each with its digest's skipped articles."""
-    skipped = Send.content["skipped"].label("skipped")
-    query = select(Send, skipped).order_by(Send.id.desc()).limit(limit)
+    newsletter and in one status if given: rows of the columns the list shows (`LISTED`, no
+    ORM object per row, never an issue's bodies or frozen content), with `newsletter_slug`
+    and `articles_skipped` (the digest's skipped articles, one JSON path)."""
+    query = (
+        select(*LISTED, Newsletter.slug.label("newsletter_slug"),
+               Send.content["skipped"].label("articles_skipped"))
+        .join(Newsletter, Newsletter.id == Send.newsletter_id)
+        .order_by(Send.id.desc())
+        .limit(limit)
+    )  # fmt: skip
     if before_id is not None:
         query = query.where(Send.id < before_id)
     if newsletter_id is not None:
         query = query.where(Send.newsletter_id == newsletter_id)
     if status is not None:
         query = query.where(Send.status == status)
-    # the newsletter once per page, not its JSON columns decoded again on every row; not the
-    # issues' bodies nor their frozen content (the articles), which the list does not show
-    options = (selectinload(Send.newsletter), defer(Send.body_text), defer(Send.body_html),
-               defer(Send.content))  # fmt: skip
-    return [(send, found or {}) for send, found in db.session.execute(query.options(*options))]
+    return list(db.session.execute(query))

@@ -84,7 +84,8 @@ class Send(Model):
         return cls.model_validate(
             {
                 "id": send.id,
-                "newsletter": send.newsletter.slug,
+                # a stored send, or a row of the list (which read the slug with it)
+                "newsletter": getattr(send, "newsletter_slug", None) or send.newsletter.slug,
                 "status": send.status,
                 "status_reason": send.status_reason,
                 "subject": send.subject,
