@@ -114,7 +114,7 @@ def list_sends(query: SendQuery):
         newsletter_id = db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug))
         if newsletter_id is None:
             return api_error(422, "invalid", f"No newsletter {slug!r}.", "newsletter")
-    rows = summary.list_sends(
+    rows = summary.send_rows(
         newsletter_id, query.status, before[0] if before else None, query.limit + 1
     )
     shown, cursor = page_of(rows, query.limit, lambda row: (row.id,))

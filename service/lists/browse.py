@@ -97,10 +97,17 @@ def reader_filter(args: Mapping[str, str]) -> ReaderFilter:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionRow:
-    """A subscription as the list shows it: the newsletter's slug, its status, when confirmed."""
+class NewsletterRef:
+    """A newsletter as a listed subscription names it (`.slug`, as a stored one's has)."""
 
-    newsletter: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """A subscription as the list shows it: its newsletter, its status, when confirmed."""
+
+    newsletter: NewsletterRef
     status: str
     confirmed_at: datetime | None
 
@@ -173,6 +180,8 @@ def browse_readers(wanted: ReaderFilter, after_id: int, limit: int) -> list[Read
         .where(Subscription.subscriber_id.in_(list(held)))
         .order_by(Subscription.subscriber_id, Subscription.id)
     )
+    refs: dict[str, NewsletterRef] = {}
     for subscriber_id, slug, status, confirmed_at in subscriptions:
-        held[subscriber_id].append(SubscriptionRow(slug, status, confirmed_at))
+        ref = refs.setdefault(slug, NewsletterRef(slug))
+        held[subscriber_id].append(SubscriptionRow(ref, status, confirmed_at))
     return [ReaderRow(*reader, subscriptions=held[reader.id]) for reader in readers]

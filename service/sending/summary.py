@@ -55,18 +55,37 @@ def percent(rate: float) -> str:
 STATUSES = tuple(s.value for s in SendStatus)
 
 
+def list_sends(
+    newsletter_id: int | None, status: str | None, before_id: int | None, limit: int
+) -> list[Send]:
+    """Up to `limit` sends, newest first, older than id `before_id` (keyset paging), of one
+    newsletter and in one status if given."""
+    query = select(Send).order_by(Send.id.desc()).limit(limit)
+    return list(db.session.scalars(_narrowed(query, newsletter_id, status, before_id)))
+
+
+def _narrowed(query: Any, newsletter_id: int | None, status: str | None,
+              before_id: int | None) -> Any:  # fmt: skip
+    if before_id is not None:
+        query = query.where(Send.id < before_id)
+    if newsletter_id is not None:
+        query = query.where(Send.newsletter_id == newsletter_id)
+    if status is not None:
+        query = query.where(Send.status == status)
+    return query
+
+
 LISTED = (Send.id, Send.status, Send.status_reason, Send.subject, Send.total, Send.sent,
           Send.failed, Send.skipped, Send.scheduled_at, Send.started_at, Send.finished_at,
           Send.possible_duplicates)  # fmt: skip
 
 
-def list_sends(
+def send_rows(
     newsletter_id: int | None, status: str | None, before_id: int | None, limit: int
 ) -> list[Any]:
-    """Up to `limit` sends, newest first, older than id `before_id` (keyset paging), of one
-    newsletter and in one status if given: rows of the columns the list shows (`LISTED`, no
-    ORM object per row, never an issue's bodies or frozen content), with `newsletter_slug`
-    and `articles_skipped` (the digest's skipped articles, one JSON path)."""
+    """`list_sends` as rows of the columns a page of the API's list shows (`LISTED`; no ORM
+    object per row, never an issue's bodies or frozen content), with `newsletter_slug` and
+    `articles_skipped` (the digest's skipped articles, one JSON path)."""
     query = (
         select(*LISTED, Newsletter.slug.label("newsletter_slug"),
                Send.content["skipped"].label("articles_skipped"))
@@ -74,10 +93,4 @@ def list_sends(
         .order_by(Send.id.desc())
         .limit(limit)
     )  # fmt: skip
-    if before_id is not None:
-        query = query.where(Send.id < before_id)
-    if newsletter_id is not None:
-        query = query.where(Send.newsletter_id == newsletter_id)
-    if status is not None:
-        query = query.where(Send.status == status)
-    return list(db.session.execute(query))
+    return list(db.session.execute(_narrowed(query, newsletter_id, status, before_id)))

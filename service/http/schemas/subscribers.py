@@ -60,12 +60,7 @@ class Subscriber(Model):
     def of(cls, reader: Any) -> Subscriber:
         """The answer for a stored reader."""
         held = [
-            # a stored subscription (its newsletter), or a listed one (`ReaderRow`: the slug)
-            {
-                "newsletter": getattr(s.newsletter, "slug", s.newsletter),
-                "status": s.status,
-                "confirmed_at": s.confirmed_at,
-            }
+            {"newsletter": s.newsletter.slug, "status": s.status, "confirmed_at": s.confirmed_at}
             for s in reader.subscriptions
         ]
         return cls.model_validate(
