@@ -8,8 +8,10 @@ Every status change is counted by what it is (`classify`):
   `SubscriptionEvent` it adds: nothing to call;
 - bulk Core writes (signups applied by the worker, CSV imports) call `tally_moves` /
   `Tally.move` with the moves they wrote, and `write` the tally on their connection;
-- anything else that is not a status change (a complaint, a bounce that changes no status)
-  calls `record(newsletter_id, day, bounces=1)`; an erasure calls `erased`.
+- anything else that is not a status change (a bounce that changes no status) calls
+  `record(newsletter_id, day, bounces=1)`; an erasure calls `erased`. A complaint is the
+  unsubscribe `service.deliverability` records with the cause `complaint`: a complaint,
+  not an unsubscribe.
 
 Counts made on the ORM session are held in the session and written just before it commits,
 one upsert per (newsletter, day) in key order (INSERT ... ON CONFLICT DO UPDATE adding to the
@@ -35,6 +37,7 @@ PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED
 UNSUBSCRIBED, BOUNCED = SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED
 _ACTIVE = {PENDING, CONFIRMED}
 EXPIRED = "expired"  # a pending signup never confirmed, purged: not a reader leaving
+COMPLAINT = "complaint"  # the cause service.deliverability gives a complaint's unsubscribe
 _TABLE = NewsletterDay.__table__
 _SESSION_KEY = "newsletter_days"
 
@@ -50,7 +53,9 @@ def classify(from_status: str | None, to_status: str, cause: str = "") -> Counte
         counts["net"] += 1
     if from_status == CONFIRMED and to_status != CONFIRMED:
         counts["net"] -= 1
-    if to_status == UNSUBSCRIBED and from_status in _ACTIVE and cause != EXPIRED:
+    if to_status == UNSUBSCRIBED and from_status in _ACTIVE and cause == COMPLAINT:
+        counts["complaints"] += 1  # a reader who reported the newsletter as spam, and left
+    elif to_status == UNSUBSCRIBED and from_status in _ACTIVE and cause != EXPIRED:
         counts["unsubscribes"] += 1
     if to_status == BOUNCED and from_status != BOUNCED:
         counts["bounces"] += 1

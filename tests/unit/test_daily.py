@@ -22,6 +22,7 @@ STATUSES = [None, "pending", "confirmed", "unsubscribed", "bounced"]
         ("confirmed", "unsubscribed", "link", {"unsubscribes": 1, "net": -1}),
         ("pending", "unsubscribed", "link", {"unsubscribes": 1}),
         ("pending", "unsubscribed", "expired", {}),
+        ("confirmed", "unsubscribed", "complaint", {"complaints": 1, "net": -1}),
         ("confirmed", "bounced", "bounce", {"bounces": 1, "net": -1}),
         ("unsubscribed", "pending", "signup", {"signups": 1}),
         ("unsubscribed", "confirmed", "undo", {"signups": 1, "confirmations": 1, "net": 1}),
