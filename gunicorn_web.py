@@ -84,9 +84,15 @@ class SlowClientWorker(GeventWorker):
 
     def load_wsgi(self):
         super().load_wsgi()
-        self.body_limit = (
-            getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or self.body_limit
-        )
+        self.config = getattr(self.wsgi, "config", {})
+        self.body_limit = self.config.get("MAX_CONTENT_LENGTH") or self.body_limit
+
+    def _limit(self, req) -> int:
+        """The body limit of `req`'s route: the app's, or a route's own (an upload)."""
+        from service.http.body_limit import limit_for
+
+        config = getattr(self, "config", {})
+        return limit_for(config, req.method, req.path) or self.body_limit
 
     def handle_request(self, listener_name, req, sock, addr):
         """Serve `req` once its body is here; 408 and close if it does not arrive in time."""
@@ -105,15 +111,16 @@ class SlowClientWorker(GeventWorker):
         if req.body is None:
             return True
         declared = getattr(req.body.reader, "length", None)
-        if declared == 0 or (declared or 0) > self.body_limit:
+        limit = self._limit(req)
+        if declared == 0 or (declared or 0) > limit:
             return True
         if getattr(req, "_expected_100_continue", False):
             sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             req._expected_100_continue = False
-        size = declared or self.body_limit + 1
+        size = declared or limit + 1
         with gevent.Timeout(body_timeout, False):
             data = req.body.read(size)
-            if declared is None and len(data) > self.body_limit:
+            if declared is None and len(data) > limit:
                 # The app refuses it (413); a client still sending should read that answer
                 # rather than a reset, so up to DRAIN_MAX more is read and dropped.
                 req.must_close = not _drained(req.body, DRAIN_MAX)

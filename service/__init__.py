@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from service import daily as daily  # the daily figures' session hooks
 from service import database, i18n  # database registers the connection events
 from service.config import ROOT, load_settings
 

@@ -23,6 +23,7 @@ TASK_MODULES = [
     "tasks.outbox",
     "tasks.webhooks",
     "tasks.staff",
+    "tasks.imports",
 ]
 
 

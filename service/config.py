@@ -197,6 +197,8 @@ def load_settings(test_config: Mapping[str, Any] | None = None) -> dict[str, Any
         "RATELIMIT_STORAGE_TIMEOUT": _number(env, "RATELIMIT_STORAGE_TIMEOUT", 0.25),
         "CONFIRMATION_RESEND_SECONDS": _number(env, "CONFIRMATION_RESEND_SECONDS", 600),
         "MAX_CONTENT_LENGTH": 16 * 1024,
+        # A CSV list uploaded to POST /api/v1/imports may be this big (MiB in the environment).
+        "IMPORT_MAX_BYTES": max(int(_number(env, "IMPORT_MAX_MB", 20) * 1024 * 1024), 1 << 16),
         "BROKER_PUBLISH_TIMEOUT": _number(env, "BROKER_PUBLISH_TIMEOUT", 0.5),
         # OUTBOX_RELAY_INTERVAL is the old name, still read.
         "OUTBOX_SWEEP_INTERVAL": _number(

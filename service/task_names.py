@@ -20,6 +20,7 @@ class TaskName:
     SEND_TEST_DIGEST: Final = "digests.send_test"
     DELIVER_WEBHOOK: Final = "webhooks.deliver"
     SEND_STAFF_INVITE: Final = "staff.send_invite"
+    RUN_IMPORT: Final = "lists.run_import"
     # Digest sending: the send and its batches are rows of their own, the watchdog re-publishes.
     START_SEND: Final = "sending.start"
     PLAN_SEND: Final = "sending.plan"

@@ -1,7 +1,7 @@
 """feedback events: bounces and complaints in, one row per notification; used provider tokens
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-07 07:40:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 from service.models.base import UTCDateTime
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -63,7 +63,8 @@ def act(
         done = _complaint(found)
     else:
         return Done(NONE)
-    count_daily(bounce_class, found)
+    # The newsletters' daily figures count these moves themselves (`service.daily`, at flush):
+    # a hard bounce as `bounces`, a complaint's unsubscribe as `complaints`.
     return done
 
 
@@ -127,9 +128,3 @@ def _announce(
     if code:
         data["status_code"] = code
     events.emit(event_type, data, subscriber_id=subscriber.id)
-
-
-def count_daily(bounce_class: str, found: Found) -> None:
-    """The one place a bounce or complaint reaches the newsletters' daily aggregates
-    (`GET /api/v1/newsletters/<slug>/stats`): not on main yet, so nothing to call."""
-    return None

@@ -13,7 +13,12 @@ bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 COLLECTIONS = {
     "subscriptions": ("public.create_subscription", "none", "sign a reader up (POST)"),
     "newsletters": ("admin_newsletters.index", "bearer", "list, create and update newsletters"),
-    "articles": ("articles.post_articles", "bearer", "create or update articles (POST)"),
+    "articles": (
+        "articles.list_articles",
+        "bearer",
+        "list articles, newest first (?section, published_after, published_before), paged; "
+        "create or update them (POST)",
+    ),
     "subscribers": (
         "admin_subscribers.list_subscribers",
         "bearer",

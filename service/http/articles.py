@@ -1,14 +1,16 @@
-"""Admin API for articles: `POST /api/v1/articles` (one or a list), digest preview and test send."""
+"""Admin API for articles: `POST /api/v1/articles` (one or a list), the paged list, digest
+preview and test send."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
 from service.addresses import InvalidEmail
+from service.digests import article_list
 from service.digests.articles import ArticleError, upsert_article, upsert_articles
 from service.digests.compose import (
     compose_report,
@@ -25,6 +27,8 @@ from service.http.schemas.articles import (
     Article,
     ArticleBatch,
     ArticleBatchRequest,
+    ArticleList,
+    ArticleQuery,
     ArticleResult,
     ArticleSaved,
     PreviewQuery,
@@ -33,7 +37,9 @@ from service.http.schemas.articles import (
 )
 from service.http.schemas.common import SlugPath
 from service.i18n import UnknownLocale
+from service.lists.browse import FilterInvalid
 from service.models import Newsletter
+from service.paging import BadPage, decode_cursor, page_of
 
 bp = Blueprint("articles", __name__, url_prefix="/api/v1")
 
@@ -72,6 +78,34 @@ def post_articles(body: Article | list):
         return api_error(422, "invalid_article", exc.message, field=exc.field)
     saved = ArticleSaved(id=article.id, url=article.url, status="created" if created else "updated")
     return saved, 201 if created else 200
+
+
+@bp.get("/articles")
+@endpoint(
+    "read",
+    query=ArticleQuery,
+    answers={200: ArticleList},
+    errors={422: "`invalid`: a filter, `limit` or `cursor` (named in `field`)"},
+)
+def list_articles(query: ArticleQuery):
+    """List articles, newest published first: `section` (exact), `published_after` and
+    `published_before` (RFC 3339 times or dates).
+
+    Paged: `limit` and the `cursor` of the previous answer's `next`; articles stored or
+    deleted between pages never shift the pages still to come.
+    """
+    try:
+        after = decode_cursor(query.cursor, str, int)
+        before = article_list.before_key(after) if after else None  # type: ignore[arg-type]
+        wanted = article_list.article_filter(query.model_dump(exclude_none=True))
+    except (BadPage, FilterInvalid) as exc:
+        return api_error(422, "invalid", str(exc), exc.field)
+    rows = article_list.browse_articles(wanted, before, query.limit + 1)
+    shown, cursor = page_of(rows, query.limit, article_list.cursor_key)
+    # a page of up to 500 rows as plain dicts, in the shape `ArticleList` documents
+    body = {"articles": [article_list.article_json(row) for row in shown], "next": cursor}
+    db.session.commit()
+    return jsonify(body)
 
 
 def _newsletter(slug: str) -> Newsletter | None:

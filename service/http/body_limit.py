@@ -21,6 +21,15 @@ DRAIN_MAX = 1024 * 1024
 CHUNK = 64 * 1024
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# The routes that take a bigger body than `MAX_CONTENT_LENGTH`: (method, path) -> the setting
+# that holds their limit (a CSV list uploaded for import).
+LARGER_BODIES = {("POST", "/api/v1/imports"): "IMPORT_MAX_BYTES"}
+
+
+def limit_for(config: Any, method: str, path: str) -> int | None:
+    """The most bytes a request's body may hold: `MAX_CONTENT_LENGTH`, or a route's own."""
+    key = LARGER_BODIES.get((method.upper(), path))
+    return config.get(key) if key else config.get("MAX_CONTENT_LENGTH")
 
 
 def _unframed(environ: dict[str, Any]) -> bool:
@@ -48,13 +57,13 @@ def _read_up_to(stream: Any, size: int) -> bytes:
 class BodyLimit:
     """WSGI middleware: a body without `Content-Length` read here, refused past `limit`."""
 
-    def __init__(self, app: WSGIApp, limit: Callable[[], int | None]) -> None:
+    def __init__(self, app: WSGIApp, limit: Callable[[dict[str, Any]], int | None]) -> None:
         self.app = app
         self.limit = limit
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         """Frame the body as one with a `Content-Length` before the app sees it."""
-        limit = self.limit()
+        limit = self.limit(environ)
         if limit and _unframed(environ):
             stream = environ["wsgi.input"]
             body = _read_up_to(stream, limit + 1)
@@ -70,5 +79,11 @@ class BodyLimit:
 
 
 def register(app: Any) -> None:
-    """Wrap `app.wsgi_app` so every body is limited by the app's `MAX_CONTENT_LENGTH`."""
-    app.wsgi_app = BodyLimit(app.wsgi_app, lambda: app.config.get("MAX_CONTENT_LENGTH"))
+    """Wrap `app.wsgi_app` so every body is limited by the app's `MAX_CONTENT_LENGTH` (or its
+    route's own limit, `LARGER_BODIES`)."""
+    app.wsgi_app = BodyLimit(
+        app.wsgi_app,
+        lambda environ: limit_for(
+            app.config, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        ),
+    )

@@ -47,6 +47,9 @@ class Declaration:
     rate_limited: bool = False
     validate: bool = True  # False: the view reads the body itself (after its bot traps)
     media: tuple[str, ...] = ("application/json",)  # of the success answer
+    # a body in other media than JSON (an upload): `body` describes the multipart form, any
+    # other type carries the whole body as text; the view reads it itself (validate=False)
+    request_media: tuple[str, ...] = ()
 
 
 def declaration(view: Any) -> Declaration | None:

@@ -19,6 +19,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, Map
 
+from service.http.body_limit import limit_for
 from service.http.errors import api_error
 
 # Every id column is SQLAlchemy's `Integer`: PostgreSQL's 4-byte integer is the narrowest.
@@ -186,9 +187,11 @@ def check_request() -> Response | None:
     view reads it), JSON too deep to read or a NUL anywhere in the text (400)."""
     if raw_body_view():
         return None
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = limit_for(current_app.config, request.method, request.path)
     if limit and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
+    if limit != current_app.config.get("MAX_CONTENT_LENGTH"):
+        request.max_content_length = limit  # a route with a limit of its own (an upload)
     if request.is_json:
         data = request.get_data(cache=True)
         if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH:

@@ -163,6 +163,9 @@ def operation(view: Any, endpoint: str, method: str, path: str, names: list[str]
     if declared.body is not None:
         schema = parts.schema(declared.body)
         content = {"application/json": {"schema": schema}} if declared.json_body else {}
+        for kind in declared.request_media:  # an upload
+            text = {"type": "string"}
+            content[kind] = {"schema": schema if kind == "multipart/form-data" else text}
         if declared.forms:
             form = _form_schema(declared.body)
             content.update({kind: {"schema": form} for kind in FORM_TYPES})

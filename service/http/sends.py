@@ -23,7 +23,7 @@ from service.http.schemas.sends import (
 from service.models import Newsletter
 from service.models import Send as StoredSend
 from service.paging import BadPage, decode_cursor, page_of
-from service.sending import lifecycle, scheduling, summary
+from service.sending import batches, lifecycle, scheduling, summary
 
 bp = Blueprint("sends", __name__, url_prefix="/api/v1")
 ARCHIVED = "This newsletter is archived and sends nothing; PATCH it with archived: false first."
@@ -114,11 +114,15 @@ def list_sends(query: SendQuery):
         newsletter_id = db.session.scalar(select(Newsletter.id).where(Newsletter.slug == slug))
         if newsletter_id is None:
             return api_error(422, "invalid", f"No newsletter {slug!r}.", "newsletter")
-    rows = summary.list_sends(
+    rows = summary.send_rows(
         newsletter_id, query.status, before[0] if before else None, query.limit + 1
     )
-    shown, cursor = page_of(rows, query.limit, lambda send: (send.id,))
-    body = SendList(sends=[Send.of(s) for s in shown], next=cursor)
+    shown, cursor = page_of(rows, query.limit, lambda row: (row.id,))
+    parked = batches.parked_batches_of([row.id for row in shown])  # one query for the page
+    sends = [
+        Send.of(row, parked=parked[row.id], skipped=row.articles_skipped or {}) for row in shown
+    ]
+    body = SendList(sends=sends, next=cursor)
     db.session.commit()
     return body
 

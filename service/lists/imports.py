@@ -26,7 +26,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from service import outbox, reader_mail
+from service import daily, outbox, reader_mail
 from service.addresses import InvalidEmail, parse_address, suggest_correction
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
@@ -264,6 +264,9 @@ class _Batch:
 
     def _record(self, subscriber_ids: list[int], moves: dict[int, str | None], to: str) -> None:
         """The events of the subscriptions moved (id -> previous status) and the consent records."""
+        daily.tally_moves(
+            daily.session_tally(db.session()), self.newsletter.id, moves.values(), to, self.now
+        )
         db.session.execute(
             insert_ignoring_conflicts(SubscriptionEvent),
             [

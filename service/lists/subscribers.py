@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from service import audit, outbox
+from service import audit, daily, outbox
 from service.extensions import db, insert_ignoring_conflicts
 from service.leaving.suppression import suppression_hash
 from service.models import (
@@ -48,6 +48,7 @@ def _iso(value: Any) -> str | None:
 def export_subscriber(subscriber: Subscriber) -> dict[str, Any]:
     """All personal data held about a reader: profile, subscriptions, events, consent, deliveries."""
     subscription_ids = [s.id for s in subscriber.subscriptions]
+    daily.erased(db.session(), [(s.newsletter_id, s.status) for s in subscriber.subscriptions])
     events = db.session.scalars(
         select(SubscriptionEvent)
         .where(SubscriptionEvent.subscription_id.in_(subscription_ids))
@@ -121,6 +122,7 @@ def erase_subscriber(subscriber: Subscriber, *, actor: audit.Actor | None = None
     email_hash = suppression_hash(subscriber.email_key)
     subscriber_id = subscriber.id
     subscription_ids = [s.id for s in subscriber.subscriptions]
+    daily.erased(db.session(), [(s.newsletter_id, s.status) for s in subscriber.subscriptions])
     if subscription_ids:
         db.session.execute(
             delete(SubscriptionEvent).where(SubscriptionEvent.subscription_id.in_(subscription_ids))

@@ -4,6 +4,7 @@ from service.models.apikey import ApiKey
 from service.models.article import Article
 from service.models.audit import AuditEvent
 from service.models.base import Base, utcnow
+from service.models.daily import NewsletterDay
 from service.models.feed import FeedState as FeedState
 from service.models.feedback import FeedbackRecord, UsedToken
 from service.models.heartbeat import Heartbeat
@@ -27,6 +28,7 @@ from service.models.subscriber import (
     SubscriptionStatus,
     Suppression,
 )
+from service.models.upload import ListImport
 from service.models.webhook import WebhookAttempt, WebhookEndpoint
 
 __all__ = [
@@ -41,7 +43,9 @@ __all__ = [
     "FeedbackRecord",
     "Heartbeat",
     "JobStatus",
+    "ListImport",
     "Newsletter",
+    "NewsletterDay",
     "OutboxJob",
     "Send",
     "SendBatch",

@@ -14,7 +14,12 @@ class Article(Base):
     """One story, keyed by its canonical URL."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_published_at", "published_at"),)
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        # the admin list: newest published first, keyset on (published_at, id) (0020)
+        Index("ix_articles_published_id", "published_at", "id"),
+        Index("ix_articles_section_published_id", "section", "published_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)

@@ -270,21 +270,30 @@ def _fail_batch(send_id: int, lease: Lease, error: BaseException) -> float | Non
 
 def parked_batches(send_id: int) -> list[dict]:
     """The send's parked batches (failed for an unexpected reason), for people to read."""
+    return parked_batches_of([send_id])[send_id]
+
+
+def parked_batches_of(send_ids: list[int]) -> dict[int, list[dict]]:
+    """`parked_batches` of several sends in one query (a page of the list), by send id."""
+    found: dict[int, list[dict]] = {send_id: [] for send_id in send_ids}
+    if not send_ids:
+        return found
     batches = db.session.scalars(
         select(SendBatch)
-        .where(SendBatch.send_id == send_id, SendBatch.status == BatchStatus.FAILED)
+        .where(SendBatch.send_id.in_(send_ids), SendBatch.status == BatchStatus.FAILED)
         .order_by(SendBatch.id)
     )
-    return [
-        {
-            "id": b.id,
-            "readers_after_id": b.after_id,
-            "readers_upto_id": b.upto_id,
-            "failures": b.failures,
-            "error": b.error,
-        }
-        for b in batches
-    ]
+    for b in batches:
+        found[b.send_id].append(
+            {
+                "id": b.id,
+                "readers_after_id": b.after_id,
+                "readers_upto_id": b.upto_id,
+                "failures": b.failures,
+                "error": b.error,
+            }
+        )
+    return found
 
 
 def _finish_batch(send_id: int, lease: Lease, tally: Tally) -> float | None:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, exists, insert, literal, select, u
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from service import logs, metrics, outbox
+from service import daily, logs, metrics, outbox
 from service.leaving.suppression import MANUAL, suppression_hash
 from service.models import (
     ConsentRecord,
@@ -108,16 +108,18 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
     applied: list[int] = []
     failed = 0
     done: list[tuple[int, int | None, str | None]] = []  # job, subscriber, request id
+    counted = daily.Tally()  # the batch's daily figures, written last (rows locked in order)
     with outbox.transaction() as conn:
         for job_id, signup in outbox.claim(conn, TaskName.APPLY_SIGNUPS, ids):
             request_id = signup.get(outbox.REQUEST_ID_KEY)
+            tally = daily.Tally()
             try:
                 with (
                     logs.bound(request=request_id),
                     conn.begin_nested() if isolate else nullcontext(),
                 ):
                     subscriber_id = _record_signup(
-                        conn, signup, datetime.fromisoformat(signup["at"])
+                        conn, signup, datetime.fromisoformat(signup["at"]), tally
                     )
             except _SIGNUP_ERRORS as exc:
                 if not isolate:
@@ -130,6 +132,8 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
                 continue
             applied.append(job_id)
             done.append((job_id, subscriber_id, request_id))
+            counted.merge(tally)
+        daily.write(conn, counted)
         # What these jobs carried is in the signups' rows now: keep no copy.
         outbox.finish(conn, applied, forget_payload=True)
     metrics.job_ended(TaskName.APPLY_SIGNUPS, "done", len(applied))
@@ -157,9 +161,12 @@ def _say_applied(done: list[tuple[int, int | None, str | None]]) -> None:
         )
 
 
-def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> int | None:
+def _record_signup(
+    conn: Connection, signup: dict[str, Any], now: datetime, tally: daily.Tally
+) -> int | None:
     """Write one signup (as `subscribe` stored it), and its confirmation job if one is due;
-    the subscriber's id (None when the address is blocked by hand)."""
+    its status changes are counted in `tally`; the subscriber's id (None when the address is
+    blocked by hand)."""
     key = signup["email_key"]
     email_hash = suppression_hash(key)
     ids = signup["newsletter_ids"]
@@ -178,7 +185,7 @@ def _record_signup(conn: Connection, signup: dict[str, Any], now: datetime) -> i
             row.newsletter_id: (row.id, row.status)
             for row in conn.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
         }
-    events = _add_subscriptions(conn, subscriber_id, ids, existing, now)
+    events = _add_subscriptions(conn, subscriber_id, ids, existing, now, tally)
     conn.execute(
         _INSERT_CONSENT,
         {
@@ -201,8 +208,10 @@ def _add_subscriptions(
     ids: list[int],
     existing: dict[int, tuple[int, str]],
     now: datetime,
+    tally: daily.Tally,
 ) -> list[dict[str, Any]]:
-    """Create missing subscriptions and renew inactive ones as pending; return their events.
+    """Create missing subscriptions and renew inactive ones as pending (counted in `tally`);
+    return their events.
 
     The events are written in bulk here; every other status change records its event through
     `Subscription.move_to`.
@@ -224,7 +233,12 @@ def _add_subscriptions(
             ],
         ).scalars()
         events += [{"subscription_id": i, "from_status": None} for i in created]
+        for newsletter_id in new_ids:
+            daily.tally_moves(tally, newsletter_id, [None], PENDING, now)
     renewed = [existing[n] for n in ids if n in existing and existing[n][1] in _INACTIVE]
+    for newsletter_id in ids:
+        if newsletter_id in existing and existing[newsletter_id][1] in _INACTIVE:
+            daily.tally_moves(tally, newsletter_id, [existing[newsletter_id][1]], PENDING, now)
     if renewed:
         conn.execute(
             update(_SUBSCRIPTIONS)

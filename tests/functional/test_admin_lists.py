@@ -9,7 +9,15 @@ from sqlalchemy import delete, update
 
 from service.access.keys import create_api_key
 from service.extensions import db
-from service.models import ConsentRecord, Newsletter, Subscriber, SubscriptionStatus, utcnow
+from service.models import (
+    Article,
+    ConsentRecord,
+    Newsletter,
+    Send,
+    Subscriber,
+    SubscriptionStatus,
+    utcnow,
+)
 from tests.support.readers import add_reader
 
 
@@ -49,3 +57,46 @@ def test_filters_and_pages_on_postgresql(postgres_app):
     assert [s["id"] for s in first["subscribers"]] == [ann.id]
     assert [s["email"] for s in rest.json["subscribers"]] == ["cat@example.org"]
     assert rest.json["next"] is None
+
+
+def test_articles_page_on_postgresql_through_ties_and_deletes(postgres_app):
+    """The cursor's time keeps PostgreSQL's microseconds: ties and near-ties page exactly."""
+    when = utcnow().replace(microsecond=123456)
+    times = [when, when, when + timedelta(microseconds=1), when - timedelta(microseconds=1)]
+    articles = [
+        Article(url=f"https://news.example.org/{n}", title=f"S{n}", published_at=t)
+        for n, t in enumerate(times * 3)
+    ]
+    db.session.add_all(articles)
+    db.session.commit()
+    client = postgres_app.test_client()
+    headers = {"Authorization": f"Bearer {create_api_key('pg-articles', ['read'])}"}
+    seen, cursor = [], None
+    while True:
+        query = "limit=5" + (f"&cursor={cursor}" if cursor else "")
+        answer = client.get(f"/api/v1/articles?{query}", headers=headers)
+        assert answer.status_code == 200, answer.json
+        seen += [a["id"] for a in answer.json["articles"]]
+        cursor = answer.json["next"]
+        if len(seen) == 5:
+            db.session.execute(delete(Article).where(Article.id == articles[-1].id))
+            db.session.commit()
+        if cursor is None:
+            break
+    expected = sorted(articles[:-1], key=lambda a: (a.published_at, a.id), reverse=True)
+    assert seen == [a.id for a in expected]
+
+
+def test_sends_page_shows_each_digests_skipped_articles_on_postgresql(postgres_app):
+    daily = Newsletter(slug="daily", name="Daily")
+    db.session.add(daily)
+    db.session.commit()
+    sends = [
+        Send(newsletter_id=daily.id, status="sent", content=content)
+        for content in ({}, {"skipped": {"too_old": 3}}, {"articles": [], "skipped": None})
+    ]
+    db.session.add_all(sends)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {create_api_key('pg-sends', ['read'])}"}
+    page = postgres_app.test_client().get("/api/v1/sends", headers=headers).json["sends"]
+    assert [s["articles_skipped"] for s in page] == [{}, {"too_old": 3}, {}]

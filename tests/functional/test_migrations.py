@@ -50,7 +50,7 @@ def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
     assert scripts.get_heads() == ["0025"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0025", "0023", "0021", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -282,3 +282,29 @@ def test_0018_indexes_a_readers_deliveries_as_the_model_has_it(backend, tmp_path
         downgrade(directory=MIGRATIONS, revision="0017")
         assert "ix_deliveries_subscriber_updated" not in indexes()
         upgrade(directory=MIGRATIONS, revision="heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0019_and_0020_make_the_figures_imports_and_article_indexes_as_the_models_have_them(
+    backend, tmp_path, redis_server
+):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.models import Base
+
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="heads")
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        ours = ("newsletter_days", "list_imports", "ix_articles_")
+        assert [d for d in differences if any(name in repr(d) for name in ours)] == []
+        db.session.remove()
+        before = ScriptDirectory(MIGRATIONS).get_revision("0019").down_revision
+        downgrade(directory=MIGRATIONS, revision=before)
+        tables = set(inspect(db.engine).get_table_names())
+        assert not {"newsletter_days", "list_imports"} & tables
+        indexes = {i["name"] for i in inspect(db.engine).get_indexes("articles")}
+        assert "ix_articles_published_id" not in indexes
+        upgrade(directory=MIGRATIONS, revision="heads")
+        assert {"newsletter_days", "list_imports"} <= set(inspect(db.engine).get_table_names())

@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from service.digests.article_list import SECTION_MAX
 from service.digests.articles import TITLE_MAX, URL_MAX
-from service.http.schemas.common import Model
+from service.http.schemas.common import NEXT, Model, PageQuery, Time
 from service.i18n import LOCALES
+from service.lists.browse import WHEN
 
 BATCH_MAX = 500  # articles in one request; more is a 413
 Locale = Literal[(*LOCALES, "")]  # type: ignore[valid-type]
@@ -85,3 +87,38 @@ class TestSendQueued(Model):
 
     status: Literal["queued"]
     job_id: int
+
+
+class ArticleQuery(PageQuery):
+    """Filters of the list of articles."""
+
+    section: str | None = Field(None, min_length=1, max_length=SECTION_MAX)
+    published_after: str | None = Field(
+        None, pattern="^" + WHEN.pattern + "$", description="RFC 3339 time, or a date (UTC)"
+    )
+    published_before: str | None = Field(
+        None, pattern="^" + WHEN.pattern + "$", description="RFC 3339 time, or a date (UTC)"
+    )
+
+
+class ListedArticle(Model):
+    """An article as the list shows it (no summaries: those are the digest's)."""
+
+    id: int
+    url: str
+    title: str
+    section: str | None
+    tags: list[str]
+    authors: list[str]
+    editors_pick: bool
+    image_url: str | None
+    source_feed: str | None
+    published_at: Time
+    created_at: Time
+
+
+class ArticleList(Model):
+    """A page of articles, newest published first."""
+
+    articles: list[ListedArticle]
+    next: str | None = Field(description=NEXT)

@@ -78,12 +78,14 @@ class Send(Model):
     )
 
     @classmethod
-    def of(cls, send: Any) -> Send:
-        """The answer for a stored send (its live figures read now)."""
+    def of(cls, send: Any, **page: Any) -> Send:
+        """The answer for a stored send (its live figures read now; `page`: those a page of
+        the list read at once, `summary.progress`)."""
         return cls.model_validate(
             {
                 "id": send.id,
-                "newsletter": send.newsletter.slug,
+                # a stored send, or a row of the list (which read the slug with it)
+                "newsletter": getattr(send, "newsletter_slug", None) or send.newsletter.slug,
                 "status": send.status,
                 "status_reason": send.status_reason,
                 "subject": send.subject,
@@ -95,7 +97,7 @@ class Send(Model):
                 "started_at": send.started_at,
                 "finished_at": send.finished_at,
                 "possible_duplicates": send.possible_duplicates,
-                **summary.progress(send),
+                **summary.progress(send, **page),
             }
         )
 
