@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from contextlib import nullcontext
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ from sqlalchemy import text  # noqa: E402
 from bench.paging import DELIVERIES, FILL  # noqa: E402
 from service import create_app  # noqa: E402
 from service.extensions import db  # noqa: E402
-from service.models import Send  # noqa: E402
+from service.models import Send, utcnow  # noqa: E402
 from service.staff.accounts import create_member  # noqa: E402
 from tests.conftest import TEST_SECRET, migrate, scratch_postgres  # noqa: E402
 
@@ -47,7 +48,14 @@ def fill(n: int, sends: int) -> None:
             db.session.execute(text(statement), {"n": n})
     daily = db.session.scalar(text("SELECT id FROM newsletters WHERE slug = 'daily'"))
     db.session.add_all(
-        Send(newsletter_id=daily, subject=f"Issue {i}", status="sent", total=n // 10, sent=n // 10)
+        Send(
+            newsletter_id=daily,
+            subject=f"Issue {i}",
+            status="sent",
+            total=n // 10,
+            sent=n // 10,
+            started_at=utcnow() - timedelta(days=sends - i),
+        )
         for i in range(sends)
     )
     db.session.commit()

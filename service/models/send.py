@@ -133,6 +133,13 @@ class Delivery(Base):
         UniqueConstraint("send_id", "subscriber_id"),
         # a reader's deliveries, newest first (the timeline; the erasure's delete)
         Index("ix_deliveries_subscriber_updated", "subscriber_id", "updated_at", "id"),
+        # a send's failures, few among many (the console's "why deliveries failed")
+        Index(
+            "ix_deliveries_failed_by_send",
+            "send_id",
+            postgresql_where=text("status = 'failed'"),
+            sqlite_where=text("status = 'failed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

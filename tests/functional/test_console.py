@@ -9,6 +9,7 @@ import io
 import random
 import re
 import uuid
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -16,6 +17,7 @@ from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from service import daily
 from service.extensions import db
 from service.models import Article, AuditEvent, Delivery, Send, StaffMember, Subscriber, utcnow
 from service.staff import accounts
@@ -415,3 +417,20 @@ def test_a_send_report_shows_what_came_back_and_the_relays_answers(console, news
     page = console.get(f"/admin/sends/{send.id}").get_data(as_text=True)
     assert "What came back" in page and "Hard bounces" in page
     assert "550 5.1.1 &lt;x&gt;: Recipient address rejected" in page  # escaped, not markup
+
+
+def test_the_dashboard_draws_each_newsletters_last_month_from_the_daily_figures(
+    console, newsletter
+):
+    nl = newsletter(name="Growth Weekly")
+    daily.record(nl.id, signups=4, confirmations=3, net=3)
+    daily.record(nl.id, utcnow().date() - timedelta(days=1), unsubscribes=1, net=-1)
+    db.session.commit()
+    sign_in(console, member("viewer").email)
+    page = console.get("/admin/").get_data(as_text=True)
+    section = page[page.index('id="month-' + nl.slug) :]
+    section = section[: section.index("</section>")]
+    assert "Signups 4 · confirmations 3 · unsubscribes 1 · bounces 0" in section
+    assert "net +2." in section
+    assert "Confirmation rate: 75%." in section
+    assert section.count('<rect class="down"') == 1 and "<title>" in section

@@ -48,9 +48,9 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0025"]
+    assert scripts.get_heads() == ["0026"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -274,11 +274,13 @@ def test_0018_indexes_a_readers_deliveries_as_the_model_has_it(backend, tmp_path
         def indexes() -> set[str]:
             return {i["name"] for i in inspect(db.engine).get_indexes("deliveries")}
 
-        assert "ix_deliveries_subscriber_updated" in indexes()
+        assert {"ix_deliveries_subscriber_updated", "ix_deliveries_failed_by_send"} <= indexes()
         with db.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert [d for d in differences if "deliveries" in repr(d)] == []
         db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0025")
+        assert "ix_deliveries_failed_by_send" not in indexes()
         downgrade(directory=MIGRATIONS, revision="0017")
         assert "ix_deliveries_subscriber_updated" not in indexes()
         upgrade(directory=MIGRATIONS, revision="heads")
