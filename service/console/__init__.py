@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         auth,
         dashboard,
         guard,
+        imports,
         owners,
         readers,
         sends,

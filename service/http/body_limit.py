@@ -22,8 +22,11 @@ CHUNK = 64 * 1024
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # The routes that take a bigger body than `MAX_CONTENT_LENGTH`: (method, path) -> the setting
-# that holds their limit (a CSV list uploaded for import).
-LARGER_BODIES = {("POST", "/api/v1/imports"): "IMPORT_MAX_BYTES"}
+# that holds their limit (a CSV list uploaded for import, by the API or the console).
+LARGER_BODIES = {
+    ("POST", "/api/v1/imports"): "IMPORT_MAX_BYTES",
+    ("POST", "/admin/imports"): "IMPORT_MAX_BYTES",
+}
 
 
 def limit_for(config: Any, method: str, path: str) -> int | None:

@@ -8,6 +8,7 @@ import csv
 import io
 import random
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from service import daily
 from service.extensions import db
+from service.lists.browse import browse_readers, reader_filter
 from service.models import Article, AuditEvent, Delivery, Send, StaffMember, Subscriber, utcnow
 from service.staff import accounts
 from tests.conftest import plain_app, scratch_postgres
@@ -434,3 +436,45 @@ def test_the_dashboard_draws_each_newsletters_last_month_from_the_daily_figures(
     assert "net +2." in section
     assert "Confirmation rate: 75%." in section
     assert section.count('<rect class="down"') == 1 and "<title>" in section
+
+
+def test_an_editor_imports_a_csv_by_upload_and_sees_the_bad_rows(console, newsletter):
+    nl = newsletter()
+    sign_in(console, member("editor").email)
+    form = console.get("/admin/imports/new")
+    assert form.status_code == 200 and nl.slug.encode() in form.data
+    prefix = uuid.uuid4().hex[:8]
+    csv_text = "email,name\n" + "".join(f"up-{prefix}-{n}@gmail.com,Reader {n}\n" for n in range(5))
+    csv_text += "not an address,Nobody\n"
+    posted = console.post(
+        "/admin/imports",
+        data={"csrf_token": token(form.data), "newsletter": nl.slug, "mode": "confirmed",
+              "consent": "paper form", "file": (io.BytesIO(csv_text.encode()), "list.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert posted.status_code == 302, posted.data[:300]
+    page_url = posted.location
+    deadline = time.monotonic() + 60
+    while b"done" not in (page := console.get(page_url)).data:
+        assert b"failed" not in page.data and time.monotonic() < deadline, page.data[-800:]
+        time.sleep(0.5)
+    assert b"Rows not imported (1)" in page.data and b'<td class="num">7</td>' in page.data
+    assert len(browse_readers(reader_filter({"email_prefix": f"up-{prefix}"}), 0, 50)) == 5
+
+
+def test_an_upload_without_consent_for_confirmed_readers_is_refused_and_a_viewer_may_not_upload(
+    console, newsletter
+):
+    nl = newsletter()
+    sign_in(console, member("editor").email)
+    form = console.get("/admin/imports/new")
+    refused = console.post(
+        "/admin/imports",
+        data={"csrf_token": token(form.data), "newsletter": nl.slug, "mode": "confirmed",
+              "file": (io.BytesIO(b"email\nx@gmail.com\n"), "list.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert refused.status_code == 422 and b"needs consent" in refused.data
+    viewer = console.application.test_client()
+    sign_in(viewer, member("viewer").email)
+    assert viewer.get("/admin/imports/new").status_code == 403
