@@ -82,8 +82,9 @@ def api_fields(values: Mapping[str, str]) -> dict[str, Any]:
         "timezone": values["timezone"],
         "from": values["from"] or None,
         "min_new_articles": _number(values["min_new_articles"], int),
-        "allowed_origins": [line.strip() for line in values["allowed_origins"].splitlines()
-                            if line.strip()],  # fmt: skip
+        "allowed_origins": [
+            line.strip() for line in values["allowed_origins"].splitlines() if line.strip()
+        ],
         "rate_limit_per_second": None if rate == "" else _number(rate, float),
     }
 
