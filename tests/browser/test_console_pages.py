@@ -8,7 +8,9 @@ every page drawn at desktop and phone width into test-artifacts/."""
 from __future__ import annotations
 
 import re
+import struct
 import uuid
+import zlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,12 +21,21 @@ from tests.browser.test_console import errors_of, newsletter_cli, serious_axe_vi
 from tests.browser.test_console import sign_in as console_sign_in
 
 ZONE = "America/New_York"
+
+
 # The demo articles' pictures come from picsum.photos; this machine has no network, so the
-# browser is handed a one-pixel PNG for them (a failed load would be a console error).
-PIXEL = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
-)
+# browser is handed a plain grey picture of the same shape (a failed load is a console error).
+def grey_picture(width: int = 160, height: int = 90) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xa0" * width for _ in range(height))  # 8-bit grey
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")  # fmt: skip
+
+
+PIXEL = grey_picture()
 
 
 def offline_pictures(context) -> None:
@@ -126,10 +137,15 @@ def test_every_new_page_is_accessible_and_drawn_at_desktop_and_phone_width(
             for title in ("desktop width", "phone width", "dark mode"):
                 frame = page.frame_locator(f"iframe[title='The digest at {title}'], iframe[title='The digest in {title}']")  # fmt: skip
                 expect(frame.locator("body")).to_contain_text("Unsubscribe", ignore_case=True)
+            # Chromium paints a sandboxed (cross-origin) frame only while it is on screen:
+            # the whole page is put on screen for its picture.
+            page.set_viewport_size({"width": width, "height": 3200 if width < 700 else 2000})
+            page.wait_for_timeout(500)
         if name == "newsletter-edit":
             box = page.frame_locator("iframe[title='Signup box preview']")
             expect(box.locator("input[type=email]").first).to_be_attached()
         page.screenshot(path=str(artifacts / f"console-{name}-{width}.png"), full_page=True)
+        page.set_viewport_size({"width": width, "height": 900})
 
     walk(page, app_server.url, draw)
     assert errors == []
