@@ -30,6 +30,7 @@ def article(section: str, published: datetime) -> Article:
 def test_articles_are_filtered_by_section_and_day_and_paged(console):
     section = f"s-{uuid.uuid4().hex[:6]}"
     day = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    latest = article(section, day + timedelta(days=5))
     inside = [article(section, day) for _ in range(51)]
     before = article(section, day - timedelta(days=2))
     elsewhere = article(f"other-{section}", day)
@@ -43,6 +44,9 @@ def test_articles_are_filtered_by_section_and_day_and_paged(console):
     second = console.get(more.group(1).decode())
     rest = set(re.findall(rb">(Story \w+)</a>", second.data))
     assert titles | rest == {a.title.encode() for a in inside}
+    newest_first = console.get(f"/admin/articles?section={section}")
+    first_titles = re.findall(rb">(Story \w+)</a>", newest_first.data)
+    assert first_titles[0] == latest.title.encode()  # newest published, though stored first
     bad = console.get("/admin/articles?published_after=last+week")
     assert bad.status_code == 400 and b"is not a date like 2026-12-01" in bad.data
 
