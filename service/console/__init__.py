@@ -21,14 +21,19 @@ def init_app(app: Flask) -> None:
     """Attach the console: its blueprint, sign-in manager and cookie settings."""
     from service.console import (  # noqa: F401 (their views register on import)
         account,
+        articles,
         auth,
         dashboard,
         guard,
         imports,
+        newsletters,
         owners,
+        previews,
         readers,
+        schedule,
         sends,
         staff,
+        suppressions,
     )
 
     app.config.update(
