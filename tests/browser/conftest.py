@@ -270,3 +270,18 @@ def artifacts() -> Path:
     """Where screenshots of each state are kept (test-artifacts/)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def serious_axe_violations(page: Page) -> list[dict]:
+    """Serious and critical axe-core violations on the page (WCAG 2.1 A/AA + best practice),
+    with the vendored axe-core (tests/browser/vendor/)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """() => axe.run(document, {runOnly: {type: 'tag',
+              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

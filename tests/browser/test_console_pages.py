@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_console import errors_of, newsletter_cli, serious_axe_violations, staff
+from tests.browser.conftest import serious_axe_violations
+from tests.browser.test_console import errors_of, newsletter_cli, staff
 from tests.browser.test_console import sign_in as console_sign_in
 
 ZONE = "America/New_York"

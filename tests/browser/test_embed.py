@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import AXE, ROOT, AppServer, HostSite
+from tests.browser.conftest import ROOT, AppServer, HostSite, serious_axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -498,20 +498,6 @@ def test_keyboard_only(page, app_server, host_sites, artifacts):
     assert f"{local}@gmail.com" in app_server.subscriber_emails()
 
 
-def run_axe(page: Page) -> list[dict]:
-    """Serious and critical axe-core violations on the page (WCAG 2.1 A/AA + best practice)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        """() => axe.run(document, {runOnly: {type: 'tag',
-              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
-    )
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_accessibility_of_every_variant_and_state(page, app_server, host_sites):
     page.goto(
         host_sites[0].page(
@@ -527,13 +513,13 @@ def test_accessibility_of_every_variant_and_state(page, app_server, host_sites):
     all_boxes = boxes(page)
     expect(all_boxes).to_have_count(5)
     expect(all_boxes.nth(1).get_by_label("Explaining Ukraine with Kate Tsurkan")).to_be_visible()
-    assert run_axe(page) == []
+    assert serious_axe_violations(page) == []
     for i in range(5):  # error, suggestion and network states
         box = all_boxes.nth(i)
         box.locator("input[type=email]").fill("reader@gmial.com" if i % 2 else "bad@@x")
         box.locator("button.go").click()
         expect(box.locator("#msg")).not_to_be_empty()
-    assert run_axe(page) == []
+    assert serious_axe_violations(page) == []
 
 
 def test_demo_article_page_shows_every_variant(page, app_server, artifacts):

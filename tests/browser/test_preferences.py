@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
@@ -14,6 +13,7 @@ from werkzeug.serving import make_server
 from service.extensions import db
 from service.leaving.links import preferences_token, unsubscribe_token
 from service.leaving.suppression import reason as suppression_reason
+from tests.browser.conftest import serious_axe_violations
 from tests.conftest import free_port, unique_email
 from tests.support.readers import add_reader, statuses
 
@@ -124,23 +124,6 @@ def test_manage_page_answers_in_place(app, chromium, live_url, smtp):
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("status")).to_contain_text("a link to manage them is on its way")
     page.close()
-
-
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def serious_axe_violations(page) -> list[dict]:
-    """Serious and critical axe-core violations (WCAG 2.1 A/AA + best practice)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        """() => axe.run(document, {runOnly: {type: 'tag',
-              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"""
-    )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
