@@ -103,6 +103,42 @@ def test_a_viewer_has_no_buttons(page, app_server, sent_once):
         expect(page.get_by_role("link", name=name)).to_have_count(0)
 
 
+def test_an_editor_imports_a_list_then_finds_a_reader_opens_the_timeline_and_erases_them(
+    page, app_server, slow_newsletter, tmp_path, artifacts
+):
+    errors = errors_of(page)
+    sign_in(page, app_server.url, staff(app_server.env, "editor"))
+    prefix = f"upload-{uuid.uuid4().hex[:6]}"
+    listing = tmp_path / "list.csv"
+    listing.write_text("email,name\n" + "".join(f"{prefix}-{n}@gmail.com,R {n}\n" for n in range(3))
+                       + "not an address,Nobody\n")  # fmt: skip
+    page.get_by_role("link", name="Import").click()
+    page.get_by_label("CSV file").set_input_files(str(listing))
+    page.get_by_label("Newsletter").select_option(slow_newsletter)
+    page.get_by_label("They already agreed (say where below)").check()
+    page.get_by_label(re.compile("Where they agreed")).fill("browser test form")
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-live .figures")).to_contain_text("done", timeout=30_000)
+    expect(page.get_by_role("heading", name="Rows not imported (1)")).to_be_visible()
+    page.screenshot(path=str(artifacts / "console-import-1280.png"), full_page=True)
+
+    page.get_by_role("link", name="Readers").click()
+    page.get_by_label("Address starts with").fill(f"{prefix}-1")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=f"{prefix}-1@gmail.com").click()
+    expect(page.get_by_role("heading", name=f"{prefix}-1@gmail.com")).to_be_visible()
+    expect(page.get_by_role("table")).to_contain_text("browser test form")  # the consent kept
+    expect(page.locator(".timeline")).to_contain_text("→ confirmed (import)")
+    page.screenshot(path=str(artifacts / "console-reader-1280.png"), full_page=True)
+    page.get_by_role("link", name="Erase this reader…").click()
+    page.get_by_role("button", name="Yes, erase").click()
+    expect(page.get_by_role("status")).to_contain_text("erased")
+    page.get_by_label("Address starts with").fill(f"{prefix}-1")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("No reader matches.")).to_be_visible()
+    assert errors == []
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_every_page_is_accessible_and_drawn_at_desktop_and_phone_width(
     browser, app_server, sent_once, artifacts, width
