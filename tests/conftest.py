@@ -380,11 +380,16 @@ def postgres_app(tmp_path, redis_server) -> Iterator[Flask]:
 
 @pytest.fixture
 def service_log(caplog) -> pytest.LogCaptureFixture:
-    """The `service` loggers' records (they do not propagate to the root logger)."""
+    """The `service` loggers' records, each once: caplog's handler sits on the root logger,
+    which they reach once the app's logging is set up (`service.logs`); before that (or if a
+    test stops them propagating) the handler is put on the `service` logger itself."""
     logger = logging.getLogger("service")
-    logger.addHandler(caplog.handler)
+    attached = not logger.propagate
+    if attached:
+        logger.addHandler(caplog.handler)
     yield caplog
-    logger.removeHandler(caplog.handler)
+    if attached:
+        logger.removeHandler(caplog.handler)
 
 
 def unique_email(domain: str = "gmail.com") -> str:

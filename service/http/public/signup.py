@@ -293,7 +293,8 @@ def create_subscription():
     try:  # the traps first: a bot learns nothing from what it sent
         if _filled(fields.get("website")):
             raise _Trapped
-        SignupBody.model_validate(fields)
+        # the honeypot is empty (None, "" or an empty list or object): nothing more to check
+        SignupBody.model_validate({k: v for k, v in fields.items() if k != "website"})
         locale = request_locale(fields.get("locale"))
         slugs = _newsletter_slugs(fields.get("newsletters"))
         name = _clean_name(fields.get("name"))
