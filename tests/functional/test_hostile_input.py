@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from service.access.keys import create_api_key
 from service.extensions import db
+from service.http.body_limit import LARGER_BODIES
 from service.http.input_guard import MAX_ID, MAX_JSON_DEPTH
 from service.http.openapi import SKIPPED_METHODS, openapi_paths
 from service.models import Newsletter
@@ -87,6 +88,13 @@ def test_every_int_route_answers_404_for_ids_past_the_column(hostile_app, header
         assert ("GET", f"/archive/daily/{huge}") in int_routes
         for method, path in int_routes:
             response = client.open(path, method=method, headers=headers, json={})
+            if path.startswith("/admin/"):  # the console: a stranger learns nothing, either way
+                # past the column no route matches (404); else to sign in, or no CSRF token
+                expected = {404, 405, 302 if method == "GET" else 400}
+                assert response.status_code in expected, (method, path, response.status_code)
+                if response.status_code == 302:
+                    assert response.location.startswith("/admin/sign-in?next=")
+                continue
             assert_error_shape(response, 404)
 
 
@@ -158,6 +166,8 @@ def test_a_body_over_16_kib_is_a_413_on_every_route(hostile_app, headers, conten
     client = hostile_app.test_client()
     body = b"email=" + b"x" * (16 * 1024)
     for method, path, _ in routes(hostile_app):
+        if (method, path) in LARGER_BODIES:
+            continue  # a list upload: its own limit (tests/unit/http/test_imports_api.py)
         if method in BODY_METHODS:
             response = client.open(
                 path, method=method, headers=headers, data=body, content_type=content_type

@@ -19,8 +19,15 @@ from service.http.contract import PUBLIC, endpoint
 from service.http.errors import api_error, message, page, request_locale, wants_html
 from service.http.origins import cors_allowed, link_back, own_page, signup_allowed, site_home
 from service.http.public import bp
-from service.http.schemas import public as public_schema
-from service.http.schemas.public import NAME_MAX, SignupAccepted
+from service.http.public.signup_fields import (
+    BadRequest,
+    clean_name,
+    confirmed_flag,
+    filled,
+    newsletter_slugs,
+    signup_fields,
+)
+from service.http.schemas.public import SignupAccepted
 from service.http.schemas.public import SignupRequest as SignupBody
 from service.i18n import confirmation_sent
 from service.signup import captcha, replay
@@ -39,10 +46,6 @@ DOMAIN_SHOWN = 100
 CAPTCHA_RETRY_AFTER = 30
 
 
-class BadRequest(ValueError):
-    """The body could not be read as a signup."""
-
-
 class _Trapped(Exception):
     """The honeypot is filled: answered like any signup, nothing read further."""
 
@@ -50,7 +53,7 @@ class _Trapped(Exception):
 def _trap_answer(fields: dict[str, Any]) -> Response | tuple[str, int]:
     """The 202 a trapped request gets: the one a signup with these fields would get."""
     try:
-        slugs = _newsletter_slugs(fields.get("newsletters"))
+        slugs = newsletter_slugs(fields.get("newsletters"))
     except BadRequest:
         slugs = []
     g.signup_slugs = slugs  # for `count_signup`
@@ -68,62 +71,10 @@ def _first_problem(error: ValidationError) -> str:
     return ".".join(str(part) for part in first["loc"]) + ": " + first["msg"]
 
 
-def _signup_fields() -> dict[str, Any]:
-    """The submitted fields from a JSON or form body, as plain values."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise BadRequest("body is not a JSON object")
-        return data
-    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise BadRequest(f"unsupported content type {request.mimetype!r}")
-    form = request.form
-    fields: dict[str, Any] = {key: form.get(key) for key in form}
-    fields["newsletters"] = form.getlist("newsletters")
-    return fields
-
-
-def _newsletter_slugs(value: Any) -> list[str]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise BadRequest("newsletters must be a slug or a list of slugs")
-    return [slug.strip() for item in items for slug in item.split(",") if slug.strip()]
-
-
-def _clean_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest("name must be a string")
-    return (
-        " ".join("".join(c if c.isprintable() else " " for c in value).split())[:NAME_MAX] or None
-    )
-
-
-TRUE_WORDS = frozenset(public_schema.TRUE_WORDS)
-FALSE_WORDS = frozenset(public_schema.FALSE_WORDS)
-
-
-def _confirmed(value: Any) -> bool:
-    """`confirm_address`: a JSON boolean, or a form's true/1/on (false/0/off, or absent: no)."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-        return value.strip().lower() in TRUE_WORDS
-    raise BadRequest("confirm_address must be true or false")
-
-
-def _filled(value: Any) -> bool:
-    """A honeypot holds anything but nothing: `0`, `false` and a blank count as filled."""
-    return not (value is None or (isinstance(value, str | list | dict) and len(value) == 0))
-
-
 def _address_limit_key() -> str:
     """Rate-limit key for the submitted address (falls back to the client IP)."""
     try:
-        email = _signup_fields().get("email")
+        email = signup_fields().get("email")
     except BadRequest:
         email = None
     if isinstance(email, str) and email.strip():  # the reader, not the spelling typed
@@ -230,7 +181,7 @@ def _press_again(fields: dict[str, Any], locale: str, slugs: list[str]):
         200,
         locale=locale,
         title=title,
-        confirm_address=_confirmed(fields.get("confirm_address")),
+        confirm_address=confirmed_flag(fields.get("confirm_address")),
         **_follow_up(fields, slugs),
     )
 
@@ -287,21 +238,21 @@ def subscriptions_preflight():
 def create_subscription():
     """Sign an address up for one or more newsletters (double opt-in)."""
     try:
-        fields = _signup_fields()
+        fields = signup_fields()
     except BadRequest as exc:
         return _rejected(400, "bad_request", None, request_locale(), detail=str(exc))
     try:  # the traps first: a bot learns nothing from what it sent
-        if _filled(fields.get("website")):
+        if filled(fields.get("website")):
             raise _Trapped
         # the honeypot is empty (None, "" or an empty list or object): nothing more to check
         SignupBody.model_validate({k: v for k, v in fields.items() if k != "website"})
         locale = request_locale(fields.get("locale"))
-        slugs = _newsletter_slugs(fields.get("newsletters"))
-        name = _clean_name(fields.get("name"))
+        slugs = newsletter_slugs(fields.get("newsletters"))
+        name = clean_name(fields.get("name"))
         source_url = fields.get("source_url") or request.referrer
         if source_url is not None and not isinstance(source_url, str):
             raise BadRequest("source_url must be a string")
-        confirmed = _confirmed(fields.get("confirm_address"))
+        confirmed = confirmed_flag(fields.get("confirm_address"))
         g.signup_slugs = slugs  # for `count_signup`
     except _Trapped:
         g.signup_bot = True
@@ -313,7 +264,7 @@ def create_subscription():
 
     if not signup_allowed(request.headers.get("Origin"), slugs):
         return _rejected(403, "origin_not_allowed", None, locale)
-    bot = "honeypot" if _filled(fields.get("website")) else too_fast(fields)
+    bot = "honeypot" if filled(fields.get("website")) else too_fast(fields)
     if bot == EARLY and wants_html():  # our own form, only quick: a person may be behind it
         log.info("signup held for a second press", extra={"event": "signup_held"})
         return _press_again(fields, locale, slugs)
