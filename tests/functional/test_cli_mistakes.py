@@ -35,6 +35,7 @@ SLUG_COMMANDS = {
     ("digest", "preview"): ("digest", "preview", "dialy"),
     ("digest", "test"): ("digest", "test", "dialy", "olena@gmail.com"),
     ("digest", "send"): ("digest", "send", "dialy"),
+    ("newsletters", "report"): ("newsletters", "report", "dialy"),
 }  # fmt: skip
 
 
