@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from service.digests.article_list import SECTION_MAX
 from service.digests.articles import TITLE_MAX, URL_MAX
 from service.http.schemas.common import NEXT, Model, PageQuery, Time
-from service.i18n import LOCALES
+from service.i18n import LOCALES, normalize_locale
 from service.lists.browse import WHEN
 
 BATCH_MAX = 500  # articles in one request; more is a 413
-Locale = Literal[(*LOCALES, "")]  # type: ignore[valid-type]
+
+
+def _named_locale(value: Any) -> Any:
+    """A locale named another way (`uk-UA`, `UK`, `ua`) is the supported one it names."""
+    return (normalize_locale(value) or value) if isinstance(value, str) and value else value
+
+
+# One of the catalogues (or empty); other spellings of one are taken as it (service.i18n).
+Locale = Annotated[Literal[(*LOCALES, "")], BeforeValidator(_named_locale)]  # type: ignore[valid-type]
 
 
 class Article(Model):
