@@ -144,9 +144,13 @@ def test_a_process_that_dies_is_reported_and_restarted(tmp_path):
     assert returncode == 0 and "all stopped" in output
 
 
-def _start(procfile, env: dict[str, str], seconds: float) -> tuple[int | None, str]:
-    """Run `newsletter start` on `procfile` for at most `seconds`; its exit code (None if still
-    running: then stopped with SIGTERM, which stops its children) and what it printed."""
+def _start(
+    procfile, env: dict[str, str], seconds: float, until: str | None = None
+) -> tuple[int | None, str]:
+    """Run `newsletter start` on `procfile` until it prints `until` (or exits), at most
+    `seconds`; its exit code (None if still running: then stopped with SIGTERM, which stops
+    its children) and what it printed. Waiting for the text, not a fixed time, holds on a
+    loaded machine, where the start alone can take several seconds."""
     process = subprocess.Popen(
         [str(NEWSLETTER), "start", "--procfile", str(procfile)],
         cwd=ROOT,
@@ -155,13 +159,20 @@ def _start(procfile, env: dict[str, str], seconds: float) -> tuple[int | None, s
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        returncode = process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        returncode = None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        if until is not None and until in "".join(lines):
+            break
+        time.sleep(0.05)
+    returncode = process.poll()
+    if returncode is None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    return returncode, process.stdout.read()
+    reader.join(timeout=10)
+    return returncode, "".join(lines)
 
 
 def test_a_busy_port_stops_the_start_at_once_with_nothing_spawned(tmp_path):
@@ -185,7 +196,7 @@ def test_a_free_port_starts_as_before(tmp_path):
     procfile = tmp_path / "Procfile"
     procfile.write_text("web: sleep 60\n")
     env = clean_env(PORT=str(free_port()), INSTANCE_PATH=str(tmp_path / "instance"))
-    returncode, output = _start(procfile, env, seconds=5)
+    returncode, output = _start(procfile, env, seconds=60, until="web started (pid")
     assert returncode is None and "web started (pid" in output, output
 
 
@@ -199,7 +210,7 @@ def test_links_from_this_shell_only_are_pointed_out(tmp_path):
     assert port != from_dotenv
     env = clean_env(PORT=port, INSTANCE_PATH=str(tmp_path / "instance"))
     env.pop("PUBLIC_URL", None)
-    _, output = _start(procfile, env, seconds=5)
+    _, output = _start(procfile, env, seconds=60, until="idle started (pid")
     assert f"links in emails use http://127.0.0.1:{port} (PORT={port}, set in this shell" in output
     assert f"Put PORT={port} in .env" in output
 
