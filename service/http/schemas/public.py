@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from service.http.schemas.articles import Locale
 from service.http.schemas.common import Model
@@ -12,7 +12,14 @@ from service.http.schemas.common import Model
 NAME_MAX = 200  # a reader's name is cut to this
 TRUE_WORDS = ("true", "1", "on", "yes")  # how a plain form says yes
 FALSE_WORDS = ("", "false", "0", "off", "no")
-FormFlag = Literal[(*TRUE_WORDS, *FALSE_WORDS)]  # type: ignore[valid-type]
+
+
+def _folded(value: Any) -> Any:
+    """A form's yes or no as typed (` On `, `YES`): the word it is."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+FormFlag = Annotated[Literal[(*TRUE_WORDS, *FALSE_WORDS)], BeforeValidator(_folded)]  # type: ignore[valid-type]
 
 
 class SignupRequest(Model):
