@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import select
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from flask import Flask
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
+
+from service.database_away import SQLITE_AWAY
 
 IDLE_PING_SECONDS = 10.0
 T = TypeVar("T")
@@ -154,6 +157,8 @@ def is_unreachable(error: BaseException) -> bool:
         return True
     if not isinstance(error, (exc.OperationalError, exc.InterfaceError)):
         return False
+    if isinstance(error.orig, sqlite3.Error):  # no SQLSTATE: its words say whether to wait
+        return any(words in str(error.orig).lower() for words in SQLITE_AWAY)
     state = getattr(error.orig, "sqlstate", None)
     # No SQLSTATE: the client could not talk to the server at all (refused, reset, timed out);
     # class 08 is a connection exception, 57P the server shutting down or restarting.

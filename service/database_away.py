@@ -25,6 +25,10 @@ _AWAY_DRIVER = (
 # Every class `is_away` may say yes to, for error handlers registered by class.
 AWAY_ERRORS = (*_AWAY_WRAPPED, sa_exc.DisconnectionError, *_AWAY_DRIVER)
 _SCHEMA_WORDS = ("no such table", "no such column", "does not exist")
+# What SQLite says when its file cannot be used now; anything else (a row it cannot decode,
+# a constraint) is about the statement or the data, and waiting will not help.
+SQLITE_AWAY = ("unable to open database file", "database is locked", "disk i/o error",
+               "database table is locked")  # fmt: skip
 _REASONS = (  # what the driver said -> a few plain words
     ("connection refused", "connection refused"),
     ("timeout expired", "timed out"),
@@ -51,6 +55,8 @@ def is_away(error: BaseException) -> bool:
     if not isinstance(error, _AWAY_WRAPPED) and not isinstance(original, _AWAY_DRIVER):
         return False
     text = str(original or error).lower()
+    if isinstance(original, sqlite3.Error):
+        return any(words in text for words in SQLITE_AWAY)
     return not any(words in text for words in _SCHEMA_WORDS)
 
 
