@@ -24,17 +24,17 @@ from tests.support.readers import add_reader, statuses
 DOMAIN = "bounces.news.example.org"
 # sample -> (what happens to the reader, a subscription status after it)
 ACTS = {
-    "postfix-user-unknown.eml": ("suppressed", "bounced"),
-    "exim-user-unknown.eml": ("suppressed", "bounced"),
-    "exim-legacy.eml": ("suppressed", "bounced"),
-    "exchange-recipient-not-found.eml": ("suppressed", "bounced"),
-    "gmail-over-quota.eml": ("counted", "confirmed"),  # soft: one is not enough
-    "policy-rejected.eml": ("none", "confirmed"),  # about the sender, not the reader
-    "arf-abuse.eml": ("unsubscribed", "unsubscribed"),
-    "arf-not-spam.eml": (None, "confirmed"),
-    "postfix-delayed.eml": (None, "confirmed"),
-    "vacation.eml": (None, "confirmed"),
-    "vacation-subject-only.eml": (None, "confirmed"),
+    "postfix-user-unknown.rfc822": ("suppressed", "bounced"),
+    "exim-user-unknown.rfc822": ("suppressed", "bounced"),
+    "exim-legacy.rfc822": ("suppressed", "bounced"),
+    "exchange-recipient-not-found.rfc822": ("suppressed", "bounced"),
+    "gmail-over-quota.rfc822": ("counted", "confirmed"),  # soft: one is not enough
+    "policy-rejected.rfc822": ("none", "confirmed"),  # about the sender, not the reader
+    "arf-abuse.rfc822": ("unsubscribed", "unsubscribed"),
+    "arf-not-spam.rfc822": (None, "confirmed"),
+    "postfix-delayed.rfc822": (None, "confirmed"),
+    "vacation.rfc822": (None, "confirmed"),
+    "vacation-subject-only.rfc822": (None, "confirmed"),
 }
 
 
@@ -97,7 +97,7 @@ def test_a_forged_or_foreign_recipient_is_refused_and_changes_nothing(app, newsl
     verp, port = server
     reader, send = delivered(newsletter())
     genuine = verp.make(send.id, reader.id)
-    raw = sample("postfix-user-unknown.eml", verp=genuine, rcpt=reader.email, msgid="x@y")
+    raw = sample("postfix-user-unknown.rfc822", verp=genuine, rcpt=reader.email, msgid="x@y")
     local, _, domain = genuine.partition("@")
     forged = [
         Verp(DOMAIN, ["someone else's key"]).make(send.id, reader.id),
@@ -122,7 +122,7 @@ def test_a_report_naming_someone_else_acts_only_on_the_verp_reader(app, newslett
     mallory, send = delivered(news)
     victim = add_reader(news, email=f"victim-{uuid.uuid4().hex[:6]}@example.com")
     address = verp.make(send.id, mallory.id)
-    raw = sample("postfix-user-unknown.eml", verp=address, rcpt=victim.email, msgid="x@y")
+    raw = sample("postfix-user-unknown.rfc822", verp=address, rcpt=victim.email, msgid="x@y")
 
     mail(port, address, raw)
 

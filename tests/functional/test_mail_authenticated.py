@@ -117,7 +117,7 @@ def test_a_signed_send_from_verp_addresses_and_its_bounce(signed):
         # The first reader's address is dead: its server's report comes back to the VERP address.
         dead = readers[0]
         address = next(m.sender for m in messages if m.recipients[0] == dead.email)
-        report = sample("postfix-user-unknown.eml", verp=address, rcpt=dead.email, msgid="x@y")
+        report = sample("postfix-user-unknown.rfc822", verp=address, rcpt=dead.email, msgid="x@y")
         port = free_port()
         server = subprocess.Popen(
             [str(NEWSLETTER_CLI), "bounces", "serve", "--port", str(port)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 DSN = Path(__file__).resolve().parents[1] / "data" / "dsn"
-SAMPLES = sorted(path.name for path in DSN.glob("*.eml"))
+SAMPLES = sorted(path.name for path in DSN.glob("*.rfc822"))
 
 
 def sample(name: str, *, verp: str, rcpt: str, msgid: str) -> bytes:

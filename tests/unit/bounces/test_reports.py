@@ -15,17 +15,17 @@ RCPT = "olena@example.com"
 MSGID = "send-12-345@news.example.org"
 
 EXPECTED = {  # sample -> (kind, class the intake gives it)
-    "postfix-user-unknown.eml": (BOUNCE, "hard"),
-    "exim-user-unknown.eml": (BOUNCE, "hard"),
-    "exim-legacy.eml": (BOUNCE, "hard"),
-    "exchange-recipient-not-found.eml": (BOUNCE, "hard"),
-    "gmail-over-quota.eml": (BOUNCE, "soft"),
-    "policy-rejected.eml": (BOUNCE, "policy"),
-    "postfix-delayed.eml": (IGNORED, None),
-    "arf-abuse.eml": (COMPLAINT, "complaint"),
-    "arf-not-spam.eml": (IGNORED, None),
-    "vacation.eml": (IGNORED, None),
-    "vacation-subject-only.eml": (IGNORED, None),
+    "postfix-user-unknown.rfc822": (BOUNCE, "hard"),
+    "exim-user-unknown.rfc822": (BOUNCE, "hard"),
+    "exim-legacy.rfc822": (BOUNCE, "hard"),
+    "exchange-recipient-not-found.rfc822": (BOUNCE, "hard"),
+    "gmail-over-quota.rfc822": (BOUNCE, "soft"),
+    "policy-rejected.rfc822": (BOUNCE, "policy"),
+    "postfix-delayed.rfc822": (IGNORED, None),
+    "arf-abuse.rfc822": (COMPLAINT, "complaint"),
+    "arf-not-spam.rfc822": (IGNORED, None),
+    "vacation.rfc822": (IGNORED, None),
+    "vacation-subject-only.rfc822": (IGNORED, None),
 }
 
 
@@ -43,24 +43,24 @@ def test_each_sample_reads_as_its_mta_meant_it(name):
     assert classify(kind, status_code(reading.status, reading.diagnostic)) == klass
     assert reading.report_id  # every report has its idempotency key
     assert RCPT in (reading.recipient or "")
-    if name != "exim-legacy.eml":  # the old format returns the original as plain text
+    if name != "exim-legacy.rfc822":  # the old format returns the original as plain text
         assert reading.original_message_id == f"<{MSGID}>"
 
 
 def test_exims_generic_status_gives_way_to_the_diagnostics_code():
-    reading = read(sample("exim-user-unknown.eml", verp=VERP, rcpt=RCPT, msgid=MSGID))
+    reading = read(sample("exim-user-unknown.rfc822", verp=VERP, rcpt=RCPT, msgid=MSGID))
     assert reading.status == "5.1.1"  # the report says 5.0.0, the diagnostic 550 5.1.1
 
 
 def test_a_report_marked_auto_replied_is_still_a_report():
     """Postfix, Exim and Gmail mark their bounces `Auto-Submitted: auto-replied`."""
-    raw = sample("postfix-user-unknown.eml", verp=VERP, rcpt=RCPT, msgid=MSGID)
+    raw = sample("postfix-user-unknown.rfc822", verp=VERP, rcpt=RCPT, msgid=MSGID)
     assert b"Auto-Submitted: auto-replied" in raw
     assert read(raw).kind == BOUNCE
 
 
 def test_a_report_id_is_stable_and_falls_back_to_the_bytes():
-    raw = sample("vacation.eml", verp=VERP, rcpt=RCPT, msgid=MSGID)
+    raw = sample("vacation.rfc822", verp=VERP, rcpt=RCPT, msgid=MSGID)
     assert read(raw).report_id == read(raw).report_id == "<ooo-20261207-77@mail.example.com>"
     bare = b"From: mailer-daemon@x.example\r\nSubject: failure\r\n\r\nhello\r\n"
     assert read(bare).report_id.startswith("sha256:")
@@ -83,7 +83,7 @@ hostile = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=
 @settings(max_examples=100, deadline=None)
 @given(diagnostic=hostile, status=hostile, recipient=hostile)
 def test_hostile_report_fields_are_read_as_cut_single_lines(diagnostic, status, recipient):
-    raw = sample("postfix-user-unknown.eml", verp=VERP, rcpt=RCPT, msgid=MSGID)
+    raw = sample("postfix-user-unknown.rfc822", verp=VERP, rcpt=RCPT, msgid=MSGID)
     raw = raw.replace(b"Status: 5.1.1", b"Status: " + status.encode("utf-8", "replace"))
     raw = raw.replace(
         b"Final-Recipient: rfc822; " + RCPT.encode(), b"Final-Recipient: " + recipient.encode()
