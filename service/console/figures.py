@@ -31,24 +31,9 @@ def pace(send: dict[str, Any], now: datetime | None = None) -> dict[str, float] 
 
 
 def send_view(send: Send) -> dict[str, Any]:
-    """A send as the console shows it: the same figures as `GET /api/v1/sends/<id>`."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
+    """A send as the console shows it: the figures of `GET /api/v1/sends/<id>`, times as
+    ISO 8601 text."""
     return {
-        "id": send.id,
-        "newsletter": send.newsletter.slug,
-        "status": send.status,
-        "status_reason": send.status_reason,
-        "subject": send.subject,
-        "total": send.total,
-        "sent": send.sent,
-        "failed": send.failed,
-        "skipped": send.skipped,
-        "scheduled_at": iso(send.scheduled_at),
-        "started_at": iso(send.started_at),
-        "finished_at": iso(send.finished_at),
-        "possible_duplicates": send.possible_duplicates,
-        **summary.progress(send),
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in summary.figures(send).items()
     }

@@ -13,6 +13,28 @@ from service.models import Newsletter, Send, SendStatus
 from service.sending import batches, books
 
 
+def figures(send: Any, **page: Any) -> dict[str, Any]:
+    """A send as operators see it, the same in the API (`Send.of`), the CLI and the console:
+    its stored columns (times as datetimes) and its live figures (`progress`). `send` is a
+    stored send or a row of the list, which read the newsletter's slug with it."""
+    return {
+        "id": send.id,
+        "newsletter": getattr(send, "newsletter_slug", None) or send.newsletter.slug,
+        "status": send.status,
+        "status_reason": send.status_reason,
+        "subject": send.subject,
+        "total": send.total,
+        "sent": send.sent,
+        "failed": send.failed,
+        "skipped": send.skipped,
+        "scheduled_at": send.scheduled_at,
+        "started_at": send.started_at,
+        "finished_at": send.finished_at,
+        "possible_duplicates": send.possible_duplicates,
+        **progress(send, **page),
+    }
+
+
 def progress(send: Send, parked: list[dict] | None = None, skipped: dict | None = None) -> dict:
     """A send's live figures besides its columns: readers still waiting, the relay's last
     deferral, parked batches, and the articles the digest left out, by reason. For a page of

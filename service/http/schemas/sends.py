@@ -81,25 +81,7 @@ class Send(Model):
     def of(cls, send: Any, **page: Any) -> Send:
         """The answer for a stored send (its live figures read now; `page`: those a page of
         the list read at once, `summary.progress`)."""
-        return cls.model_validate(
-            {
-                "id": send.id,
-                # a stored send, or a row of the list (which read the slug with it)
-                "newsletter": getattr(send, "newsletter_slug", None) or send.newsletter.slug,
-                "status": send.status,
-                "status_reason": send.status_reason,
-                "subject": send.subject,
-                "total": send.total,
-                "sent": send.sent,
-                "failed": send.failed,
-                "skipped": send.skipped,
-                "scheduled_at": send.scheduled_at,
-                "started_at": send.started_at,
-                "finished_at": send.finished_at,
-                "possible_duplicates": send.possible_duplicates,
-                **summary.progress(send, **page),
-            }
-        )
+        return cls.model_validate(summary.figures(send, **page))
 
 
 class SendCreated(Model):
