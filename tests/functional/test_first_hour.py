@@ -27,6 +27,9 @@ PRODUCTION_KEY = "k" * 40
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a fresh shell: none of the service's variables, plus `extra`."""
     prefixes = ("CELERY_", "MAIL_", "DATABASE_", "INSTANCE_", "SECRET_", "APP_ENV", "REDIS_")
+    # A shell at a terminal is not inside make: `make test`'s own MAKELEVEL would make a nested
+    # `make run` print "Entering directory" lines.
+    prefixes += ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKE_TERM")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(extra)
     return env
