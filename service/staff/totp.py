@@ -25,7 +25,7 @@ from service.models import StaffMember
 ISSUER = "newsletter-service"
 RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # accept the code of the step before and after (clock drift, typing time)
-RESET = audit.event("staff.totp_reset", "an owner turned a member's two-step sign-in off")
+RESET = audit.event("staff.totp_reset", "an operator turned a member's two-step sign-in off")
 
 
 class SecondFactorUnreadable(Exception):
