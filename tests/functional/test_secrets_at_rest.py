@@ -16,13 +16,13 @@ from typing import NamedTuple
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 from standardwebhooks import Webhook
 
 from service.access.keys import create_api_key
 from service.extensions import db
 from service.leaving import changes
-from service.models import StaffMember
+from service.models import AuditEvent, StaffMember
 from service.sealed import PREFIX, TOTP, WEBHOOK, Sealer
 from service.staff import accounts, totp
 from tests.functional.test_console import PASSWORD, FreshClient, sign_in, token
@@ -155,6 +155,9 @@ def test_with_the_key_gone_the_second_step_says_so_a_recovery_code_works_and_an_
         assert reset.exit_code == 0, reset.output
         db.session.expire_all()
         assert db.session.get(StaffMember, row.id).totp_secret is None
+        audited = select(AuditEvent.via).where(AuditEvent.event == "staff.totp_reset",
+                                               AuditEvent.target == f"staff:{row.email}")  # fmt: skip
+        assert db.session.scalars(audited).all() == ["cli"]
         assert sign_in(app.test_client(), row.email).location == "/admin/"  # password only now
         assert runner.invoke(args=["secrets", "check"]).exit_code == 0
 
