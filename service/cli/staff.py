@@ -1,4 +1,5 @@
-"""Ops commands for console accounts: `staff create EMAIL --role ROLE`, `staff list`.
+"""Ops commands for console accounts: `staff create EMAIL --role ROLE`, `staff list`,
+`staff reset-totp EMAIL` (a second factor lost, or sealed under a key that is gone).
 
 The password is never an argument (it would sit in the shell's history and in `ps`): it is
 asked for twice at a terminal, or read as one line from standard input in a script.
@@ -12,7 +13,7 @@ import click
 from flask.cli import with_appcontext
 
 from service import audit
-from service.staff import accounts
+from service.staff import accounts, totp
 from service.staff.roles import ROLES
 
 
@@ -56,6 +57,22 @@ def staff_list() -> None:
         totp = "totp" if member.totp_secret else "password only"
         state = " (disabled)" if member.disabled_at else ""
         click.echo(f"{member.email}  {member.role}  {totp}  last sign-in {last}{state}")
+
+
+@staff.command("reset-totp")
+@click.argument("email")
+@with_appcontext
+def staff_reset_totp(email: str) -> None:
+    """Turn EMAIL's two-step sign-in off (a lost phone, or a secret no key opens any more):
+    their sessions end; they sign in with the password and enrol again. Audited."""
+    member = accounts.find_member(email)
+    if member is None:
+        raise click.ClickException(f"no staff account for {email!r}")
+    if not member.totp_secret:
+        click.echo(f"{member.email} has no second factor; nothing to reset")
+        return
+    totp.reset(member, actor=audit.cli_actor())
+    click.echo(f"two-step sign-in of {member.email} is off; they enrol again from their account")
 
 
 COMMANDS = [staff]

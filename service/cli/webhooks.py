@@ -12,6 +12,7 @@ from service.webhooks.endpoints import (
     recent_attempts,
     remove_endpoint,
     rotate_secret,
+    secret_of,
 )
 from service.webhooks.events import EVENT_TYPES
 
@@ -39,7 +40,7 @@ def webhooks_add(url: str, events: tuple[str, ...]) -> None:
     except InvalidEndpoint as exc:
         raise click.BadParameter(exc.message, param_hint="'URL'") from None
     click.echo(f"webhook {endpoint.id}: {endpoint.url} ({', '.join(endpoint.events)})")
-    click.echo(f"secret: {endpoint.secret}")
+    click.echo(f"secret: {secret_of(endpoint)}")
     click.echo("Keep the secret: it verifies the signatures and is not shown again.")
 
 
@@ -51,7 +52,7 @@ def webhooks_rotate(endpoint_id: int) -> None:
     endpoint = rotate_secret(endpoint_id)
     if endpoint is None:
         raise click.ClickException(f"no webhook {endpoint_id}")
-    click.echo(f"secret: {endpoint.secret}")
+    click.echo(f"secret: {secret_of(endpoint)}")
     until = f"{endpoint.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC"
     click.echo(f"The old secret signs too until {until}: switch the receiver over before then.")
 

@@ -10,6 +10,7 @@ a disabled account ends every session at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import wraps
 from typing import Any
@@ -26,6 +27,7 @@ from service.models import StaffMember
 from service.staff import accounts, totp
 from service.staff.roles import allows
 
+log = logging.getLogger(__name__)
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
 HALFWAY_SECONDS = 300
@@ -136,7 +138,15 @@ def second_factor():
     if not form.validate_on_submit():
         return render("console/second_factor.html", status=400 if request.method == "POST" else 200, form=form)  # fmt: skip
     row = db.session.get(StaffMember, halfway["id"])
-    if row is None or row.disabled_at is not None or not totp.accept(row, form.code.data):
+    try:
+        accepted = row is not None and row.disabled_at is None and totp.accept(row, form.code.data)
+    except totp.SecondFactorUnreadable as exc:
+        log.warning("second factor cannot be checked: %s (restore the key or reset it)", exc)
+        form.code.errors.append(_("Your second factor cannot be checked: it was stored under a "
+                                  "key this service no longer has. Sign in with a recovery "
+                                  "code, or ask an owner to reset it."))  # fmt: skip
+        return render("console/second_factor.html", status=409, form=form)
+    if not accepted:
         form.code.errors.append(_("That code is not right; wait for the next one and try again."))
         return render("console/second_factor.html", status=401, form=form)
     session.pop("halfway", None)

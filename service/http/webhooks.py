@@ -24,6 +24,7 @@ from service.webhooks.endpoints import (
     recent_attempts,
     remove_endpoint,
     rotate_secret,
+    secret_of,
 )
 from service.webhooks.events import EVENT_TYPES
 
@@ -58,7 +59,7 @@ def create_webhook(body: WebhookRequest):
     except InvalidEndpoint as exc:
         extra = {"available": list(EVENT_TYPES)} if exc.code == "unknown_event" else {}
         return api_error(422, exc.code, exc.message, field=exc.field, **extra)
-    return Webhook.of(added, with_secret=True), 201
+    return Webhook.of(added, secret=secret_of(added)), 201
 
 
 @bp.post("/webhooks/<int:webhook_id>/rotate")
@@ -68,7 +69,7 @@ def rotate_webhook_secret(webhook_id: int):
     rotated = rotate_secret(webhook_id)
     if rotated is None:
         return api_error(404, "not_found", f"No webhook {webhook_id}.")
-    return Webhook.of(rotated, with_secret=True)
+    return Webhook.of(rotated, secret=secret_of(rotated))
 
 
 @bp.get("/webhooks")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, utcnow
@@ -14,7 +14,8 @@ class StaffMember(Base):
     """A person who runs the newsletters from the console.
 
     `password_hash` is an argon2 hash (never the password); `totp_secret` is set once they
-    have enrolled a second factor; `session_version` changes when the password changes or the
+    have enrolled a second factor, sealed (`service.sealed`: `sealed:v1:` and a Fernet token,
+    never the secret in plain); `session_version` changes when the password changes or the
     account is disabled, which ends every session signed with the old one.
     """
 
@@ -24,7 +25,7 @@ class StaffMember(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(Text)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # SHA-256 hashes of the unused recovery codes (each works once, instead of a TOTP code).
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

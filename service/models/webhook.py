@@ -1,7 +1,7 @@
 """Webhook endpoints the site registered for events out, and every attempt to deliver one.
 
 An endpoint keeps its `whsec_` secret (it signs each delivery, so it cannot be a hash; after a
-rotation the previous one signs too for a day), the
+rotation the previous one signs too for a day), both sealed (`service.sealed`), the
 event types it wants, and why it was disabled if it was (a 410, or failing for too long).
 An attempt keeps the answer: status, a short excerpt of the body, how long it took.
 """
@@ -24,9 +24,9 @@ class WebhookEndpoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(Text)  # sealed
     # After a rotation the old secret signs too, until it expires (receivers switch over).
-    previous_secret: Mapped[str] = mapped_column(String(100), default="")
+    previous_secret: Mapped[str] = mapped_column(Text, default="")  # sealed, or ""
     previous_secret_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]

@@ -2,7 +2,10 @@
 
 A member enrols by scanning a QR code drawn on the server (no script, no third party) and
 typing the first code; from then on signing in asks for a code. A code is accepted once: the
-time step it belongs to is kept, so a code seen over a shoulder cannot be replayed.
+time step it belongs to is kept, so a code seen over a shoulder cannot be replayed. The secret
+is stored sealed (`service.sealed`); one that no configured key opens is
+`SecondFactorUnreadable` (a recovery code still works, and an owner resets it), and the
+recovery codes are kept only as hashes.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
+from sqlalchemy import select
 
+from service import audit, sealed
 from service.extensions import db
 from service.models import StaffMember
 
 ISSUER = "newsletter-service"
 RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # accept the code of the step before and after (clock drift, typing time)
+RESET = audit.event("staff.totp_reset", "an operator turned a member's two-step sign-in off")
+
+
+class SecondFactorUnreadable(Exception):
+    """The member's TOTP secret opens with no key in `SECRET_KEY` (a key was removed): their
+    codes cannot be checked until an owner resets the second factor."""
 
 
 def new_secret() -> str:
@@ -59,7 +70,11 @@ def accept(member: StaffMember, code: str) -> bool:
         return False
     if not code.strip().isdigit():
         return use_recovery_code(member, code)
-    step = _matching_step(member.totp_secret, code)
+    try:
+        secret = sealed.unseal(sealed.TOTP, member.totp_secret)
+    except sealed.Unreadable as exc:
+        raise SecondFactorUnreadable(f"staff {member.id}: {exc}") from None
+    step = _matching_step(secret, code)
     if step is None or step <= (member.totp_last_step or -1):
         return False
     member.totp_last_step = step
@@ -75,7 +90,7 @@ def enrol(member: StaffMember, secret: str) -> list[str]:
     """Turn on the second factor for `member` with `secret` (checked by the caller); return
     the recovery codes, shown once (only their hashes are kept). Other sessions end."""
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODES)]
-    member.totp_secret = secret
+    member.totp_secret = sealed.seal(sealed.TOTP, secret)
     member.totp_last_step = None
     member.recovery_codes = [_digest(code) for code in codes]
     member.session_version += 1
@@ -94,3 +109,26 @@ def use_recovery_code(member: StaffMember, code: str) -> bool:
             db.session.commit()
             return True
     return False
+
+
+def reset(member: StaffMember, *, actor: audit.Actor) -> None:
+    """Turn `member`'s second factor off (their secret unreadable, their phone lost): the
+    secret and recovery codes go, their sessions end, and they enrol again. Audited."""
+    member.totp_secret = None
+    member.totp_last_step = None
+    member.recovery_codes = []
+    member.session_version += 1
+    audit.record(RESET, actor, target=f"staff:{member.email}")
+    db.session.commit()
+
+
+def reseal_secrets(*, write: bool) -> sealed.Tally:
+    """Seal every enrolled member's TOTP secret under the newest key (`write` false: only
+    count); the labels of those no key opens."""
+    rows = db.session.scalars(select(StaffMember).where(StaffMember.totp_secret.is_not(None)))
+    tally = sealed.reseal_rows(
+        rows, sealed.TOTP, "totp_secret", lambda m: f"staff {m.email}", write=write
+    )
+    if write:
+        db.session.commit()
+    return tally

@@ -6,7 +6,9 @@ outbox's runner (`RetryLater`) on the schedule Standard Webhooks suggests, with 
 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, so about 27 hours before the event is given up. A
 429 or 503 with `Retry-After` slows the whole endpoint down: nothing goes to it before then.
 An endpoint that has not answered 2xx for `DISABLE_AFTER` when an event is given up is
-disabled, with the reason. An event about a reader erased meanwhile is dropped unsent.
+disabled, with the reason. An event about a reader erased meanwhile is dropped unsent. An
+endpoint whose sealed secret no configured key opens is not posted to: the attempt is recorded
+with that reason and retried like a failure (a key put back lets the events go on).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
+from service import sealed
 from service.extensions import db
 from service.models import Subscriber, WebhookAttempt, WebhookEndpoint, utcnow
 from service.outbox import RetryLater
@@ -34,6 +37,10 @@ SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.2
 DISABLE_AFTER = timedelta(days=1)
 MAX_RETRY_AFTER = 86400.0
+UNREADABLE = (
+    "not sent: the endpoint's signing secret opens with no key in SECRET_KEY (was a key "
+    "removed?); put the key back, or rotate the secret (newsletter webhooks rotate ID)"
+)
 
 
 def body_of(payload: dict[str, Any]) -> bytes:
@@ -81,17 +88,23 @@ def deliver(payload: dict[str, Any]) -> None:
         )
     )
     body = body_of(payload)
-    headers = signed_headers(signing_secrets(endpoint, now), payload["message_id"], now, body)
     url, endpoint_id = endpoint.url, endpoint.id
-    db.session.commit()  # no transaction stays open while the endpoint takes its time
-    config = current_app.config
-    answer = post(
-        url,
-        body,
-        headers,
-        timeout=config["WEBHOOK_TIMEOUT"],
-        allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
-    )
+    try:
+        keys = signing_secrets(endpoint, now)
+    except sealed.Unreadable:
+        log.warning("webhook endpoint %s: %s", endpoint_id, UNREADABLE)
+        answer = Answer(status=None, error=UNREADABLE)
+    else:
+        headers = signed_headers(keys, payload["message_id"], now, body)
+        db.session.commit()  # no transaction stays open while the endpoint takes its time
+        config = current_app.config
+        answer = post(
+            url,
+            body,
+            headers,
+            timeout=config["WEBHOOK_TIMEOUT"],
+            allow_private=config["WEBHOOK_ALLOW_PRIVATE"],
+        )
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         return  # removed while we waited for it
@@ -115,11 +128,17 @@ def deliver(payload: dict[str, Any]) -> None:
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """The secrets that sign now: the current one, and the previous one until it expires."""
+    """The secrets that sign now, opened: the current one, and the previous one until it
+    expires (left out, with a warning, if no key opens it: the current one still signs).
+    `sealed.Unreadable` when no key opens the current one."""
+    keys = [sealed.unseal(sealed.WEBHOOK, endpoint.secret)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret and expires is not None and expires > now:
-        return [endpoint.secret, endpoint.previous_secret]
-    return [endpoint.secret]
+        try:
+            keys.append(sealed.unseal(sealed.WEBHOOK, endpoint.previous_secret))
+        except sealed.Unreadable:
+            log.warning("webhook endpoint %s: its previous secret opens with no key", endpoint.id)
+    return keys
 
 
 def _said(answer: Answer) -> str:

@@ -2,7 +2,8 @@
 
 An endpoint is added with its URL and the event types it wants; its `whsec_` secret is
 shown in the answer that creates it (the receiver needs it to verify signatures) and never
-listed again. The URL must be http(s) on a public address (`network`).
+listed again; it is stored sealed (`service.sealed`), as the previous one is during a
+rotation. The URL must be http(s) on a public address (`network`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from service import sealed
 from service.extensions import db
 from service.models import WebhookAttempt, WebhookEndpoint, utcnow
 from service.webhooks.events import EVENT_TYPES
@@ -66,7 +68,8 @@ def check_url(url: object) -> str:
 def add_endpoint(url: object, events: object) -> WebhookEndpoint:
     """Register an endpoint for `events` at `url` with a new secret; committed."""
     chosen = check_events(events)
-    endpoint = WebhookEndpoint(url=check_url(url), events=chosen, secret=new_secret())
+    secret = sealed.seal(sealed.WEBHOOK, new_secret())
+    endpoint = WebhookEndpoint(url=check_url(url), events=chosen, secret=secret)
     endpoint.disabled_reason = endpoint.previous_secret = ""
     db.session.add(endpoint)
     db.session.commit()
@@ -75,15 +78,41 @@ def add_endpoint(url: object, events: object) -> WebhookEndpoint:
 
 def rotate_secret(endpoint_id: int) -> WebhookEndpoint | None:
     """Give an endpoint a new secret; the old one signs too for `ROTATION_OVERLAP`, so the
-    receiver can switch over. Committed; None if there is no such endpoint."""
+    receiver can switch over (the old one moves over sealed as it is, so a secret no key opens
+    any more can be rotated away). Committed; None if there is no such endpoint."""
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         return None
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
-    endpoint.secret = new_secret()
+    endpoint.secret = sealed.seal(sealed.WEBHOOK, new_secret())
     db.session.commit()
     return endpoint
+
+
+def secret_of(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's current `whsec_` secret in plain, for the answer that creates or rotates
+    it; `sealed.Unreadable` if no configured key opens it."""
+    return sealed.unseal(sealed.WEBHOOK, endpoint.secret)
+
+
+def reseal_secrets(*, write: bool) -> sealed.Tally:
+    """Seal every endpoint's secret (and a previous one) under the newest key (`write` false:
+    only count); the labels of those no key opens."""
+    endpoints = list_endpoints()
+    tally = sealed.Tally()
+    for attribute in ("secret", "previous_secret"):
+        found = sealed.reseal_rows(
+            endpoints,
+            sealed.WEBHOOK,
+            attribute,
+            lambda e, a=attribute: f"webhook {e.id} {a}",
+            write=write,
+        )
+        tally = tally.add(found)
+    if write:
+        db.session.commit()
+    return tally
 
 
 def list_endpoints() -> list[WebhookEndpoint]:

@@ -1,6 +1,6 @@
-"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014 and 0015 upgrade
-a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook tables as the
-models have them."""
+"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014, 0015 and 0028
+upgrade a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook
+tables as the models have them."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0026"]
+    assert scripts.get_heads() == ["0028"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0028", "0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -310,3 +310,60 @@ def test_0019_and_0020_make_the_figures_imports_and_article_indexes_as_the_model
         assert "ix_articles_published_id" not in indexes
         upgrade(directory=MIGRATIONS, revision="heads")
         assert {"newsletter_days", "list_imports"} <= set(inspect(db.engine).get_table_names())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0028_seals_the_plain_secrets_and_the_downgrade_opens_them(backend, tmp_path, redis_server):
+    from service.sealed import PREFIX, TOTP, WEBHOOK, Sealer
+    from tests.conftest import TEST_SECRET
+
+    totp_secret = "JBSWY3DPEHPK3PXP" * 2
+    current, previous = "whsec_" + "a" * 44, "whsec_" + "b" * 44
+    values = {"totp": totp_secret, "current": current, "previous": previous}
+    with unmigrated_app(backend, tmp_path, redis_server):
+        upgrade(directory=MIGRATIONS, revision="0026")
+        db.session.execute(text(
+            "INSERT INTO staff (email, role, password_hash, totp_secret, recovery_codes, "
+            "session_version, created_at) VALUES ('o@example.org', 'owner', 'x', :totp, '[]', 1, "
+            "CURRENT_TIMESTAMP), ('p@example.org', 'owner', 'x', NULL, '[]', 1, CURRENT_TIMESTAMP)"
+        ), values)  # fmt: skip
+        db.session.execute(text(
+            "INSERT INTO webhook_endpoints (url, events, secret, previous_secret, created_at, "
+            "disabled_reason) VALUES ('https://h.example.org/', '[]', :current, :previous, "
+            "CURRENT_TIMESTAMP, ''), ('https://i.example.org/', '[]', :current, '', "
+            "CURRENT_TIMESTAMP, '')"
+        ), values)  # fmt: skip
+        db.session.execute(text(
+            "INSERT INTO webhook_attempts (endpoint_id, message_id, event_type, attempted_at, "
+            "response_excerpt, error, duration_ms, outcome) SELECT id, 'm', 'send.paused', "
+            "CURRENT_TIMESTAMP, '', '', 0, 'delivered' FROM webhook_endpoints"
+        ))  # fmt: skip
+        db.session.commit()
+
+        def stored() -> list[tuple]:
+            staff = db.session.execute(text("SELECT totp_secret FROM staff ORDER BY id")).all()
+            hooks = db.session.execute(
+                text("SELECT secret, previous_secret FROM webhook_endpoints ORDER BY id")
+            ).all()
+            return [tuple(r) for r in staff + hooks]
+
+        upgrade(directory=MIGRATIONS, revision="0028")
+        (totp_row,), (nobody,), (secret, old), (other, none) = stored()
+        assert nobody is None and none == ""
+        assert all(v.startswith(PREFIX) for v in (totp_row, secret, old, other))
+        assert not {totp_secret, current, previous} & {totp_row, secret, old, other}
+        assert Sealer([TEST_SECRET], TOTP).open(totp_row) == totp_secret
+        webhooks = Sealer([TEST_SECRET], WEBHOOK)
+        assert [webhooks.open(v) for v in (secret, old, other)] == [current, previous, current]
+        attempts = db.session.execute(text("SELECT count(*) FROM webhook_attempts")).scalar()
+        assert attempts == 2  # the endpoints' column change kept their attempts
+        db.session.remove()
+
+        downgrade(directory=MIGRATIONS, revision="0026")
+        assert stored() == [(totp_secret,), (None,), (current, previous), (current, "")]
+        lengths = {c["name"]: getattr(c["type"], "length", None)
+                   for c in inspect(db.engine).get_columns("webhook_endpoints")}  # fmt: skip
+        assert lengths["secret"] == lengths["previous_secret"] == 100
+        assert db.session.execute(text("SELECT count(*) FROM webhook_attempts")).scalar() == 2
+        db.session.remove()
+        upgrade(directory=MIGRATIONS, revision="heads")

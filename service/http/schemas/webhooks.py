@@ -44,15 +44,17 @@ class Webhook(Model):
     )
 
     @classmethod
-    def of(cls, endpoint: Any, *, with_secret: bool = False) -> Webhook:
-        """The answer for a stored endpoint."""
-        skip = () if with_secret else ("secret", "previous_secret_expires_at")
-        if with_secret and endpoint.previous_secret_expires_at is None:
-            skip = ("previous_secret_expires_at",)
+    def of(cls, endpoint: Any, *, secret: str | None = None) -> Webhook:
+        """The answer for a stored endpoint; with `secret` (its plain secret, just created or
+        rotated) that and when a rotated-away one stops signing. Never the stored value."""
+        skip: tuple[str, ...] = ("secret", "previous_secret_expires_at")
+        if secret is not None:
+            skip = () if endpoint.previous_secret_expires_at else ("previous_secret_expires_at",)
         values = fields_of(
             endpoint,
             cls,
             skip,
+            **({"secret": secret} if secret is not None else {}),
             events=list(endpoint.events),
             enabled=endpoint.disabled_at is None,
             disabled_reason=endpoint.disabled_reason or None,
