@@ -6,7 +6,9 @@ Run by hand (not in CI):
 
     .venv/bin/python bench/console.py --n 1000000 --sends 100
 
-It fills a scratch PostgreSQL database as `bench/paging.py` does (the same SQL), signs a
+It fills a scratch PostgreSQL database as `bench/paging.py` does (the same SQL) plus a year
+of the pages that bring signups (`--pages` article pages a newsletter, each with signups on
+about two days in five, most on a few pages, and `other` and `direct` every day), signs a
 member in through the sign-in page, then times each page through the app's test client (the
 whole request: session, role, SQL, template) `--repeat` times and prints the median and the
 slowest, in ms. The goal is every page under 300 ms. The database is dropped at the end, unless
@@ -37,15 +39,32 @@ from service.staff.accounts import create_member  # noqa: E402
 from tests.conftest import TEST_SECRET, migrate, scratch_postgres  # noqa: E402
 
 PASSWORD = "a long benchmark password"
+# A year of the dashboard's "pages that bring signups" for each newsletter: a long tail of
+# article pages (page p brings 1 + 400/p signups on the days it has any), plus `other` and
+# `direct` every day.
+SOURCES = """
+INSERT INTO newsletter_source_days (newsletter_id, day, page, signups, confirmations)
+SELECT n.id, current_date - d, 'https://news.example.org/'
+    || (ARRAY['news', 'culture', 'business', 'sport', 'opinion'])[p % 5 + 1] || '/story-' || p,
+    1 + 400 / p, (1 + 400 / p) * 7 / 10
+FROM newsletters n CROSS JOIN generate_series(0, 364) AS d CROSS JOIN generate_series(1, :pages) AS p
+WHERE (p * 31 + d * 17) % 5 < 2;
+INSERT INTO newsletter_source_days (newsletter_id, day, page, signups, confirmations)
+SELECT n.id, current_date - d, w.page, 30, 18
+FROM newsletters n CROSS JOIN generate_series(0, 364) AS d
+CROSS JOIN (VALUES ('other'), ('direct')) AS w (page)
+"""
 
 
-def fill(n: int, sends: int) -> None:
+def fill(n: int, sends: int, pages: int) -> None:
     """N readers, their subscriptions and consents, N suppressions, `sends` finished sends
-    delivered to every tenth reader."""
+    delivered to every tenth reader, a year of signups from `pages` pages a newsletter."""
     start = time.perf_counter()
     for statement in FILL.split(";"):
         if statement.strip():
             db.session.execute(text(statement), {"n": n})
+    for statement in SOURCES.split(";"):
+        db.session.execute(text(statement), {"pages": pages})
     daily = db.session.scalar(text("SELECT id FROM newsletters WHERE slug = 'daily'"))
     db.session.add_all(
         Send(
@@ -64,7 +83,9 @@ def fill(n: int, sends: int) -> None:
             db.session.execute(text(statement))
     db.session.commit()
     ledger = db.session.scalar(text("SELECT count(*) FROM deliveries"))
-    print(f"filled {n} readers, {ledger} ledger rows in {time.perf_counter() - start:.0f} s")
+    rows = db.session.scalar(text("SELECT count(*) FROM newsletter_source_days"))
+    print(f"filled {n} readers, {ledger} ledger rows, {rows} page rows in "
+          f"{time.perf_counter() - start:.0f} s")  # fmt: skip
 
 
 def signed_in(app):
@@ -95,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--sends", type=int, default=100)
+    parser.add_argument("--pages", type=int, default=300, help="article pages that bring signups")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--database", help="a PostgreSQL URL to fill once and keep")
     args = parser.parse_args()
@@ -108,7 +130,7 @@ def main() -> None:
         migrate(app)
         with app.app_context():
             if not db.session.scalar(text("SELECT count(*) FROM subscribers")):
-                fill(args.n, args.sends)
+                fill(args.n, args.sends, args.pages)
             client = signed_in(app)
             send_id = db.session.scalar(text("SELECT max(id) FROM sends"))
             reader = args.n // 2 // 10 * 10

@@ -11,6 +11,7 @@ from flask import Flask
 from service import daily as daily  # the daily figures' session hooks
 from service import database, i18n  # database registers the connection events
 from service.config import ROOT, load_settings
+from service.sources import tally as tally  # the page figures' hooks, after the daily ones
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -41,6 +41,7 @@ from service.models import (
     Suppression,
     utcnow,
 )
+from service.sources import tally as page_tally
 from service.task_names import TaskName
 
 IMPORT_BATCH = 500
@@ -246,7 +247,15 @@ class _Batch:
         self.report.subscribed += len(subscriber_ids)
 
     def _confirm(self, subscriptions: dict[int, int]) -> None:
-        """Pending readers (subscriber id -> subscription id) become confirmed, with the source."""
+        """Pending readers (subscriber id -> subscription id) become confirmed, with the source
+        (counted for the page each signed up on, `service.sources`)."""
+        signup_pages = db.session.scalars(
+            select(Subscription.signup_page).where(
+                Subscription.id.in_(list(subscriptions.values())),
+                Subscription.signup_page.is_not(None),
+            )
+        )
+        page_tally.confirmed(db.session(), self.newsletter.id, signup_pages, self.now)
         db.session.execute(
             update(Subscription)
             .where(Subscription.id.in_(list(subscriptions.values())))

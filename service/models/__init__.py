@@ -18,6 +18,7 @@ from service.models.send import (
     SendBatch,
     SendStatus,
 )
+from service.models.source_day import NewsletterSourceDay
 from service.models.spool import SpooledSignup
 from service.models.staff import StaffMember
 from service.models.subscriber import (
@@ -46,6 +47,7 @@ __all__ = [
     "ListImport",
     "Newsletter",
     "NewsletterDay",
+    "NewsletterSourceDay",
     "OutboxJob",
     "Send",
     "SendBatch",

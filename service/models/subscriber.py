@@ -69,6 +69,10 @@ class Subscription(Base):
     # Where the consent came from when staff confirmed the reader (an import with --consent);
     # None when the reader confirmed by the emailed link (see the consent records).
     consent_source: Mapped[str | None] = mapped_column(String(500))
+    # The page (normalised, `service.sources.pages`) of the last signup form that made this
+    # subscription pending: its confirmation is counted for that page. None when no signup
+    # form ever did (an import, the preference page).
+    signup_page: Mapped[str | None] = mapped_column(String(500))
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     events: WriteOnlyMapped[SubscriptionEvent] = relationship(

@@ -7,6 +7,8 @@ time of the request) and the confirmation email's job, at most one per address p
 once; one that fails is rolled back alone and its job marked failed. Each signup is applied
 under the request id it was made with, so its confirmation job carries it on, and once the
 transaction commits one log line names the signups applied and the requests they came from.
+Each pending subscription a signup makes is counted in the newsletter's daily figures and under
+the page it was made on (`service.sources`), which the subscription keeps for its confirmation.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Connection, bindparam, exists, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from service import daily, logs, metrics, outbox
 from service.leaving.suppression import MANUAL, suppression_hash
+from service.lists import newsletter_index
 from service.models import (
     ConsentRecord,
     JobStatus,
@@ -34,12 +38,15 @@ from service.models import (
 )
 from service.signup.accept import SUBSCRIBER_FIELDS
 from service.signup.confirm import queue_confirmation, queue_first_confirmation
+from service.sources import pages
+from service.sources import tally as page_tally
 from service.task_names import TaskName
 
 log = logging.getLogger(__name__)
 
 PENDING = SubscriptionStatus.PENDING
 _INACTIVE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED)
+_ACTIVE = (PENDING, SubscriptionStatus.CONFIRMED)
 _SIGNUP_ERRORS = (DBAPIError, KeyError, TypeError, ValueError)
 _CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
 
@@ -57,6 +64,11 @@ _SUBSCRIPTIONS_OF = select(
 _INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(_SUBSCRIPTIONS.c.id)
 _INSERT_EVENTS = insert(SubscriptionEvent.__table__)
 _INSERT_CONSENT = insert(ConsentRecord.__table__)
+_RENEW = (
+    update(_SUBSCRIPTIONS)
+    .where(_SUBSCRIPTIONS.c.id == bindparam("sub_id"))
+    .values(status=PENDING, signup_page=bindparam("page"), updated_at=bindparam("now"))
+)
 
 
 @cache
@@ -109,17 +121,25 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
     failed = 0
     done: list[tuple[int, int | None, str | None]] = []  # job, subscriber, request id
     counted = daily.Tally()  # the batch's daily figures, written last (rows locked in order)
+    by_page = page_tally.PageTally()  # and its figures by page, written after them
+    namer = _PageNamer()
     with outbox.transaction() as conn:
         for job_id, signup in outbox.claim(conn, TaskName.APPLY_SIGNUPS, ids):
             request_id = signup.get(outbox.REQUEST_ID_KEY)
             tally = daily.Tally()
+            signup_pages = page_tally.PageTally()
             try:
                 with (
                     logs.bound(request=request_id),
                     conn.begin_nested() if isolate else nullcontext(),
                 ):
                     subscriber_id = _record_signup(
-                        conn, signup, datetime.fromisoformat(signup["at"]), tally
+                        conn,
+                        signup,
+                        datetime.fromisoformat(signup["at"]),
+                        tally,
+                        namer.pages(signup),
+                        signup_pages,
                     )
             except _SIGNUP_ERRORS as exc:
                 if not isolate:
@@ -133,7 +153,9 @@ def _apply_batch(ids: list[int], *, isolate: bool) -> list[int]:
             applied.append(job_id)
             done.append((job_id, subscriber_id, request_id))
             counted.merge(tally)
+            by_page.merge(signup_pages)
         daily.write(conn, counted)
+        page_tally.write(conn, by_page)
         # What these jobs carried is in the signups' rows now: keep no copy.
         outbox.finish(conn, applied, forget_payload=True)
     metrics.job_ended(TaskName.APPLY_SIGNUPS, "done", len(applied))
@@ -161,12 +183,37 @@ def _say_applied(done: list[tuple[int, int | None, str | None]]) -> None:
         )
 
 
+class _PageNamer:
+    """The page each newsletter counts a signup's `source_url` under (`service.sources.pages`),
+    from this process's copy of the newsletters' allowlists, read once per batch."""
+
+    def __init__(self) -> None:
+        config = current_app.config
+        self.own = pages.own_origins(config["ALLOWED_ORIGINS"], config["PUBLIC_URL"])
+        entries = newsletter_index.newsletters().values()  # before the batch's transaction
+        self.origins = {entry.id: self.own | entry.allowed_origins for entry in entries}
+
+    def pages(self, signup: dict[str, Any]) -> dict[int, str]:
+        """Newsletter id -> page, for the newsletters `signup` names."""
+        source = signup.get("source_url")
+        return {
+            n: pages.page_of(source, self.origins.get(n, self.own))
+            for n in signup["newsletter_ids"]
+        }
+
+
 def _record_signup(
-    conn: Connection, signup: dict[str, Any], now: datetime, tally: daily.Tally
+    conn: Connection,
+    signup: dict[str, Any],
+    now: datetime,
+    tally: daily.Tally,
+    signup_pages: dict[int, str],
+    by_page: page_tally.PageTally,
 ) -> int | None:
     """Write one signup (as `subscribe` stored it), and its confirmation job if one is due;
-    its status changes are counted in `tally`; the subscriber's id (None when the address is
-    blocked by hand)."""
+    its status changes are counted in `tally`, its pending subscriptions made in `by_page`
+    under their newsletter's page (`signup_pages`); the subscriber's id (None when the address
+    is blocked by hand)."""
     key = signup["email_key"]
     email_hash = suppression_hash(key)
     ids = signup["newsletter_ids"]
@@ -185,7 +232,9 @@ def _record_signup(
             row.newsletter_id: (row.id, row.status)
             for row in conn.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
         }
-    events = _add_subscriptions(conn, subscriber_id, ids, existing, now, tally)
+    events = _add_subscriptions(conn, subscriber_id, ids, existing, now, tally, signup_pages)
+    for newsletter_id in [n for n in ids if existing.get(n, (0, ""))[1] not in _ACTIVE]:
+        by_page.signup(newsletter_id, now, signup_pages[newsletter_id])
     conn.execute(
         _INSERT_CONSENT,
         {
@@ -209,9 +258,10 @@ def _add_subscriptions(
     existing: dict[int, tuple[int, str]],
     now: datetime,
     tally: daily.Tally,
+    signup_pages: dict[int, str],
 ) -> list[dict[str, Any]]:
-    """Create missing subscriptions and renew inactive ones as pending (counted in `tally`);
-    return their events.
+    """Create missing subscriptions and renew inactive ones as pending (counted in `tally`),
+    each keeping its newsletter's page of this signup; return their events.
 
     The events are written in bulk here; every other status change records its event through
     `Subscription.move_to`.
@@ -226,6 +276,7 @@ def _add_subscriptions(
                     "subscriber_id": subscriber_id,
                     "newsletter_id": n,
                     "status": PENDING,
+                    "signup_page": signup_pages[n],
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -241,9 +292,12 @@ def _add_subscriptions(
             daily.tally_moves(tally, newsletter_id, [existing[newsletter_id][1]], PENDING, now)
     if renewed:
         conn.execute(
-            update(_SUBSCRIPTIONS)
-            .where(_SUBSCRIPTIONS.c.id.in_([sub_id for sub_id, _ in renewed]))
-            .values(status=PENDING, updated_at=now)
+            _RENEW,
+            [
+                {"sub_id": existing[n][0], "page": signup_pages[n], "now": now}
+                for n in ids
+                if n in existing and existing[n][1] in _INACTIVE
+            ],
         )
         events += [{"subscription_id": i, "from_status": status} for i, status in renewed]
     if events:

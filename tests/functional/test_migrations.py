@@ -1,5 +1,5 @@
-"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014, 0015 and 0028
-upgrade a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook
+"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014, 0015, 0027 and
+0028 upgrade a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook
 tables as the models have them."""
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0028"]
+    assert scripts.get_heads() == ["0027"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0028", "0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0027", "0028", "0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -366,4 +366,46 @@ def test_0028_seals_the_plain_secrets_and_the_downgrade_opens_them(backend, tmp_
         assert lengths["secret"] == lengths["previous_secret"] == 100
         assert db.session.execute(text("SELECT count(*) FROM webhook_attempts")).scalar() == 2
         db.session.remove()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0027_makes_the_page_figures_as_the_models_have_them(backend, tmp_path, redis_server):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.models import Base
+
+    with unmigrated_app(backend, tmp_path, redis_server):
+        old_newsletter_at("0026")
+        db.session.execute(
+            text(
+                "INSERT INTO subscribers (email, email_ascii, email_key, smtputf8, locale, "
+                "state_version, created_at, updated_at) VALUES ('a@gmail.com', 'a@gmail.com', "
+                "'a@gmail.com', false, 'en', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, "
+                "updated_at) SELECT subscribers.id, newsletters.id, 'confirmed', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM subscribers, newsletters"
+            )
+        )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0027")
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        ours = ("newsletter_source_days", "signup_page")
+        assert [d for d in differences if any(name in repr(d) for name in ours)] == []
+        assert db.session.execute(text("SELECT status, signup_page FROM subscriptions")).all() == [
+            ("confirmed", None)
+        ]
+        db.session.remove()
+        before = ScriptDirectory(MIGRATIONS).get_revision("0027").down_revision
+        downgrade(directory=MIGRATIONS, revision=before)
+        assert "newsletter_source_days" not in inspect(db.engine).get_table_names()
+        columns = {c["name"] for c in inspect(db.engine).get_columns("subscriptions")}
+        assert "signup_page" not in columns
+        assert db.session.scalar(text("SELECT count(*) FROM subscriptions")) == 1
+        db.session.remove()  # no read left open while the upgrade alters the table
         upgrade(directory=MIGRATIONS, revision="heads")
