@@ -2,7 +2,7 @@
 the transaction of each change; subscriptions.signup_page, the page a pending signup came from
 
 Revision ID: 0027
-Revises: 0028
+Revises: 0026
 Create Date: 2026-12-08 09:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027"
-down_revision = "0028"  # reserved as 0027 after 0026; 0028 merged first
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

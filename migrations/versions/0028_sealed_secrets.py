@@ -6,7 +6,7 @@ Runs with the app's configuration (flask-migrate's app context: migrations/env.p
 `newsletter db upgrade` seals under the same keys the web and the workers open with.
 
 Revision ID: 0028
-Revises: 0026
+Revises: 0027
 Create Date: 2026-12-08 09:00:00
 
 """
@@ -18,7 +18,7 @@ from flask import current_app
 from service.sealed import TOTP, WEBHOOK, Sealer, Unreadable, is_sealed
 
 revision = "0028"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
