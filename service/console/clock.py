@@ -14,6 +14,7 @@ from service.lists.newsletters import valid_cron
 
 RUNS_SHOWN = 5
 PATTERN = "EEE d MMM, HH:mm"
+PATTERN_WITH_YEAR = "EEE d MMM y, HH:mm"  # a time in another year than today's says which
 
 
 def zone_of(name: str | None) -> ZoneInfo | None:
@@ -24,11 +25,14 @@ def zone_of(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def in_words(when: datetime, zone_name: str) -> str:
-    """`when` in the zone, as "Mon 8 Dec, 07:00 (Europe/Kyiv)" in the member's language."""
+def in_words(when: datetime, zone_name: str, now: datetime | None = None) -> str:
+    """`when` in the zone, as "Mon 8 Dec, 07:00 (Europe/Kyiv)" in the member's language; with
+    the year ("Tue 1 Jan 2030, 06:45") when it is not this year (`now`'s) in that zone."""
     zone = zone_of(zone_name) or UTC
     local = when.astimezone(zone)
-    text = format_datetime(local, PATTERN, tzinfo=zone, locale=str(get_locale() or "en"))
+    this_year = (now or datetime.now(UTC)).astimezone(zone).year
+    pattern = PATTERN if local.year == this_year else PATTERN_WITH_YEAR
+    text = format_datetime(local, pattern, tzinfo=zone, locale=str(get_locale() or "en"))
     return f"{text} ({zone_name or 'UTC'})"
 
 
@@ -51,4 +55,4 @@ def next_runs(
         return None
     start = (now or datetime.now(UTC)).astimezone(zone)
     runs = croniter(" ".join(cron.split()), start)
-    return [in_words(runs.get_next(datetime), str(zone_name)) for _ in range(count)]
+    return [in_words(runs.get_next(datetime), str(zone_name), start) for _ in range(count)]

@@ -5,6 +5,7 @@ shows the progress live and then the rows it could not take."""
 from __future__ import annotations
 
 from flask import abort, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from service import audit
@@ -18,10 +19,11 @@ from service.lists.newsletters import get_newsletter, list_newsletters
 ACTIVE = ("queued", "running")
 
 
-def _form(problem: str | None = None, field: str | None = None, status: int = 200):
+def _form(problem: str | None = None, field: str | None = None, status: int = 200,
+          typed: dict[str, str] | None = None):  # fmt: skip
     newsletters = [n for n in list_newsletters() if not n.archived]
     return render("console/import_new.html", status=status, newsletters=newsletters,
-                  problem=problem, field=field, form=action_form())  # fmt: skip
+                  problem=problem, field=field, typed=typed or {}, form=action_form())  # fmt: skip
 
 
 @bp.get("/imports/new")
@@ -36,11 +38,12 @@ def new_import():
 def start_import():
     """Store the file and queue its import; then show its progress."""
     upload = request.files.get("file")
-    newsletter = get_newsletter(request.form.get("newsletter", "")[:100])
+    typed = {name: request.form.get(name, "")[:200] for name in ("newsletter", "mode", "consent")}
+    newsletter = get_newsletter(typed["newsletter"][:100])
     if newsletter is None or newsletter.archived:
-        return _form("Choose a newsletter that takes readers.", "newsletter", 422)
+        return _form(_("Choose a newsletter that takes readers."), "newsletter", 422, typed)
     if upload is None or not upload.filename:
-        return _form("Choose the CSV file to import.", "file", 422)
+        return _form(_("Choose the CSV file to import."), "file", 422, typed)
     try:
         mode, consent = uploads.check_choices(
             request.form.get("mode") or None, request.form.get("consent") or None
@@ -49,7 +52,7 @@ def start_import():
                                    audit.Actor("console", current_user.email))  # fmt: skip
     except uploads.UploadInvalid as exc:
         db.session.rollback()
-        return _form(str(exc), exc.field, 422)
+        return _form(str(exc), exc.field, 422, typed)
     return redirect(url_for("console.show_import", import_id=job.id))
 
 

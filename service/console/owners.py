@@ -21,10 +21,12 @@ def _actor() -> audit.Actor:
     return audit.Actor("console", current_user.email)
 
 
-def _keys_page(new_key: str | None = None, problem: str | None = None, status: int = 200):
+def _keys_page(new_key: str | None = None, problem: str | None = None, status: int = 200,
+               typed: dict | None = None):  # fmt: skip
     rows = [keys.describe(k) for k in keys.list_api_keys()]
     return render("console/api_keys.html", status=status, keys=rows, scopes=keys.SCOPES,
-                  new_key=new_key, problem=problem, form=action_form())  # fmt: skip
+                  new_key=new_key, problem=problem, typed=typed or {"name": "", "scopes": ["read"]},
+                  form=action_form())  # fmt: skip
 
 
 @bp.get("/api-keys")
@@ -43,7 +45,8 @@ def create_api_key():
     try:
         made = keys.create_api_key(name, scopes, actor=_actor())
     except (keys.KeyInvalid, keys.KeyNameTaken) as exc:
-        return _keys_page(problem=str(exc), status=422)
+        typed = {"name": name[:100], "scopes": scopes or []}
+        return _keys_page(problem=str(exc), status=422, typed=typed)
     return _keys_page(new_key=made)
 
 

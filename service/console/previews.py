@@ -10,6 +10,7 @@ form, no plugin, framed only by the console itself.
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, request, url_for
+from flask_babel import LazyString, lazy_gettext
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -45,22 +46,29 @@ def _locale() -> str:
         abort(404)
 
 
-@bp.get("/newsletters/<slug>/digest")
-def digest_preview(slug: str):
-    """The next digest framed three ways (desktop, phone, dark), or why there is none; the
-    test-send button for those who may send."""
-    newsletter = _newsletter_or_404(slug)
+def _preview_page(newsletter: Newsletter, locale: str, test_to: str, problem: object = None,
+                  status: int = 200):  # fmt: skip
     content, selection = compose_report(newsletter)
     return render(
         "console/digest_preview.html",
+        status=status,
         newsletter=newsletter,
         subject=content.subject if content else None,
         skipped=selection.skipped_text(),
-        digest_locale=_locale(),
+        digest_locale=locale,
         locales=LOCALES,
+        test_to=test_to,
+        problem=problem,
         member=current_user,
         form=action_form(),
     )
+
+
+@bp.get("/newsletters/<slug>/digest")
+def digest_preview(slug: str):
+    """The next digest framed three ways (desktop, phone, dark), or why there is none; the
+    test-send form (the member's own address to start with) for those who may send."""
+    return _preview_page(_newsletter_or_404(slug), _locale(), current_user.email)
 
 
 @bp.get("/newsletters/<slug>/digest.html")
@@ -81,19 +89,42 @@ def digest_html(slug: str):
 @bp.post("/newsletters/<slug>/test-send")
 @requires("send")
 def test_send(slug: str):
-    """Mail a test copy of the digest (or, with nothing new, of the last issue) to the
-    member's own address, through the worker."""
+    """Mail a test copy of the digest (or, with nothing new, of the last issue) to the address
+    typed (the member's own to start with: the same as `POST /api/v1/digest-preview/<slug>/test`),
+    through the worker; an address mail cannot reach is said on the page, as typed."""
     newsletter = _newsletter_or_404(slug)
     locale = request.form.get("locale") or "en"
-    target = url_for("console.digest_preview", slug=slug)
+    address = (request.form.get("email") or current_user.email).strip()[:254]
+    target = url_for("console.digest_preview", slug=slug, locale=locale)
     test = test_content(newsletter)
     if test is None:
         flash(_("Nothing to test: no new articles and no issue sent yet."), "error")
         return redirect(target)
     try:
-        request_test_digest(newsletter, current_user.email, locale=locale)
-    except (InvalidEmail, UnknownLocale) as exc:
+        request_test_digest(newsletter, address, locale=locale)
+    except InvalidEmail as exc:
+        problem = _unreachable(address, exc)
+        return _preview_page(newsletter, checked_or_english(locale), address, problem, 422)
+    except UnknownLocale as exc:
         flash(_("Not sent: %(reason)s", reason=str(exc)), "error")
-        return redirect(target)
-    flash(_("A test copy is on its way to %(email)s.", email=current_user.email))
+        return redirect(url_for("console.digest_preview", slug=slug))
+    flash(_("A test copy is on its way to %(email)s.", email=address))
     return redirect(target)
+
+
+def _unreachable(address: str, exc: InvalidEmail) -> LazyString:
+    """Why no test copy can go to `address`, and what to do instead (said in the page's
+    language, which the form's digest language does not choose)."""
+    if exc.reason == "reserved_domain":
+        return lazy_gettext("Not sent: %(domain)s is reserved for examples and tests, so no mail can reach "
+                 "it. Type an address that receives mail.", domain=address.rpartition("@")[2][:100])  # fmt: skip
+    return lazy_gettext("Not sent: mail cannot reach %(address)s (%(reason)s). Type an address that "
+             "receives mail.", address=address[:100], reason=str(exc))  # fmt: skip
+
+
+def checked_or_english(locale: str) -> str:
+    """The digest language asked for, or English when there is no such catalogue."""
+    try:
+        return checked_locale(locale)
+    except UnknownLocale:
+        return "en"

@@ -20,11 +20,18 @@ from service.sending import scheduling, summary
 PAGE = 50
 
 
+def nobody_yet() -> str:
+    """Why a newsletter without confirmed readers cannot be sent, and what to do about it."""
+    return _("Nobody to send to yet: no reader has confirmed. Import a list of readers, or "
+             "put the signup box on a page and wait for confirmations.")  # fmt: skip
+
+
 def _number(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() and len(text) < 19 else None
 
 
-def _sends_page(values: dict[str, str], errors: dict[str, str], status: int = 200):
+def _sends_page(values: dict[str, str], errors: dict[str, str], status: int = 200,
+                no_readers: bool = False):  # fmt: skip
     """The list under the filters in the query, with the schedule form (`values`, `errors`)."""
     newsletters = list_newsletters()
     by_slug = {n.slug: n for n in newsletters}
@@ -46,6 +53,7 @@ def _sends_page(values: dict[str, str], errors: dict[str, str], status: int = 20
         statuses=summary.STATUSES,
         values=values,
         errors=errors,
+        no_readers=no_readers,
         member=current_user,
         form=action_form(),
     )
@@ -77,7 +85,7 @@ def schedule_send():
     except scheduling.InvalidTime as exc:
         return _sends_page(values, {"when": f"{exc}."}, 422)
     except scheduling.NoRecipients:
-        return _sends_page(values, {"newsletter": _("Nobody to send to yet: no reader has confirmed.")}, 422)  # fmt: skip
+        return _sends_page(values, {"newsletter": nobody_yet()}, 422, no_readers=True)
     except scheduling.SendInProgress as exc:
         message = _("This newsletter has a send in progress already (#%(id)s).", id=exc.send.id)
         return _sends_page(values, {"newsletter": message}, 409)

@@ -11,8 +11,10 @@ from flask_login import current_user
 from service import audit
 from service.console import bp
 from service.console.auth import action_form, requires
+from service.console.clock import in_words
 from service.console.figures import send_view
 from service.console.pages import render
+from service.console.schedule import nobody_yet
 from service.deliverability import report
 from service.extensions import db
 from service.lists.newsletters import get_newsletter
@@ -24,6 +26,13 @@ ACTIONS = {
     "resume": lifecycle.resume_send,
     "cancel": lifecycle.cancel_send,
 }
+
+
+DONE = {
+    "pause": lambda send_id: _("Send #%(id)s paused: nobody else is mailed until you resume it.", id=send_id),
+    "resume": lambda send_id: _("Send #%(id)s resumed.", id=send_id),
+    "cancel": lambda send_id: _("Send #%(id)s cancelled.", id=send_id),
+}  # fmt: skip
 
 
 def _actor() -> audit.Actor:
@@ -44,6 +53,7 @@ def send_report(send_id: int):
     row = _send_or_404(send_id)
     return render("console/send.html", send=send_view(row), feedback=summary.deliverability(row),
                   failures=report.failure_answers(send_id), member=current_user,
+                  newsletter=row.newsletter, when=in_words(row.scheduled_at, row.newsletter.timezone),
                   form=action_form())  # fmt: skip
 
 
@@ -78,6 +88,8 @@ def control_send(send_id: int, action: str):
         ACTIONS[action](send_id, actor=_actor())
     except lifecycle.InvalidTransition as exc:
         flash(_("Not done: %(reason)s.", reason=str(exc)), "error")
+    else:
+        flash(DONE[action](send_id))
     return redirect(url_for("console.send_report", send_id=send_id))
 
 
@@ -91,7 +103,7 @@ def send_now(slug: str):
     try:
         send = scheduling.create_send(newsletter, actor=_actor())
     except scheduling.NoRecipients:
-        flash(_("Nobody to send to yet: no reader has confirmed."), "error")
+        flash(nobody_yet(), "error")
         return redirect(url_for("console.dashboard"))
     except scheduling.SendInProgress as exc:
         flash(_("This newsletter has a send in progress already."), "error")

@@ -21,9 +21,15 @@ def _actor() -> audit.Actor:
     return audit.Actor("console", current_user.email)
 
 
-def _staff_page(problem: str | None = None, status: int = 200):
-    return render("console/staff.html", status=status, members=accounts.list_members(),
-                  roles=ROLES, problem=problem, form=action_form())  # fmt: skip
+def _staff_page(problem: str | None = None, status: int = 200, invite_problem: str | None = None,
+                invited: dict[str, str] | None = None):  # fmt: skip
+    members = accounts.list_members()
+    owners = [m for m in members if m.role == "owner" and m.disabled_at is None]
+    return render("console/staff.html", status=status, members=members, roles=ROLES,
+                  last_owner_id=owners[0].id if len(owners) == 1 else None,
+                  problem=problem, invite_problem=invite_problem,
+                  invited=invited or {"email": "", "role": "editor"},
+                  invite_hours=invites.max_age() // 3600, form=action_form())  # fmt: skip
 
 
 @bp.get("/staff")
@@ -37,11 +43,11 @@ def staff():
 @requires("admin")
 def invite():
     """Mail an invitation to an address for a role."""
+    typed = {"email": request.form.get("email", "")[:254], "role": request.form.get("role", "")}
     try:
-        address = invites.invite(request.form.get("email", ""), request.form.get("role", ""),
-                                 actor=_actor())  # fmt: skip
+        address = invites.invite(typed["email"], typed["role"], actor=_actor())
     except (accounts.AccountInvalid, accounts.AccountTaken) as exc:
-        return _staff_page(problem=str(exc), status=422)
+        return _staff_page(status=422, invite_problem=str(exc), invited=typed)
     flash(_("Invitation sent to %(address)s.", address=address))
     return redirect(url_for("console.staff"))
 

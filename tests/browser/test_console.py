@@ -131,7 +131,7 @@ def test_an_editor_imports_a_list_then_finds_a_reader_opens_the_timeline_and_era
     expect(page.get_by_role("heading", name="Rows not imported (1)")).to_be_visible()
     page.screenshot(path=str(artifacts / "console-import-1280.png"), full_page=True)
 
-    page.get_by_role("link", name="Readers").click()
+    page.get_by_role("link", name="Readers", exact=True).click()
     page.get_by_label("Address starts with").fill(f"{prefix}-1")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=f"{prefix}-1@gmail.com").click()

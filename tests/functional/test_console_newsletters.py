@@ -99,7 +99,10 @@ def test_the_preview_button_shows_the_next_runs_without_saving(console, newslett
             "preview": "1", "csrf_token": token(page.data)}  # fmt: skip
     answer = console.post(f"/admin/newsletters/{nl.slug}", data=form)
     assert answer.status_code == 200
-    runs = re.findall(rb"<li>(Sun \d{1,2} \w{3}, 18:30 \(America/New_York\))</li>", answer.data)
+    # a run in another year than today's names it ("Sun 3 Jan 2027, 18:30")
+    runs = re.findall(
+        rb"<li>(Sun \d{1,2} \w{3}(?: \d{4})?, 18:30 \(America/New_York\))</li>", answer.data
+    )
     assert len(runs) == 5
     db.session.expire_all()
     assert db.session.get(Newsletter, nl.id).schedule_cron == "0 7 * * *"
@@ -110,7 +113,9 @@ def test_the_htmx_part_follows_the_schedule_as_it_is_typed(console):
     sign_in(console, row.email)
     part = console.get("/admin/newsletters/next-runs?schedule=15+9+1+*+*&timezone=Asia/Tokyo")
     assert part.status_code == 200 and b"<html" not in part.data
-    assert len(re.findall(rb"<li>\w{3} 1 \w{3}, 09:15 \(Asia/Tokyo\)</li>", part.data)) == 5
+    assert (
+        len(re.findall(rb"<li>\w{3} 1 \w{3}(?: \d{4})?, 09:15 \(Asia/Tokyo\)</li>", part.data)) == 5
+    )
     half = console.get("/admin/newsletters/next-runs?schedule=15+9&timezone=Asia/Tokyo")
     assert half.status_code == 200 and b"not valid yet" in half.data
 

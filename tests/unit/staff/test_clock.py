@@ -41,7 +41,25 @@ def test_no_schedule_is_no_runs_and_a_bad_one_is_none(context):
 
 
 def test_a_stored_time_is_written_in_the_newsletters_zone(context):
-    assert in_words(datetime(2026, 12, 8, 5, 0, tzinfo=UTC), "Europe/Kyiv") == "Tue 8 Dec, 07:00 (Europe/Kyiv)"  # fmt: skip
+    now = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+    assert in_words(datetime(2026, 12, 8, 5, 0, tzinfo=UTC), "Europe/Kyiv", now) == "Tue 8 Dec, 07:00 (Europe/Kyiv)"  # fmt: skip
+
+
+def test_a_time_in_another_year_says_which_year(context):
+    """A send scheduled for 2030 read "Tue 1 Jan, 06:45": as if it were next month."""
+    now = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+    assert in_words(datetime(2030, 1, 1, 4, 45, tzinfo=UTC), "Europe/Kyiv", now) == "Tue 1 Jan 2030, 06:45 (Europe/Kyiv)"  # fmt: skip
+    assert in_words(datetime(2025, 12, 8, 5, 0, tzinfo=UTC), "Europe/Kyiv", now).startswith("Mon 8 Dec 2025, ")  # fmt: skip
+    # New Year's Eve in UTC is already the new year in Kyiv: the year is the zone's
+    eve = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert in_words(eve, "Europe/Kyiv", now) == "Fri 1 Jan 2027, 01:30 (Europe/Kyiv)"
+    assert in_words(eve, "UTC", now) == "Thu 31 Dec, 23:30 (UTC)"
+
+
+def test_the_runs_over_new_year_name_the_new_year(context):
+    runs = next_runs("0 9 * * 6", "Europe/Kyiv", now=datetime(2026, 12, 20, 12, 0, tzinfo=UTC))
+    assert runs[:3] == ["Sat 26 Dec, 09:00 (Europe/Kyiv)", "Sat 2 Jan 2027, 09:00 (Europe/Kyiv)",
+                        "Sat 9 Jan 2027, 09:00 (Europe/Kyiv)"]  # fmt: skip
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the app is only read
