@@ -41,11 +41,13 @@ def api_keys():
 def create_api_key():
     """Make a key with the scopes ticked; it is shown on this answer only."""
     name = request.form.get("name", "")
-    scopes = request.form.getlist("scope") or None
+    scopes = request.form.getlist("scope")
+    typed = {"name": name[:100], "scopes": scopes}
+    if not scopes:  # no box ticked is no choice made: never the widest scope by default
+        return _keys_page(problem=_("Tick at least one scope."), status=422, typed=typed)
     try:
         made = keys.create_api_key(name, scopes, actor=_actor())
     except (keys.KeyInvalid, keys.KeyNameTaken) as exc:
-        typed = {"name": name[:100], "scopes": scopes or []}
         return _keys_page(problem=str(exc), status=422, typed=typed)
     return _keys_page(new_key=made)
 

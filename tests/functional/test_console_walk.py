@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from service.extensions import db
-from service.models import StaffMember
+from service.models import ApiKey, StaffMember
 from tests.functional.test_console import member, sign_in, token
 from tests.functional.test_sending import fresh_article
 from tests.support.readers import add_reader
@@ -36,6 +36,17 @@ def test_a_refused_api_key_keeps_the_name_and_scopes_typed(console):
     assert 'value="write" aria-describedby="scopes-hint" checked' in text
     assert 'value="send" aria-describedby="scopes-hint" checked' in text
     assert 'value="read" aria-describedby="scopes-hint" checked' not in text
+
+
+def test_a_key_with_no_scope_ticked_is_refused_not_made_an_admin_key(console):
+    sign_in(console, member("owner").email)
+    page = console.get("/admin/api-keys")
+    name = f"no-scope-{uuid.uuid4().hex[:6]}"
+    refused = console.post("/admin/api-keys", data={"name": name, "csrf_token": token(page.data)})
+    assert refused.status_code == 422
+    assert "Tick at least one scope." in text_of(refused)
+    assert f'value="{name}"' in text_of(refused)
+    assert db.session.scalar(select(ApiKey).where(ApiKey.name == name)) is None
 
 
 def test_a_refused_invitation_keeps_the_address_and_role_and_says_why_beside_them(console):
