@@ -2,10 +2,11 @@
 and status) in the transaction of every change, so the console and a new send read how many
 readers a newsletter has from a few rows instead of counting its subscriptions.
 
-The changes are seen where `service.daily` sees them, and carried in its tally
-(`daily.Tally.readers`): a status move old -> new is -1 on old and +1 on new, a new
-subscription +1 on its status, a deleted one (an expired pending signup purged, an erasure)
--1 on its status. `write` adds them with one `INSERT ... ON CONFLICT DO UPDATE` per row in key
+The changes are seen where `service.daily` sees them and carried in its tally
+(`daily.Tally.readers`): the bulk writers' moves (`Tally.move`) and every subscription row the
+ORM writes (`Subscription`'s mapper events). A status move old -> new is -1 on old and +1 on
+new, a new subscription +1 on its status, a deleted one (an expired pending signup purged, an
+erasure) -1 on its status. `write` adds them with one `INSERT ... ON CONFLICT DO UPDATE` per row in key
 order, after the daily rows, so concurrent transactions add up instead of overwriting and lock
 rows in one order. A deleted newsletter's rows go with it (ON DELETE CASCADE).
 """
