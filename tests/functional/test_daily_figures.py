@@ -1,8 +1,8 @@
 """A newsletter's daily figures, kept in the transaction of each change: after a mixed run of
 signups, confirmations, unsubscribes, a bounce, an import and an erasure they equal a full count
 of the readers and their events (SQLite and PostgreSQL), concurrent changes lose no count
-(PostgreSQL, threads), a rolled-back change counts nothing, and the API and the CLI show the
-series with empty days as zeros."""
+(PostgreSQL, threads), a rolled-back change and an export of a reader count nothing, and the
+API and the CLI show the series with empty days as zeros."""
 
 from __future__ import annotations
 
