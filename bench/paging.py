@@ -51,6 +51,8 @@ INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, upd
 SELECT s.id, n.id, CASE WHEN s.id % 7 = 0 THEN 'unsubscribed' WHEN s.id % 5 = 0
     THEN 'pending' ELSE 'confirmed' END, now(), now()
 FROM subscribers s JOIN newsletters n ON n.slug = 'daily' OR s.id % 3 = 0;
+INSERT INTO newsletter_reader_counts (newsletter_id, status, readers)
+SELECT newsletter_id, status, count(*) FROM subscriptions GROUP BY newsletter_id, status;
 INSERT INTO consent_records (subscriber_id, action, newsletters, created_at)
 SELECT id, CASE WHEN id % 10 = 0 THEN 'import' ELSE 'signup' END, 'daily', now()
 FROM subscribers;

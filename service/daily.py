@@ -5,9 +5,12 @@ updated in the transaction of the change itself, never by a scan.
 Every status change is counted by what it is (`classify`):
 
 - a change made through the ORM (`Subscription.move_to`) is seen at flush, from the
-  `SubscriptionEvent` it adds: nothing to call;
+  `SubscriptionEvent` it adds: nothing to call (and for the readers by status, from the
+  subscription's row itself: made, status changed, deleted);
 - bulk Core writes (signups applied by the worker, CSV imports) call `tally_moves` /
   `Tally.move` with the moves they wrote, and `write` the tally on their connection;
+- a subscription deleted through the ORM (an expired pending signup purged, an erasure) is
+  seen as its row is deleted, at flush too (readers only);
 - anything else that is not a status change (a bounce that changes no status) calls
   `record(newsletter_id, day, bounces=1)`; an erasure calls `erased`. A complaint is the
   unsubscribe `service.deliverability` records with the cause `complaint`: a complaint,
@@ -17,6 +20,10 @@ Counts made on the ORM session are held in the session and written just before i
 one upsert per (newsletter, day) in key order (INSERT ... ON CONFLICT DO UPDATE adding to the
 row, on SQLite and PostgreSQL), so concurrent transactions add up instead of overwriting and
 always lock the rows in one order (no deadlock). A rollback drops them with the change.
+
+The same tally carries each newsletter's readers by status (`Tally.readers`, written after the
+daily rows by `service.reader_counts`): every bulk move (`Tally.move`) moves a reader there
+too, and every subscription row the ORM writes is seen by its mapper events.
 """
 
 from __future__ import annotations
@@ -26,11 +33,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.models import NewsletterDay, SubscriptionEvent, SubscriptionStatus
+from service import reader_counts
+from service.models import NewsletterDay, Subscription, SubscriptionEvent, SubscriptionStatus
 from service.models.daily import COUNTS
 
 PENDING, CONFIRMED = SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED
@@ -70,10 +78,12 @@ def day_of(when: datetime | None) -> date:
 
 
 class Tally:
-    """Counts waiting to be written, by (newsletter id, day)."""
+    """Counts waiting to be written, by (newsletter id, day), and the moves of readers between
+    statuses they come from (`readers`)."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[int, date], Counter[str]] = {}
+        self.readers = reader_counts.ReaderMoves()
 
     def add(self, newsletter_id: int, day: date, **counts: int) -> None:
         """Add `counts` (names from `COUNTS`) to one newsletter's day."""
@@ -85,13 +95,19 @@ class Tally:
 
     def move(self, newsletter_id: int, day: date, from_status: str | None, to_status: str,
              cause: str = "") -> None:  # fmt: skip
-        """Count one status change."""
+        """Count one status change (`from_status` None: a new subscription)."""
         self.add(newsletter_id, day, **classify(from_status, to_status, cause))
+        self.readers.move(newsletter_id, from_status, to_status)
 
     def merge(self, other: Tally) -> None:
         """Add another tally's counts to this one."""
         for (newsletter_id, day), counts in other.rows.items():
             self.add(newsletter_id, day, **counts)
+        self.readers.merge(other.readers)
+
+    def pending(self) -> bool:
+        """Whether anything waits to be written."""
+        return bool(self.rows) or any(self.readers.rows.values())
 
     def params(self) -> list[dict[str, Any]]:
         """One parameter set per row with a count, in key order (the order rows get locked)."""
@@ -112,13 +128,14 @@ def _upsert(dialect: str) -> Any:
 
 
 def write(conn: Connection | Session, tally: Tally) -> None:
-    """Add the tally to the daily rows, in the caller's transaction; empties it."""
+    """Add the tally to the daily rows, then to the readers by status, in the caller's
+    transaction; empties it."""
     params = tally.params()
     tally.rows.clear()
-    if not params:
-        return
-    bind = conn.get_bind() if isinstance(conn, Session) else conn
-    conn.execute(_upsert(bind.dialect.name), params)
+    if params:
+        bind = conn.get_bind() if isinstance(conn, Session) else conn
+        conn.execute(_upsert(bind.dialect.name), params)
+    reader_counts.write(conn, tally.readers)
 
 
 def tally_moves(tally: Tally, newsletter_id: int, moves: Iterable[str | None], to_status: str,
@@ -157,18 +174,55 @@ def erased(session: Session, subscriptions: Iterable[tuple[int, str]]) -> None:
         tally.add(newsletter_id, today, erasures=1, net=-1 if status == CONFIRMED else 0)
 
 
+def _readers(row: Subscription) -> reader_counts.ReaderMoves | None:
+    session = inspect(row).session
+    return session_tally(session).readers if session is not None else None
+
+
+@event.listens_for(Subscription, "after_insert")
+def _count_inserted(_mapper: Any, _conn: Connection, row: Subscription) -> None:
+    """A subscription the ORM makes is a reader in its status."""
+    readers = _readers(row)
+    if readers is not None:
+        readers.move(row.newsletter_id, None, row.status)
+
+
+@event.listens_for(Subscription, "after_update")
+def _count_moved(_mapper: Any, _conn: Connection, row: Subscription) -> None:
+    """A status the ORM changes (`Subscription.move_to`, or any other write of `status`,
+    whose old value is always loaded: `active_history`) moves a reader."""
+    history = inspect(row).attrs.status.history
+    readers = _readers(row)
+    if readers is not None and history.added and history.deleted:
+        readers.move(row.newsletter_id, history.deleted[0], history.added[0])
+
+
+@event.listens_for(Subscription, "before_delete")
+def _count_deleted(_mapper: Any, conn: Connection, row: Subscription) -> None:
+    """A subscription the ORM deletes (a purged signup, its orphan; an erasure, by cascade)
+    is a reader gone from its status (no daily move: an erasure is counted by `erased`)."""
+    state = inspect(row)
+    newsletter_id, status = state.dict.get("newsletter_id"), state.dict.get("status")
+    if newsletter_id is None or status is None:  # not loaded: read while the row is there
+        table = Subscription.__table__
+        newsletter_id, status = conn.execute(
+            select(table.c.newsletter_id, table.c.status).where(table.c.id == row.id)
+        ).one()
+    readers = _readers(row)
+    if readers is not None:
+        readers.move(newsletter_id, status, None)
+
+
 @event.listens_for(Session, "after_flush")
 def _count_new_events(session: Session, _context: Any) -> None:
-    """Count the status changes the ORM just wrote (`Subscription.move_to`); after the flush,
-    so a subscription made in the same flush has its newsletter id."""
+    """Count the status changes the ORM just wrote (`Subscription.move_to`) in the daily
+    figures (its readers were moved with its row); after the flush, so a subscription made in
+    the same flush has its newsletter id."""
     for row in session.new:
         if isinstance(row, SubscriptionEvent) and row.subscription is not None:
-            session_tally(session).move(
-                row.subscription.newsletter_id,
-                day_of(row.created_at),
-                row.from_status,
-                row.to_status,
-                row.cause,
+            counts = classify(row.from_status, row.to_status, row.cause)
+            session_tally(session).add(
+                row.subscription.newsletter_id, day_of(row.created_at), **counts
             )
 
 
@@ -177,7 +231,7 @@ def _write_before_commit(session: Session) -> None:
     """Write the session's counts as the last statements of its transaction."""
     session.flush()  # the last changes' events are counted at this flush
     tally = session.info.get(_SESSION_KEY)
-    if tally is not None and tally.rows:
+    if tally is not None and tally.pending():
         write(session, tally)
 
 

@@ -4,8 +4,6 @@ its signups, the last sends, and the send in progress with a live bar."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -22,22 +20,6 @@ from service.sources.top import top_pages
 
 LAST_SENDS = 10
 SOURCE_DAYS, SOURCE_PAGES = 30, 10  # the pages that bring signups: 30 days, the top 10
-# Counting a big list's readers by status reads its whole index (about 0.2 s for a million):
-# the dashboard reuses a count for this long, and says how old it is.
-COUNTS_SECONDS = 30.0
-_counts: dict[tuple[str, int], tuple[float, datetime, dict[str, int]]] = {}
-
-
-def readers_of(newsletter_id: int) -> tuple[dict[str, int], datetime]:
-    """A newsletter's readers by status, counted at most every `COUNTS_SECONDS` per process,
-    and when they were counted."""
-    now = time.monotonic()
-    key = (str(db.engine.url), newsletter_id)
-    kept = _counts.get(key)
-    if kept is None or now - kept[0] > COUNTS_SECONDS:
-        kept = (now, datetime.now(UTC), scheduling.readers_by_status(newsletter_id))
-        _counts[key] = kept
-    return kept[2], kept[1]
 
 
 def sources_of(newsletter_id: int) -> dict[str, Any]:
@@ -63,19 +45,17 @@ def dashboard():
     newsletters = [
         {
             "newsletter": n,
-            "readers": readers_of(n.id)[0],
+            "readers": scheduling.readers_by_status(n.id),  # exact, kept with each change
             "month": charts.last_month(n.id),
             "sources": sources_of(n.id),
         }
         for n in list_newsletters()
     ]
-    counted_at = min((readers_of(n["newsletter"].id)[1] for n in newsletters), default=None)
     sends = [send_view(s) for s in summary.list_sends(None, None, None, LAST_SENDS)]
     return render(
         "console/dashboard.html",
         newsletters=newsletters,
         sends=sends,
-        counted_at=counted_at,
         source_days=SOURCE_DAYS,
         source_pages=SOURCE_PAGES,
         member=current_user,

@@ -48,7 +48,6 @@ def _iso(value: Any) -> str | None:
 def export_subscriber(subscriber: Subscriber) -> dict[str, Any]:
     """All personal data held about a reader: profile, subscriptions, events, consent, deliveries."""
     subscription_ids = [s.id for s in subscriber.subscriptions]
-    daily.erased(db.session(), [(s.newsletter_id, s.status) for s in subscriber.subscriptions])
     events = db.session.scalars(
         select(SubscriptionEvent)
         .where(SubscriptionEvent.subscription_id.in_(subscription_ids))

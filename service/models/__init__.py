@@ -10,6 +10,7 @@ from service.models.feedback import FeedbackRecord, UsedToken
 from service.models.heartbeat import Heartbeat
 from service.models.newsletter import Newsletter
 from service.models.outbox import JobStatus, OutboxJob
+from service.models.reader_count import NewsletterReaderCount
 from service.models.send import (
     BatchStatus,
     Delivery,
@@ -47,6 +48,7 @@ __all__ = [
     "ListImport",
     "Newsletter",
     "NewsletterDay",
+    "NewsletterReaderCount",
     "NewsletterSourceDay",
     "OutboxJob",
     "Send",

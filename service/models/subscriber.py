@@ -61,7 +61,11 @@ class Subscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default=SubscriptionStatus.PENDING)
+    # active_history: the old status is loaded before a write, so the readers by status
+    # (`service.daily`, `service.reader_counts`) always see the move from old to new
+    status: Mapped[str] = mapped_column(
+        String(16), default=SubscriptionStatus.PENDING, active_history=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]

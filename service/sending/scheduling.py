@@ -25,13 +25,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit
+from service import audit, reader_counts
 from service.extensions import db, insert_ignoring_conflicts
 from service.lists.newsletters import CRON_FIELDS, valid_cron
-from service.models import Newsletter, Send, SendStatus, Subscription, SubscriptionStatus, utcnow
+from service.models import Newsletter, Send, SendStatus, SubscriptionStatus, utcnow
 from service.models.send import ACTIVE_STATUSES
 from service.sending import setting
 from service.sending.lifecycle import publish
@@ -116,13 +116,9 @@ def parse_when(value: object, timezone: str, now: datetime | None = None) -> dat
 
 
 def readers_by_status(newsletter_id: int) -> dict[str, int]:
-    """How many readers the newsletter has in each subscription status."""
-    rows = db.session.execute(
-        select(Subscription.status, func.count())
-        .where(Subscription.newsletter_id == newsletter_id)
-        .group_by(Subscription.status)
-    )
-    return dict(rows.all())
+    """How many readers the newsletter has in each subscription status (statuses with none
+    left out): the exact counts kept with every change (`service.reader_counts`)."""
+    return reader_counts.readers_by_status(db.session(), newsletter_id)
 
 
 def create_send(

@@ -1,8 +1,8 @@
 """A newsletter's daily figures, kept in the transaction of each change: after a mixed run of
 signups, confirmations, unsubscribes, a bounce, an import and an erasure they equal a full count
 of the readers and their events (SQLite and PostgreSQL), concurrent changes lose no count
-(PostgreSQL, threads), a rolled-back change counts nothing, and the API and the CLI show the
-series with empty days as zeros."""
+(PostgreSQL, threads), a rolled-back change and an export of a reader count nothing, and the
+API and the CLI show the series with empty days as zeros."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from service.extensions import db
 from service.leaving import changes, suppression
 from service.lists.csv_rows import read_csv
 from service.lists.imports import ImportMode, import_subscribers
-from service.lists.subscribers import erase_subscriber
+from service.lists.subscribers import erase_subscriber, export_subscriber
 from service.models import (
     Newsletter,
     NewsletterDay,
@@ -235,3 +235,12 @@ def test_the_api_and_the_cli_show_the_series(any_app):
     assert lines[-1].split()[0] == "total" and lines[-1].split()[-1] == "1"
     wrong = any_app.test_cli_runner().invoke(args=["stats", "nope"])
     assert wrong.exit_code != 0
+
+
+def test_an_export_of_a_reader_counts_no_erasure(any_app):
+    news = _newsletter("news")
+    subscribe(SignupRequest(parse_address("olena@gmail.com"), ("news",)))
+    apply_signups_here()
+    export_subscriber(_reader("olena@gmail.com"))
+    db.session.commit()
+    assert _stored(news.id) == Counter(signups=1)

@@ -1,6 +1,6 @@
-"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014, 0015, 0027 and
-0028 upgrade a database holding data (and back) on SQLite and PostgreSQL; 0012 makes the webhook
-tables as the models have them."""
+"""Alembic: one linear chain of revisions; 0004, 0005, 0007, 0011, 0013, 0014, 0015, 0027,
+0028 and 0029 upgrade a database holding data (and back) on SQLite and PostgreSQL; 0012 makes
+the webhook tables as the models have them."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def downgrade_and_back(revision: str) -> set[str]:
 
 def test_revisions_form_one_linear_chain():
     scripts = ScriptDirectory(MIGRATIONS)
-    assert scripts.get_heads() == ["0028"]
+    assert scripts.get_heads() == ["0029"]
     chain = [revision.revision for revision in scripts.walk_revisions()]
-    assert chain == ["0028", "0027", "0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
+    assert chain == ["0029", "0028", "0027", "0026", "0025", "0023", "0021", "0020", "0019", "0018", "0017", "0016", "0015", "0014", "0013", "0012", "0011", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001"]  # fmt: skip
     assert all(not scripts.get_revision(r).is_branch_point for r in chain)
 
 
@@ -408,4 +408,67 @@ def test_0027_makes_the_page_figures_as_the_models_have_them(backend, tmp_path, 
         assert "signup_page" not in columns
         assert db.session.scalar(text("SELECT count(*) FROM subscriptions")) == 1
         db.session.remove()  # no read left open while the upgrade alters the table
+        upgrade(directory=MIGRATIONS, revision="heads")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0029_fills_the_reader_counts_from_the_subscriptions_and_drops_them(
+    backend, tmp_path, redis_server
+):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.models import Base
+    from service.sending.scheduling import readers_by_status
+
+    with unmigrated_app(backend, tmp_path, redis_server):
+        old_newsletter_at("0028")
+        db.session.execute(
+            text(
+                "INSERT INTO newsletters (slug, name, description, timezone, min_new_articles, "
+                "is_public, filters, created_at, updated_at) VALUES ('quiet', 'Quiet', '', 'UTC', "
+                "1, true, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        statuses = ["confirmed", "confirmed", "pending", "unsubscribed", "bounced", "confirmed"]
+        for n, status in enumerate(statuses):
+            db.session.execute(
+                text(
+                    "INSERT INTO subscribers (email, email_ascii, email_key, smtputf8, locale, "
+                    "state_version, created_at, updated_at) VALUES (:e, :e, :e, false, 'en', 0, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"e": f"r{n}@gmail.com"},
+            )
+            db.session.execute(
+                text(
+                    "INSERT INTO subscriptions (subscriber_id, newsletter_id, status, created_at, "
+                    "updated_at) SELECT subscribers.id, newsletters.id, :status, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM subscribers, newsletters "
+                    "WHERE subscribers.email_key = :e AND newsletters.slug = 'old'"
+                ),
+                {"e": f"r{n}@gmail.com", "status": status},
+            )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS, revision="0029")
+        with db.engine.connect() as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert [d for d in differences if "newsletter_reader_counts" in repr(d)] == []
+        old, quiet = db.session.execute(text("SELECT id FROM newsletters ORDER BY slug")).scalars()
+        rows = db.session.execute(
+            text("SELECT newsletter_id, status, readers FROM newsletter_reader_counts")
+        ).all()
+        assert sorted(rows) == [
+            (old, "bounced", 1), (old, "confirmed", 3), (old, "pending", 1),
+            (old, "unsubscribed", 1),
+        ]  # fmt: skip
+        assert readers_by_status(old) == {
+            "confirmed": 3, "pending": 1, "unsubscribed": 1, "bounced": 1,
+        }  # fmt: skip
+        assert readers_by_status(quiet) == {}
+        db.session.remove()
+        downgrade(directory=MIGRATIONS, revision="0028")
+        assert "newsletter_reader_counts" not in inspect(db.engine).get_table_names()
+        assert db.session.scalar(text("SELECT count(*) FROM subscriptions")) == 6
+        db.session.remove()
         upgrade(directory=MIGRATIONS, revision="heads")
