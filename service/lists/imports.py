@@ -12,6 +12,10 @@ A re-import moves readers on: a pending reader becomes confirmed (with the conse
 or is sent the confirmation email; a confirmed reader stays as is; a reader who unsubscribed
 or bounced is never subscribed again, and a suppressed address is rejected. Rows stream in
 batches, one transaction each, so memory stays flat for big files.
+
+Only what a batch wrote is counted (daily figures, readers by status) and recorded: a
+subscription a concurrent import or signup made first, or a pending reader it confirmed first,
+is taken as found, so two imports of the same readers at once count them once.
 """
 
 from __future__ import annotations
@@ -169,28 +173,37 @@ class _Batch:
         if not parsed:
             return
         ids = self._subscriber_ids(parsed)
-        existing = {
-            subscriber_id: (subscription_id, status)
-            for subscription_id, subscriber_id, status in db.session.execute(
-                select(Subscription.id, Subscription.subscriber_id, Subscription.status).where(
-                    Subscription.newsletter_id == self.newsletter.id,
-                    Subscription.subscriber_id.in_(list(ids.values())),
-                )
-            )
-        }
+        existing = self._subscriptions(list(ids.values()))
         fresh = [ids[key] for key in parsed if ids[key] not in existing]
-        pending = [sid for sid, (_, status) in existing.items() if status == PENDING]
-        self.report.left += sum(status in _LEFT for _, status in existing.values())
         if fresh:
-            self._subscribe(fresh)
+            made = self._subscribe(fresh)
+            # A concurrent import or signup subscribed the others first (their insert was
+            # skipped): they are on the list now, and taken as this batch finds them.
+            existing |= self._subscriptions([sid for sid in fresh if sid not in made])
+            fresh = [sid for sid in fresh if sid in made]
+        pending = {sid: sub_id for sid, (sub_id, status) in existing.items() if status == PENDING}
+        self.report.left += sum(status in _LEFT for _, status in existing.values())
         if self.mode == ImportMode.CONFIRMED and pending:
-            self._confirm({sid: existing[sid][0] for sid in pending})
+            # one a concurrent import confirmed first is left as it is now
+            self.report.unchanged += len(pending) - self._confirm(pending)
         else:
             self.report.unchanged += len(pending)
         self.report.unchanged += len(existing) - len(pending)
         if self.mode == ImportMode.SEND_CONFIRMATION:
-            self._queue_confirmations(fresh + pending)
+            self._queue_confirmations(fresh + list(pending))
         db.session.commit()
+
+    def _subscriptions(self, subscriber_ids: list[int]) -> dict[int, tuple[int, str]]:
+        """The readers' subscriptions to the newsletter: subscriber id -> (id, status)."""
+        if not subscriber_ids:
+            return {}
+        rows = db.session.execute(
+            select(Subscription.id, Subscription.subscriber_id, Subscription.status).where(
+                Subscription.newsletter_id == self.newsletter.id,
+                Subscription.subscriber_id.in_(subscriber_ids),
+            )
+        )
+        return {subscriber_id: (sub_id, status) for sub_id, subscriber_id, status in rows}
 
     def _subscriber_ids(self, parsed: dict[str, tuple[ImportRow, Any, str | None]]) -> dict:
         """Insert the readers not known yet; the id of every reader of the batch by key."""
@@ -219,11 +232,16 @@ class _Batch:
             ).all()
         )
 
-    def _subscribe(self, subscriber_ids: list[int]) -> None:
+    def _subscribe(self, subscriber_ids: list[int]) -> set[int]:
+        """Subscribe the readers; the ids of those subscribed here. Only the subscriptions
+        this insert made are counted and recorded: one a concurrent import or signup made
+        first is skipped (the insert returns only the rows it wrote)."""
         confirmed = self.mode == ImportMode.CONFIRMED
         status = CONFIRMED if confirmed else PENDING
-        db.session.execute(
-            insert_ignoring_conflicts(Subscription),
+        made = db.session.execute(
+            insert_ignoring_conflicts(Subscription).returning(
+                Subscription.id, Subscription.subscriber_id
+            ),
             [
                 {
                     "subscriber_id": sid,
@@ -236,43 +254,43 @@ class _Batch:
                 }
                 for sid in subscriber_ids
             ],
-        )
-        subscription_ids = db.session.scalars(
-            select(Subscription.id).where(
-                Subscription.newsletter_id == self.newsletter.id,
-                Subscription.subscriber_id.in_(subscriber_ids),
-            )
         ).all()
-        self._record(subscriber_ids, {sid: None for sid in subscription_ids}, status)
-        self.report.subscribed += len(subscriber_ids)
+        self._record([sid for _, sid in made], {sub_id: None for sub_id, _ in made}, status)
+        self.report.subscribed += len(made)
+        return {sid for _, sid in made}
 
-    def _confirm(self, subscriptions: dict[int, int]) -> None:
+    def _confirm(self, subscriptions: dict[int, int]) -> int:
         """Pending readers (subscriber id -> subscription id) become confirmed, with the source
-        (counted for the page each signed up on, `service.sources`)."""
-        signup_pages = db.session.scalars(
-            select(Subscription.signup_page).where(
-                Subscription.id.in_(list(subscriptions.values())),
-                Subscription.signup_page.is_not(None),
-            )
-        )
-        page_tally.confirmed(db.session(), self.newsletter.id, signup_pages, self.now)
-        db.session.execute(
+        (counted for the page each signed up on, `service.sources`); how many it moved. Only
+        those still pending move and count: a concurrent import may have confirmed some."""
+        moved = db.session.execute(
             update(Subscription)
-            .where(Subscription.id.in_(list(subscriptions.values())))
+            .where(
+                Subscription.id.in_(list(subscriptions.values())),
+                Subscription.status == PENDING,
+            )
             .values(
                 status=CONFIRMED,
                 confirmed_at=self.now,
                 consent_source=self.consent,
                 updated_at=self.now,
             )
-        )
+            .returning(Subscription.id, Subscription.subscriber_id, Subscription.signup_page)
+        ).all()
+        signup_pages = [page for _, _, page in moved if page is not None]
+        page_tally.confirmed(db.session(), self.newsletter.id, signup_pages, self.now)
         # The readers' state_version stays: a confirmation link they hold for another
         # newsletter still confirms that one.
-        self._record(list(subscriptions), dict.fromkeys(subscriptions.values(), PENDING), CONFIRMED)
-        self.report.confirmed += len(subscriptions)
+        self._record(
+            [sid for _, sid, _ in moved], {sub_id: PENDING for sub_id, _, _ in moved}, CONFIRMED
+        )
+        self.report.confirmed += len(moved)
+        return len(moved)
 
     def _record(self, subscriber_ids: list[int], moves: dict[int, str | None], to: str) -> None:
         """The events of the subscriptions moved (id -> previous status) and the consent records."""
+        if not moves:
+            return
         daily.tally_moves(
             daily.session_tally(db.session()), self.newsletter.id, moves.values(), to, self.now
         )

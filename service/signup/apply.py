@@ -8,7 +8,9 @@ once; one that fails is rolled back alone and its job marked failed. Each signup
 under the request id it was made with, so its confirmation job carries it on, and once the
 transaction commits one log line names the signups applied and the requests they came from.
 Each pending subscription a signup makes is counted in the newsletter's daily figures and under
-the page it was made on (`service.sources`), which the subscription keeps for its confirmation.
+the page it was made on (`service.sources`), which the subscription keeps for its confirmation;
+only what the transaction wrote counts (a reader's subscription a concurrent signup renewed
+first is left as found).
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 PENDING = SubscriptionStatus.PENDING
 _INACTIVE = (SubscriptionStatus.UNSUBSCRIBED, SubscriptionStatus.BOUNCED)
-_ACTIVE = (PENDING, SubscriptionStatus.CONFIRMED)
 _SIGNUP_ERRORS = (DBAPIError, KeyError, TypeError, ValueError)
 _CONSENT_FIELDS = ("newsletters", "ip", "user_agent", "source_url", "form")
 
@@ -61,13 +62,18 @@ _SUBSCRIBER_ID = select(_SUBSCRIBERS.c.id).where(_SUBSCRIBERS.c.email_key == bin
 _SUBSCRIPTIONS_OF = select(
     _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.newsletter_id, _SUBSCRIPTIONS.c.status
 ).where(_SUBSCRIPTIONS.c.subscriber_id == bindparam("subscriber_id"))
-_INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(_SUBSCRIPTIONS.c.id)
+_INSERT_SUBSCRIPTIONS = insert(_SUBSCRIPTIONS).returning(
+    _SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.newsletter_id
+)
 _INSERT_EVENTS = insert(SubscriptionEvent.__table__)
 _INSERT_CONSENT = insert(ConsentRecord.__table__)
+# A subscription moves only from the status it was read in (`was`): one a concurrent signup
+# renewed first is not renewed, nor counted, twice.
 _RENEW = (
     update(_SUBSCRIPTIONS)
-    .where(_SUBSCRIPTIONS.c.id == bindparam("sub_id"))
+    .where(_SUBSCRIPTIONS.c.id == bindparam("sub_id"), _SUBSCRIPTIONS.c.status == bindparam("was"))
     .values(status=PENDING, signup_page=bindparam("page"), updated_at=bindparam("now"))
+    .returning(_SUBSCRIPTIONS.c.id)
 )
 
 
@@ -232,8 +238,8 @@ def _record_signup(
             row.newsletter_id: (row.id, row.status)
             for row in conn.execute(_SUBSCRIPTIONS_OF, {"subscriber_id": subscriber_id})
         }
-    events = _add_subscriptions(conn, subscriber_id, ids, existing, now, tally, signup_pages)
-    for newsletter_id in [n for n in ids if existing.get(n, (0, ""))[1] not in _ACTIVE]:
+    made = _add_subscriptions(conn, subscriber_id, ids, existing, now, tally, signup_pages)
+    for newsletter_id in made:
         by_page.signup(newsletter_id, now, signup_pages[newsletter_id])
     conn.execute(
         _INSERT_CONSENT,
@@ -246,7 +252,7 @@ def _record_signup(
     )
     if is_new:
         queue_first_confirmation(conn, subscriber_id, now)
-    elif events or any(existing.get(n, (0, ""))[1] == PENDING for n in ids):
+    elif made or any(existing.get(n, (0, ""))[1] == PENDING for n in ids):
         queue_confirmation(conn, subscriber_id, now)
     return subscriber_id
 
@@ -259,14 +265,16 @@ def _add_subscriptions(
     now: datetime,
     tally: daily.Tally,
     signup_pages: dict[int, str],
-) -> list[dict[str, Any]]:
-    """Create missing subscriptions and renew inactive ones as pending (counted in `tally`),
-    each keeping its newsletter's page of this signup; return their events.
+) -> list[int]:
+    """Create missing subscriptions and renew inactive ones as pending, each keeping its
+    newsletter's page of this signup; the newsletters made pending. Only what was written is
+    counted in `tally` and gets an event: a subscription a concurrent signup renewed first is
+    left as it is now.
 
     The events are written in bulk here; every other status change records its event through
     `Subscription.move_to`.
     """
-    events: list[dict[str, Any]] = []
+    made: dict[int, tuple[int, str | None]] = {}  # newsletter -> (subscription, status before)
     new_ids = [n for n in ids if n not in existing]
     if new_ids:
         created = conn.execute(
@@ -282,27 +290,28 @@ def _add_subscriptions(
                 }
                 for n in new_ids
             ],
-        ).scalars()
-        events += [{"subscription_id": i, "from_status": None} for i in created]
-        for newsletter_id in new_ids:
-            daily.tally_moves(tally, newsletter_id, [None], PENDING, now)
-    renewed = [existing[n] for n in ids if n in existing and existing[n][1] in _INACTIVE]
-    for newsletter_id in ids:
-        if newsletter_id in existing and existing[newsletter_id][1] in _INACTIVE:
-            daily.tally_moves(tally, newsletter_id, [existing[newsletter_id][1]], PENDING, now)
-    if renewed:
-        conn.execute(
-            _RENEW,
-            [
-                {"sub_id": existing[n][0], "page": signup_pages[n], "now": now}
-                for n in ids
-                if n in existing and existing[n][1] in _INACTIVE
-            ],
         )
-        events += [{"subscription_id": i, "from_status": status} for i, status in renewed]
-    if events:
+        made.update({newsletter_id: (i, None) for i, newsletter_id in created})
+    for n in ids:
+        if n in existing and existing[n][1] in _INACTIVE:
+            sub_id, was = existing[n]
+            params = {"sub_id": sub_id, "was": was, "page": signup_pages[n], "now": now}
+            if conn.scalar(_RENEW, params) is not None:
+                made[n] = (sub_id, was)
+    for newsletter_id, (_, was) in made.items():
+        daily.tally_moves(tally, newsletter_id, [was], PENDING, now)
+    if made:
         conn.execute(
             _INSERT_EVENTS,
-            [{**e, "to_status": PENDING, "cause": "signup", "created_at": now} for e in events],
+            [
+                {
+                    "subscription_id": i,
+                    "from_status": was,
+                    "to_status": PENDING,
+                    "cause": "signup",
+                    "created_at": now,
+                }
+                for i, was in made.values()
+            ],
         )
-    return events
+    return list(made)

@@ -27,13 +27,11 @@ from service.models import (
     Newsletter,
     NewsletterDay,
     Subscriber,
-    Subscription,
-    SubscriptionEvent,
 )
-from service.models.daily import COUNTS
 from service.signup.accept import SignupRequest, subscribe
 from service.signup.confirm import confirm, confirmation_token
 from tests.conftest import apply_signups_here, plain_app, scratch_postgres
+from tests.support.figures import confirmed_readers, recounted_days, stored_days
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,37 +50,6 @@ def _newsletter(slug: str) -> Newsletter:
     db.session.add(newsletter)
     db.session.commit()
     return newsletter
-
-
-def _stored(newsletter_id: int) -> Counter[str]:
-    rows = db.session.scalars(
-        select(NewsletterDay).where(NewsletterDay.newsletter_id == newsletter_id)
-    )
-    total: Counter[str] = Counter()
-    for row in rows:
-        total.update({name: getattr(row, name) for name in COUNTS})
-    return Counter({k: v for k, v in total.items() if v})  # zeros dropped
-
-
-def _recount(newsletter_id: int) -> Counter[str]:
-    """The full count: every status change still on record, classified again."""
-    events = db.session.execute(
-        select(SubscriptionEvent.from_status, SubscriptionEvent.to_status, SubscriptionEvent.cause)
-        .join(Subscription, Subscription.id == SubscriptionEvent.subscription_id)
-        .where(Subscription.newsletter_id == newsletter_id)
-    )
-    total: Counter[str] = Counter()
-    for from_status, to_status, cause in events:
-        total.update(daily.classify(from_status, to_status, cause))
-    return Counter({k: v for k, v in total.items() if v})
-
-
-def _confirmed(newsletter_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).where(
-            Subscription.newsletter_id == newsletter_id, Subscription.status == "confirmed"
-        )
-    )
 
 
 def _reader(email: str) -> Subscriber:
@@ -112,17 +79,17 @@ def test_the_figures_equal_a_full_count_after_a_mixed_run(any_app):
     apply_signups_here()
 
     for newsletter in (news, weekly):
-        assert _stored(newsletter.id) == _recount(newsletter.id)
-        assert _stored(newsletter.id)["net"] == _confirmed(newsletter.id)
-    figures = _stored(news.id)
+        assert stored_days(newsletter.id) == recounted_days(newsletter.id)
+        assert stored_days(newsletter.id)["net"] == confirmed_readers(newsletter.id)
+    figures = stored_days(news.id)
     assert figures == Counter(
         signups=12, confirmations=8, unsubscribes=3, bounces=1, complaints=1, net=4
     )
 
     erase_subscriber(_reader(emails[3]))  # confirmed on news and weekly
-    after = _stored(news.id)
-    assert after["erasures"] == 1 and after["net"] == 3 == _confirmed(news.id)
-    assert _stored(weekly.id)["net"] == _confirmed(weekly.id)
+    after = stored_days(news.id)
+    assert after["erasures"] == 1 and after["net"] == 3 == confirmed_readers(news.id)
+    assert stored_days(weekly.id)["net"] == confirmed_readers(weekly.id)
     today = datetime.now(UTC).date()
     assert db.session.scalar(select(func.count()).select_from(NewsletterDay)) == 2
     assert {row.day for row in db.session.scalars(select(NewsletterDay))} == {today}
@@ -139,7 +106,7 @@ def test_a_rolled_back_change_counts_nothing(any_app):
     db.session.rollback()
     daily.record(news.id, complaints=1)
     db.session.commit()
-    assert _stored(news.id) == Counter(signups=1, complaints=1)
+    assert stored_days(news.id) == Counter(signups=1, complaints=1)
 
 
 def test_record_is_the_hook_for_figures_that_are_no_status_change(any_app):
@@ -182,7 +149,7 @@ def test_concurrent_changes_lose_no_count(tmp_path, redis_server):
             worker.join(60)
         assert errors == []
         for newsletter_id in (first, second):
-            assert _stored(newsletter_id) == Counter(signups=200, net=200)
+            assert stored_days(newsletter_id) == Counter(signups=200, net=200)
 
 
 def test_the_api_and_the_cli_show_the_series(any_app):
@@ -243,4 +210,4 @@ def test_an_export_of_a_reader_counts_no_erasure(any_app):
     apply_signups_here()
     export_subscriber(_reader("olena@gmail.com"))
     db.session.commit()
-    assert _stored(news.id) == Counter(signups=1)
+    assert stored_days(news.id) == Counter(signups=1)

@@ -38,6 +38,7 @@ from service.sending.scheduling import readers_by_status
 from service.signup.accept import SignupRequest, subscribe
 from service.signup.confirm import confirm, confirmation_token
 from tests.conftest import apply_signups_here, plain_app, scratch_postgres
+from tests.support.figures import counted_readers, kept_readers
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,26 +59,10 @@ def _newsletter(slug: str) -> Newsletter:
     return newsletter
 
 
-def _kept() -> Counter[tuple[int, str]]:
-    """The kept counts, every newsletter's, zeros left out."""
-    rows = db.session.scalars(select(NewsletterReaderCount))
-    return Counter({(r.newsletter_id, r.status): r.readers for r in rows if r.readers})
-
-
-def _full_count() -> Counter[tuple[int, str]]:
-    """The full count: every subscription, grouped by newsletter and status."""
-    rows = db.session.execute(
-        select(Subscription.newsletter_id, Subscription.status, func.count()).group_by(
-            Subscription.newsletter_id, Subscription.status
-        )
-    )
-    return Counter({(newsletter_id, status): n for newsletter_id, status, n in rows})
-
-
 def _agree() -> Counter[tuple[int, str]]:
     db.session.commit()
-    kept = _kept()
-    assert kept == _full_count()
+    kept = kept_readers()
+    assert kept == counted_readers()
     return kept
 
 
