@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from service import audit
@@ -41,7 +42,8 @@ def staff_create(email: str, role: str) -> None:
         member = accounts.create_member(email, role, _password(), actor=audit.cli_actor())
     except (accounts.AccountInvalid, accounts.AccountTaken) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created {member.role} {member.email}; sign in at /admin")
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    click.echo(f"created {member.role} {member.email}; sign in at {base}/admin/")
 
 
 @staff.command("list")

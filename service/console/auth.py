@@ -162,6 +162,15 @@ def sign_out():
     return redirect(url_for("console.sign_in"))
 
 
+def limited_per_member(view):
+    """Count a signed-in member's failed checks of their own credentials (turning two-step
+    sign-in off) toward their account's sign-in limit: no guessing codes from an open session."""
+    return rate_limited(
+        limiter.limit(_limit, key_func=lambda: f"console-account:{current_user.email}",
+                      methods=["POST"], deduct_when=_failed),
+    )(view)  # fmt: skip
+
+
 def action_form() -> ActionForm:
     """A form that carries only the CSRF token (for buttons)."""
     return ActionForm()

@@ -32,6 +32,13 @@ class CodeForm(FlaskForm):
     )
 
 
+class TurnOffForm(CodeForm):
+    """A member turning their own two-step sign-in off: their password, then a current code
+    or a recovery code."""
+
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something (pause, resume, cancel, schedule): only the token."""
 

@@ -103,7 +103,7 @@ def test_send(slug: str):
     try:
         request_test_digest(newsletter, address, locale=locale)
     except InvalidEmail as exc:
-        problem = _unreachable(address, exc)
+        problem = unreachable(address, exc)
         return _preview_page(newsletter, checked_or_english(locale), address, problem, 422)
     except UnknownLocale as exc:
         flash(_("Not sent: %(reason)s", reason=str(exc)), "error")
@@ -112,9 +112,9 @@ def test_send(slug: str):
     return redirect(target)
 
 
-def _unreachable(address: str, exc: InvalidEmail) -> LazyString:
-    """Why no test copy can go to `address`, and what to do instead (said in the page's
-    language, which the form's digest language does not choose)."""
+def unreachable(address: str, exc: InvalidEmail) -> LazyString:
+    """Why nothing can be mailed to `address` (a test copy, an invitation), and what to do
+    instead (said in the page's language, which a test copy's language does not choose)."""
     if exc.reason == "reserved_domain":
         return lazy_gettext("Not sent: %(domain)s is reserved for examples and tests, so no mail can reach "
                  "it. Type an address that receives mail.", domain=address.rpartition("@")[2][:100])  # fmt: skip

@@ -1,10 +1,11 @@
-"""Owners manage the staff: who has an account, with which role; invitations by email; a
-role changed or an account disabled at once. The invited person joins through the signed link
-(`/admin/join/<token>`) and chooses their own password."""
+"""Owners manage the staff: who has an account, with which role; invitations by email, those
+pending listed and withdrawn; a role changed, an account disabled or a member's second factor
+reset at once. The invited person joins through the signed link (`/admin/join/<token>`) and
+chooses their own password."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -13,7 +14,10 @@ from service.console import bp
 from service.console.auth import Member, action_form, requires
 from service.console.forms import JoinForm
 from service.console.pages import render
-from service.staff import accounts, invites
+from service.console.previews import unreachable
+from service.extensions import db
+from service.models import StaffMember
+from service.staff import accounts, invites, totp
 from service.staff.roles import ROLES
 
 
@@ -28,7 +32,7 @@ def _staff_page(problem: str | None = None, status: int = 200, invite_problem: s
     return render("console/staff.html", status=status, members=members, roles=ROLES,
                   last_owner_id=owners[0].id if len(owners) == 1 else None,
                   problem=problem, invite_problem=invite_problem,
-                  invited=invited or {"email": "", "role": "editor"},
+                  invited=invited or {"email": "", "role": "editor"}, pending=invites.pending(),
                   invite_hours=invites.max_age() // 3600, form=action_form())  # fmt: skip
 
 
@@ -46,9 +50,60 @@ def invite():
     typed = {"email": request.form.get("email", "")[:254], "role": request.form.get("role", "")}
     try:
         address = invites.invite(typed["email"], typed["role"], actor=_actor())
+    except invites.AddressUnreachable as exc:
+        problem = unreachable(typed["email"].strip(), exc.invalid)
+        return _staff_page(status=422, invite_problem=problem, invited=typed)
     except (accounts.AccountInvalid, accounts.AccountTaken) as exc:
         return _staff_page(status=422, invite_problem=str(exc), invited=typed)
     flash(_("Invitation sent to %(address)s.", address=address))
+    return redirect(url_for("console.staff"))
+
+
+@bp.post("/staff/invitations/<int:invite_id>/withdraw")
+@requires("admin")
+def withdraw_invite(invite_id: int):
+    """Withdraw a pending invitation: its link stops working (audited)."""
+    try:
+        address = invites.withdraw(invite_id, actor=_actor())
+    except invites.InviteInvalid:
+        flash(_("That invitation is no longer pending: it was used, withdrawn or has expired."),
+              "error")  # fmt: skip
+    else:
+        flash(_("The invitation to %(address)s is withdrawn: its link no longer works.",
+                address=address))  # fmt: skip
+    return redirect(url_for("console.staff"))
+
+
+def _member_or_404(member_id: int) -> StaffMember:
+    member = db.session.get(StaffMember, member_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.get("/staff/<int:member_id>/reset-totp")
+@requires("admin")
+def confirm_reset_totp(member_id: int):
+    """Ask before turning a member's two-step sign-in off (as `newsletter staff reset-totp`)."""
+    member = _member_or_404(member_id)
+    if not member.totp_secret:
+        flash(_("%(address)s has no second factor: nothing to reset.", address=member.email))
+        return redirect(url_for("console.staff"))
+    return render("console/confirm_reset_totp.html", member=member, form=action_form())
+
+
+@bp.post("/staff/<int:member_id>/reset-totp")
+@requires("admin")
+def reset_totp(member_id: int):
+    """Turn a member's two-step sign-in off (a lost phone, a secret no key opens): their
+    sessions end; they sign in with their password and enrol again. Audited."""
+    member = _member_or_404(member_id)
+    if member.totp_secret:
+        totp.reset(member, actor=_actor())
+    if member_id == current_user.row.id:
+        return redirect(url_for("console.sign_in"))
+    flash(_("Two-step sign-in of %(address)s is off; they turn it on again from their account.",
+            address=member.email))  # fmt: skip
     return redirect(url_for("console.staff"))
 
 
@@ -76,6 +131,9 @@ def join(token: str):
     """An invited person chooses their password and is signed in."""
     try:
         found = invites.read_invite(token)
+    except invites.InviteWithdrawn:
+        text = _("An owner withdrew this invitation: ask them for a new one.")
+        return render("console/message.html", status=400, title=_("Invitation"), text=text)
     except invites.InviteInvalid as exc:
         return render("console/message.html", status=400, title=_("Invitation"), text=str(exc))
     form = JoinForm()

@@ -107,6 +107,15 @@ def authenticate(email: str, password: str) -> StaffMember | None:
     return member
 
 
+def password_is_right(member: StaffMember, password: str) -> bool:
+    """Whether `password` is `member`'s (a member confirming who they are before a change to
+    their own sign-in; not a sign-in: nothing is recorded)."""
+    try:
+        return _hasher.verify(member.password_hash, password[: PASSWORD_MAX + 1])
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def count_members() -> int:
     """How many accounts exist (the banner tells the first user how to make one)."""
     return db.session.scalar(select(func.count()).select_from(StaffMember)) or 0

@@ -21,11 +21,13 @@ from sqlalchemy import select
 from service import audit, sealed
 from service.extensions import db
 from service.models import StaffMember
+from service.staff import accounts
 
 ISSUER = "newsletter-service"
 RECOVERY_CODES = 10
 DRIFT_STEPS = 1  # accept the code of the step before and after (clock drift, typing time)
 RESET = audit.event("staff.totp_reset", "an operator turned a member's two-step sign-in off")
+TURNED_OFF = audit.event("staff.totp_turned_off", "a member turned their own two-step sign-in off")
 
 
 class SecondFactorUnreadable(Exception):
@@ -114,12 +116,32 @@ def use_recovery_code(member: StaffMember, code: str) -> bool:
 def reset(member: StaffMember, *, actor: audit.Actor) -> None:
     """Turn `member`'s second factor off (their secret unreadable, their phone lost): the
     secret and recovery codes go, their sessions end, and they enrol again. Audited."""
+    _clear(member)
+    audit.record(RESET, actor, target=f"staff:{member.email}")
+    db.session.commit()
+
+
+def turn_off(member: StaffMember, password: str, code: str) -> str | None:
+    """Turn `member`'s own second factor off once they show their password and then a current
+    code or an unused recovery code: None when done (their other sessions end; audited),
+    else what was not right, `"password"` or `"code"` (nothing changed, no code used up by a
+    wrong password). A secret no key opens raises SecondFactorUnreadable (a recovery code
+    still works)."""
+    if not accounts.password_is_right(member, password):
+        return "password"
+    if not accept(member, code):
+        return "code"
+    _clear(member)
+    audit.record(TURNED_OFF, audit.Actor("console", member.email), target=f"staff:{member.email}")
+    db.session.commit()
+    return None
+
+
+def _clear(member: StaffMember) -> None:
     member.totp_secret = None
     member.totp_last_step = None
     member.recovery_codes = []
     member.session_version += 1
-    audit.record(RESET, actor, target=f"staff:{member.email}")
-    db.session.commit()
 
 
 def reseal_secrets(*, write: bool) -> sealed.Tally:
