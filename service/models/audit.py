@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.models.base import Base, utcnow
@@ -16,6 +16,9 @@ class AuditEvent(Base):
     name; `cli`: the OS user), on `target` (e.g. `send:12`), with a small `detail`."""
 
     __tablename__ = "audit_events"
+    # One kind of event in a time range (the console's pending invitations) reads an index
+    # range, not the whole log.
+    __table_args__ = (Index("ix_audit_events_event_at", "event", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
