@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from zoneinfo import ZoneInfo
 
@@ -61,6 +63,10 @@ def follow(send_id: int, *, wait: bool = True, interval: float = 0.5) -> Send:
     if send.status in FINAL:
         click.echo(_summary(send))
         return send
+    if wait and threading.current_thread() is threading.main_thread():
+        # Ctrl-C stops the watching even when this was started with SIGINT ignored (as a
+        # shell's background job, or by a parent that ignores it): the default is restored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def label(item: Send | None) -> str:
         if item is None:
@@ -133,21 +139,22 @@ def digest_send(slug: str, at: str | None, wait: bool) -> None:
         ) from None
     zone = ZoneInfo(newsletter.timezone or "UTC")
     local = send.scheduled_at.astimezone(zone)
-    click.echo(
-        f"send {send.id}: {send.status} at {local:%Y-%m-%d %H:%M} {zone.key} "
-        f"({send.scheduled_at:%H:%M} UTC)"
-    )
-    if wait:
-        try:
+    try:  # from here on, Ctrl-C only stops the watching
+        click.echo(
+            f"send {send.id}: {send.status} at {local:%Y-%m-%d %H:%M} {zone.key} "
+            f"({send.scheduled_at:%H:%M} UTC)"
+        )
+        if wait:
             send = follow(send.id)
-        except KeyboardInterrupt:
-            click.echo(
-                f"\nstopped watching; send {send.id} goes on in the workers. Watch it again: "
-                f"`newsletter sends show {send.id} --wait`; pause it: `newsletter sends pause "
-                f"{send.id}`; cancel it: `newsletter sends cancel {send.id}`.",
-                err=True,
-            )
-            raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nstopped watching; send {send.id} goes on in the workers. Watch it again: "
+            f"`newsletter sends show {send.id} --wait`; pause it: `newsletter sends pause "
+            f"{send.id}`; cancel it: `newsletter sends cancel {send.id}`.",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    if wait:
         click.echo(f"send {send.id}: {send.status} {send.status_reason}".rstrip())
         if send.status != SendStatus.SENT:
             raise SystemExit(1)
