@@ -7,7 +7,7 @@ default port. Anything that is not an origin (a path, a query, user info, `*`) i
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import idna
 
@@ -44,3 +44,15 @@ def normalize_origin(value: object) -> str:
     if port == DEFAULT_PORTS[parts.scheme]:
         port = None
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def page_origin(url: str) -> tuple[str, SplitResult] | None:
+    """The normalised origin of a page's URL and its split parts, or None when the URL is no
+    plain absolute link (a backslash, whitespace or an unprintable character, no origin)."""
+    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        return normalize_origin(f"{parts.scheme}://{parts.netloc}"), parts
+    except ValueError:
+        return None

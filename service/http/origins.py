@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import current_app
 
 from service.lists.newsletter_index import newsletters
-from service.web_origins import normalize_origin
+from service.web_origins import normalize_origin, page_origin
 
 
 def _global() -> list[str]:
@@ -85,13 +85,10 @@ def link_back(url: object) -> str | None:
     """
     if not isinstance(url, str) or not url or len(url) > LINK_MAX:
         return None
-    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+    found = page_origin(url)
+    if found is None:
         return None
-    try:
-        parts = urlsplit(url)
-        origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
-    except ValueError:
-        return None
+    origin, parts = found
     if not cors_allowed(origin):
         return None
     return urlunsplit(parts)

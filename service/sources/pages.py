@@ -21,7 +21,7 @@ from contextlib import suppress
 from urllib.parse import urlsplit
 
 from service.models.source_day import PAGE_MAX
-from service.web_origins import normalize_origin
+from service.web_origins import normalize_origin, page_origin
 
 DIRECT = "direct"  # no page was sent
 OTHER = "other"  # a page not on an origin the newsletter allows, or not a page at all
@@ -52,13 +52,10 @@ def page_of(source_url: object, origins: frozenset[str]) -> str:
     if not isinstance(source_url, str) or len(source_url) > SOURCE_URL_MAX:
         return OTHER
     url = source_url.strip()
-    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+    found = page_origin(url)
+    if found is None:
         return OTHER
-    try:
-        parts = urlsplit(url)
-        origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
-    except ValueError:
-        return OTHER
+    origin, parts = found
     if origin not in origins:
         return OTHER
     return _cut(origin + (parts.path or "/"))
